@@ -1,0 +1,114 @@
+"""The `goalpost` command: stack, eval, replay, tail, ledger, contracts, config."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    from services.core import stack
+    try:
+        if args.action == "up":
+            stack.up(tuple(args.services) if args.services else stack.SERVICES)
+            print("stack is up; stop it with: goalpost stack down")
+        elif args.action == "down":
+            stack.down()
+        else:
+            return 0 if stack.status() else 1
+    except stack.StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.what == "classify":
+        from services.classify.evaluate import evaluate
+    else:
+        from services.match.evaluate import evaluate
+    print(json.dumps(evaluate(args.data), indent=2))
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from services.core.replay import replay_http
+    report = asyncio.run(replay_http(Path(args.file), rate=args.rate, batch_size=args.batch,
+                                     limit=args.limit, progress=not args.quiet))
+    print(json.dumps(report, indent=2))
+    return 0 if report["failed"] == 0 else 1
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    from services.core.tail import tail
+    try:
+        asyncio.run(tail(args.topic, from_beginning=args.from_beginning, limit=args.limit))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    from services.ledger import admin
+    return asyncio.run(admin.verify() if args.action == "verify" else admin.rebuild())
+
+
+def cmd_contracts(args: argparse.Namespace) -> int:
+    from services.core.schemas import write_schemas
+    for path in write_schemas():
+        print(path)
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from services.core.settings import env_example
+    sys.stdout.write(env_example())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="goalpost", description="Goalpost streaming backbone")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("stack", help="run the local stack (Kafka, Redis, the four services)")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("services", nargs="*", help="only these services (default: all)")
+    p.set_defaults(func=cmd_stack)
+
+    p = sub.add_parser("eval", help="evaluate classify or match in-process (SPEC.md)")
+    p.add_argument("what", choices=["classify", "match"])
+    p.add_argument("--data", required=True)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("replay", help="replay a JSON Lines replay file through the ingest HTTP API")
+    p.add_argument("file")
+    p.add_argument("--rate", type=float, default=0, help="events per second (0: as fast as possible)")
+    p.add_argument("--batch", type=int, default=200, help="posts per batch request")
+    p.add_argument("--limit", type=int, default=0, help="stop after this many events (0: all)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("tail", help="print decoded records of a topic")
+    p.add_argument("topic")
+    p.add_argument("--from-beginning", action="store_true")
+    p.add_argument("--limit", type=int, default=0)
+    p.set_defaults(func=cmd_tail)
+
+    p = sub.add_parser("ledger", help="ledger maintenance")
+    p.add_argument("action", choices=["verify", "rebuild"])
+    p.set_defaults(func=cmd_ledger)
+
+    p = sub.add_parser("contracts", help="write the JSON Schema files of the records")
+    p.set_defaults(func=cmd_contracts)
+
+    p = sub.add_parser("config", help="print .env.example (every setting)")
+    p.set_defaults(func=cmd_config)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

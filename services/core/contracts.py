@@ -1,0 +1,301 @@
+"""The outward contract: topics, their keys, and the records that cross them (SPEC.md).
+
+Records are plain dataclasses serialised as plain JSON (no framework metadata). Within a topic
+version only optional fields may be added; a breaking change is a new `.v2` topic. The JSON
+Schema files in services/core/schemas/ are generated from these classes (`goalpost contracts
+schemas`) and golden payloads in services/core/golden/ are checked by the tests.
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Optional
+
+import orjson
+
+INTENTS = ("goal", "request", "offer", "status")
+REACTION_KINDS = ("accept", "unaccept", "upvote", "downvote", "unvote", "thanks")
+RELATION_KINDS = ("follow", "unfollow", "block", "unblock")
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    key_field: str  # the record field whose value is the message key
+    record: str  # name of the record class
+    compacted: bool = False
+    doc: str = ""
+
+
+TOPICS: dict[str, TopicSpec] = {t.name: t for t in (
+    TopicSpec("posts.raw.v1", "author_id", "Post", doc="raw posts from upstream producers (validated by ingest)"),
+    TopicSpec("reactions.raw.v1", "post_id", "Reaction", doc="raw reactions from upstream producers"),
+    TopicSpec("posts.v1", "author_id", "Post", doc="validated posts"),
+    TopicSpec("reactions.v1", "post_id", "Reaction", doc="validated reactions"),
+    TopicSpec("relations.v1", "actor_id", "Relation", doc="follows and blocks"),
+    TopicSpec("posts.classified.v1", "author_id", "ClassifiedPost", doc="posts with intent and topics"),
+    TopicSpec("matches.v1", "post_id", "Match", doc="ranked helpers for goals and requests"),
+    TopicSpec("ledger.entries.v1", "user_id", "LedgerEntry", doc="the social currency journal"),
+    TopicSpec("ledger.balances.v1", "user_id", "Balance", compacted=True, doc="latest balance per user"),
+    TopicSpec("dlq.v1", "service", "DeadLetter", doc="messages a service could not process, with the reason"),
+)}
+
+
+def utc_now() -> str:
+    return format_ts(datetime.now(timezone.utc))
+
+
+def format_ts(ts: datetime) -> str:
+    """RFC 3339 UTC with millisecond precision and a Z suffix."""
+    ts = ts.astimezone(timezone.utc)
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+class ContractError(ValueError):
+    """A payload does not fit its record; `field` names the offending field."""
+
+    def __init__(self, field: str, detail: str):
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+        self.detail = detail
+
+
+class Record:
+    """Base of all records: strict decoding from dicts, plain JSON encoding."""
+
+    topic: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    def key(self) -> bytes:
+        return str(getattr(self, TOPICS[self.topic].key_field)).encode()
+
+    @classmethod
+    def from_dict(cls, data: Any):
+        if not isinstance(data, dict):
+            raise ContractError("$", f"expected a JSON object, got {type(data).__name__}")
+        hints = typing.get_type_hints(cls)
+        kwargs = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            if f.name not in data:
+                if required:
+                    raise ContractError(f.name, "is required")
+                continue
+            kwargs[f.name] = _check(f.name, data[f.name], hints[f.name])
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, raw: bytes):
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise ContractError("$", f"invalid JSON or UTF-8: {exc}") from None
+        return cls.from_dict(data)
+
+
+def _check(name: str, value: Any, hint: Any) -> Any:
+    """Type-check one field value against its annotation (the subset of types records use)."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union:  # Optional[X]
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)][0]
+        return _check(name, value, inner)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ContractError(name, "must be a list")
+        return [_check(f"{name}[{i}]", v, args[0]) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ContractError(name, "must be an object")
+        return {str(k): _check(f"{name}.{k}", v, args[1]) for k, v in value.items()}
+    if isinstance(hint, type) and issubclass(hint, Record):
+        return hint.from_dict(value)
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ContractError(name, "must be a number")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ContractError(name, "must be an integer")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ContractError(name, "must be a string")
+        return value
+    return value
+
+
+@dataclass(frozen=True)
+class Post(Record):
+    topic: ClassVar[str] = "posts.v1"
+    post_id: str
+    author_id: str
+    text: str
+    created_at: str
+    reply_to: Optional[str] = None
+    tags: list[str] = field(default_factory=list)
+    source: str = "unknown"
+
+
+@dataclass(frozen=True)
+class Reaction(Record):
+    topic: ClassVar[str] = "reactions.v1"
+    reaction_id: str
+    actor_id: str
+    post_id: str
+    kind: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Relation(Record):
+    topic: ClassVar[str] = "relations.v1"
+    relation_id: str
+    actor_id: str
+    target_id: str
+    kind: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class ClassifiedPost(Record):
+    topic: ClassVar[str] = "posts.classified.v1"
+    post_id: str
+    author_id: str
+    text: str
+    created_at: str
+    intent: str
+    confidence: float
+    scores: dict[str, float]
+    topics: list[str]
+    model_version: str
+    reply_to: Optional[str] = None
+    tags: list[str] = field(default_factory=list)
+    source: str = "unknown"
+
+
+@dataclass(frozen=True)
+class Candidate(Record):
+    helper_id: str
+    score: float
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Match(Record):
+    topic: ClassVar[str] = "matches.v1"
+    post_id: str
+    author_id: str
+    intent: str
+    topics: list[str]
+    candidates: list[Candidate]
+    matched_at: str
+    model_version: str
+
+
+@dataclass(frozen=True)
+class LedgerEntry(Record):
+    topic: ClassVar[str] = "ledger.entries.v1"
+    entry_id: str
+    user_id: str
+    delta: int
+    reason: str
+    source_event_id: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Balance(Record):
+    topic: ClassVar[str] = "ledger.balances.v1"
+    user_id: str
+    balance: int
+    updated_at: str
+    last_entry_id: str
+
+
+@dataclass(frozen=True)
+class DeadLetter(Record):
+    topic: ClassVar[str] = "dlq.v1"
+    service: str
+    topic_name: str  # serialised as "topic" (see to_dict): `topic` is the ClassVar of every record
+    partition: Optional[int]
+    offset: Optional[int]
+    error: str
+    payload: str  # the original bytes, base64
+    failed_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["topic"] = d.pop("topic_name")
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Any):
+        if isinstance(data, dict) and "topic" in data:
+            data = {**data, "topic_name": data["topic"]}
+            data.pop("topic")
+        return super().from_dict(data)
+
+    @classmethod
+    def of(cls, service: str, topic: str, partition: Optional[int], offset: Optional[int],
+           error: str, payload: bytes) -> "DeadLetter":
+        return cls(service=service, topic_name=topic, partition=partition, offset=offset,
+                   error=error[:2000], payload=base64.b64encode(payload).decode(), failed_at=utc_now())
+
+    def key(self) -> bytes:
+        return self.service.encode()
+
+
+RECORDS: dict[str, type[Record]] = {c.__name__: c for c in (
+    Post, Reaction, Relation, ClassifiedPost, Candidate, Match, LedgerEntry, Balance, DeadLetter)}
+
+
+def record_for_topic(topic: str) -> type[Record]:
+    return RECORDS[TOPICS[topic].record]
+
+
+# ---- JSON Schema generation (committed under services/core/schemas/) ----
+
+def json_schema(cls: type[Record]) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    props: dict[str, Any] = {}
+    required: list[str] = []
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        wire = "topic" if (cls is DeadLetter and f.name == "topic_name") else f.name
+        props[wire] = _schema_of(hints[f.name])
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            required.append(wire)
+    enums = {"intent": list(INTENTS), "kind": list(REACTION_KINDS if cls is Reaction else RELATION_KINDS)}
+    for name, values in enums.items():
+        if name in props and props[name].get("type") == "string":
+            props[name]["enum"] = values
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": cls.__name__,
+              "type": "object", "properties": props, "required": required, "additionalProperties": True}
+    if cls.topic:
+        schema["x-topic"] = cls.topic
+        schema["x-key"] = TOPICS[cls.topic].key_field if cls is not DeadLetter else "service"
+    return schema
+
+
+def _schema_of(hint: Any) -> dict[str, Any]:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union:
+        inner = _schema_of([a for a in args if a is not type(None)][0])
+        return {"anyOf": [inner, {"type": "null"}]}
+    if origin is list:
+        return {"type": "array", "items": _schema_of(args[0])}
+    if origin is dict:
+        return {"type": "object", "additionalProperties": _schema_of(args[1])}
+    if isinstance(hint, type) and issubclass(hint, Record):
+        return {"$ref": f"{hint.__name__}.json"}
+    return {str: {"type": "string"}, int: {"type": "integer"}, float: {"type": "number"}}.get(hint, {})

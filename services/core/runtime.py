@@ -1,0 +1,266 @@
+"""What every Goalpost service shares: the faust app, the Kafka producer, Redis, the DLQ,
+health routes, metrics and JSON logging. A service module builds a `Runtime` and adds its
+agents and routes; business rules stay in each service's pure `logic` module.
+
+Faust runs the app lifecycle, the consumer group and the web server. Sends on the hot path go
+through one aiokafka producer owned here (acks=all, idempotent), batched per stream batch.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from typing import Any, Awaitable, Callable, Iterable, Optional
+
+import faust
+import mode
+import orjson
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaProducer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.core import metrics
+from services.core.contracts import TOPICS, ContractError, DeadLetter, Record
+from services.core.settings import Settings
+
+log = logging.getLogger("goalpost")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: easy to ship and to grep."""
+
+    def __init__(self, service: str):
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
+               "level": record.levelname.lower(), "service": self.service,
+               "logger": record.name, "msg": record.getMessage()}
+        for key, value in getattr(record, "fields", {}).items():
+            out[key] = value
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def json_log_handler(service: str) -> logging.Handler:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(service))
+    return handler
+
+
+def event(msg: str, **fields: Any) -> None:
+    """Log one state change with structured fields."""
+    log.info(msg, extra={"fields": fields})
+
+
+class Resources(mode.Service):
+    """Kafka producer and Redis client, started and stopped with the app."""
+
+    def __init__(self, runtime: "Runtime", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.runtime = runtime
+
+    async def on_start(self) -> None:
+        await self.runtime.start_resources()
+
+    async def on_stop(self) -> None:
+        await self.runtime.stop_resources()
+
+
+class Runtime:
+    def __init__(self, service: str, settings: Optional[Settings] = None):
+        self.service = service
+        self.settings = settings or Settings(service=service)
+        s = self.settings
+        self.app = faust.App(
+            f"goalpost-{service}",
+            broker=f"kafka://{s.kafka_bootstrap}",
+            store="memory://",
+            autodiscover=False,
+            key_serializer="raw",
+            value_serializer="raw",
+            topic_partitions=s.topic_partitions,
+            topic_allow_declare=False,  # topics come from the contracts (goalpost stack up)
+            topic_disable_leader=True,
+            consumer_auto_offset_reset="earliest",
+            producer_acks=-1,
+            web_enabled=True,
+            web_host=s.http_host,
+            web_bind=s.http_host,
+            web_port=s.http_port,
+            web_in_thread=False,
+        )
+        self.producer: Optional[AIOKafkaProducer] = None
+        self.redis: Optional[aioredis.Redis] = None
+        self.ready_checks: list[Callable[[], Awaitable[Optional[str]]]] = []
+        self.state_recovered = asyncio.Event()
+        self.app.add_dependency(Resources(self))
+        self._add_common_routes()
+
+    # ------------------------------------------------------------ resources
+    async def start_resources(self) -> None:
+        s = self.settings
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap, acks="all", enable_idempotence=True,
+            linger_ms=5, max_batch_size=1 << 20, compression_type=None,
+            client_id=f"goalpost-{self.service}", request_timeout_ms=15000)
+        while True:
+            try:
+                await self.producer.start()
+                break
+            except Exception as exc:  # broker not there yet: keep trying, /readyz says not ready
+                event("producer start failed, retrying", error=str(exc))
+                await asyncio.sleep(1)
+        self.redis = aioredis.from_url(s.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        event("resources started", kafka=s.kafka_bootstrap, redis=s.redis_url)
+
+    async def stop_resources(self) -> None:
+        if self.producer is not None:
+            await self.producer.stop()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    # ------------------------------------------------------------ topics and sending
+    def topic(self, name: str) -> faust.TopicT:
+        return self.app.topic(name, key_type=bytes, value_type=bytes, value_serializer="raw",
+                              key_serializer="raw", partitions=self.settings.topic_partitions)
+
+    async def send_records(self, records: Iterable[Record], wait: bool = True) -> int:
+        """Sends records to their topics, keyed by their contract key; waits for acks=all."""
+        assert self.producer is not None, "producer not started"
+        futures = []
+        for rec in records:
+            futures.append(await self.producer.send(rec.topic, rec.to_json(), key=rec.key()))
+            metrics.MESSAGES_OUT.labels(self.service, rec.topic).inc()
+        if wait and futures:
+            await asyncio.gather(*futures)
+        return len(futures)
+
+    async def dead_letter(self, topic: str, partition: Optional[int], offset: Optional[int],
+                          error: str, payload: bytes) -> None:
+        await self.send_records([DeadLetter.of(self.service, topic, partition, offset, error, payload)])
+        metrics.DLQ.labels(self.service, topic).inc()
+        log.warning("dead-lettered", extra={"fields": {"topic": topic, "partition": partition,
+                                                         "offset": offset, "error": error[:300]}})
+
+    def stream_batches(self, topic_name: str, handler: Callable[[list], Awaitable[None]],
+                       name: Optional[str] = None) -> None:
+        """Registers a thin agent: it takes batches of events off `topic_name` and hands them
+        to `handler`. Offsets are committed only after the handler returned (at least once)."""
+        s = self.settings
+
+        async def agent(stream: faust.StreamT) -> None:
+            async for events in stream.take_events(s.stream_batch, within=s.stream_batch_within_s):
+                started = time.perf_counter()
+                metrics.MESSAGES_IN.labels(self.service, topic_name).inc(len(events))
+                await handler(events)
+                metrics.BATCH_SECONDS.labels(self.service, topic_name).observe(time.perf_counter() - started)
+
+        agent.__name__ = name or f"{self.service}_{topic_name.replace('.', '_')}"
+        self.app.agent(self.topic(topic_name), name=agent.__name__)(agent)
+
+    async def decode_or_dead_letter(self, events: list, record_cls: type[Record]) -> list[tuple[Any, Record]]:
+        """Decodes each event's value into `record_cls`; bad ones go to dlq.v1 with the reason."""
+        out = []
+        for ev in events:
+            msg = ev.message
+            try:
+                out.append((ev, record_cls.from_json(msg.value)))
+            except ContractError as exc:
+                await self.dead_letter(msg.topic, msg.partition, msg.offset, str(exc), msg.value or b"")
+        return out
+
+    # ------------------------------------------------------------ HTTP
+    def route(self, path: str, handler: Callable[..., Awaitable[Any]], methods: tuple[str, ...] = ("GET",)):
+        """Adds an HTTP route; handler(request, **match_info) returns a faust/aiohttp Response.
+        Requests are counted and timed by route template and status."""
+        service = self.service
+
+        async def timed(view: faust.web.View, request: Any, **kw: Any) -> Any:
+            started = time.perf_counter()
+            status = 500
+            try:
+                response = await handler(view, request, **kw)
+                status = response.status
+                return response
+            finally:
+                metrics.HTTP_REQUESTS.labels(service, path, str(status)).inc()
+                metrics.HTTP_SECONDS.labels(service, path).observe(time.perf_counter() - started)
+
+        attrs = {m.lower(): timed for m in methods}
+        view = type(f"View_{abs(hash(path))}", (faust.web.View,), attrs)
+        self.app.page(path)(view)
+
+    def _add_common_routes(self) -> None:
+        async def healthz(view, request):
+            return view.json({"status": "ok", "service": self.service})
+
+        async def readyz(view, request):
+            problems = await self.readiness_problems()
+            return view.json({"ready": not problems, "service": self.service, "problems": problems},
+                             status=200 if not problems else 503)
+
+        async def metrics_route(view, request):
+            return view.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+        self.route("/healthz", healthz)
+        self.route("/readyz", readyz)
+        self.route("/metrics", metrics_route)
+
+    async def readiness_problems(self) -> list[str]:
+        problems = []
+        if self.producer is None:
+            problems.append("kafka producer not started")
+        else:
+            try:
+                ok = await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2)
+                if not ok.brokers():
+                    problems.append("kafka: no brokers in metadata")
+            except Exception as exc:
+                problems.append(f"kafka unreachable: {type(exc).__name__}")
+        if self.redis is None:
+            problems.append("redis client not started")
+        else:
+            try:
+                await asyncio.wait_for(self.redis.ping(), 2)
+            except Exception as exc:
+                problems.append(f"redis unreachable: {type(exc).__name__}")
+        if not self.state_recovered.is_set():
+            problems.append("state not recovered yet")
+        for check in self.ready_checks:
+            problem = await check()
+            if problem:
+                problems.append(problem)
+        return problems
+
+    # ------------------------------------------------------------ run
+    def main(self) -> None:
+        """Runs the service as a faust worker in this process (blocking)."""
+        level = self.settings.log_level.upper()
+        handler = json_log_handler(self.service)
+        logging.basicConfig(level=level, handlers=[handler], force=True)
+        self.app.conf.loghandlers = [handler]
+        worker = faust.Worker(self.app, loglevel=level, quiet=True, redirect_stdouts=False)
+        worker.execute_from_commandline()
+
+
+def problem(view: Any, status: int, title: str, detail: str, field: Optional[str] = None,
+            headers: Optional[dict] = None, **extra: Any) -> Any:
+    """An RFC 9457 problem+json response; `field` names the offending input field."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if field is not None:
+        body["field"] = field
+    body.update(extra)
+    return view.bytes(orjson.dumps(body), status=status, content_type="application/problem+json",
+                      headers=headers)
+
+
+def json_response(view: Any, body: Any, status: int = 200) -> Any:
+    return view.bytes(orjson.dumps(body), status=status, content_type="application/json")
+
+
+__all__ = ["Runtime", "problem", "json_response", "event", "TOPICS"]

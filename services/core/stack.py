@@ -1,0 +1,235 @@
+"""`goalpost stack up|down|status`: the real local stack without Docker.
+
+Kafka (KRaft, single node) runs from the official jars fetched by Maven, Redis from Debian's
+redis-server, and each service is its own process. Everything lives under GOALPOST_STATE_DIR:
+data, logs/<name>.log and pids/<name>.pid, so `down` can stop exactly what `up` started.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from services.core import topics as topic_admin
+from services.core.settings import REPO_ROOT, SERVICE_PORTS, env, port_of
+
+SERVICES = tuple(SERVICE_PORTS)
+DEPLOY = REPO_ROOT / "deploy"
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def state_dir() -> Path:
+    d = Path(env("GOALPOST_STATE_DIR"))
+    for sub in ("logs", "pids", "kafka", "redis"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _host_port(hostport: str) -> tuple[str, int]:
+    host, _, port = hostport.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def _pid(name: str) -> int | None:
+    f = state_dir() / "pids" / f"{name}.pid"
+    try:
+        pid = int(f.read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def _spawn(name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> int:
+    d = state_dir()
+    log = open(d / "logs" / f"{name}.log", "ab")
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            env={**os.environ, **(extra_env or {})}, cwd=REPO_ROOT,
+                            start_new_session=True)  # own process group: `down` kills it whole
+    (d / "pids" / f"{name}.pid").write_text(str(proc.pid))
+    return proc.pid
+
+
+def _wait(what: str, check, timeout: float, log: str | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.25)
+    hint = f"; see {state_dir() / 'logs' / log}" if log else ""
+    raise StackError(f"{what} did not come up within {timeout:.0f}s{hint}")
+
+
+# ---------------------------------------------------------------- Redis
+
+def ensure_redis_installed() -> str:
+    path = shutil.which("redis-server")
+    if path:
+        return path
+    print("redis-server missing: installing Debian's redis-server ...", flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], check=True,
+                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    path = shutil.which("redis-server")
+    if not path:
+        raise StackError("redis-server could not be installed")
+    return path
+
+
+def start_redis() -> None:
+    url = env("GOALPOST_REDIS_URL")
+    host_port = url.split("//", 1)[1].split("/", 1)[0]
+    host, port = _host_port(host_port)
+    if _port_open(host, port):
+        print(f"redis: already answering on {host}:{port}")
+        return
+    d = state_dir()
+    _spawn("redis", [ensure_redis_installed(), "--bind", "127.0.0.1", "--port", str(port),
+                     "--dir", str(d / "redis"), "--appendonly", "yes", "--save", "",
+                     "--daemonize", "no", "--protected-mode", "yes"])
+    _wait("redis", lambda: _port_open(host, port), 20, "redis.log")
+    print(f"redis: up on {host}:{port}")
+
+
+# ---------------------------------------------------------------- Kafka
+
+def kafka_classpath() -> str:
+    out = subprocess.run([str(DEPLOY / "kafka" / "fetch.sh")], check=True, capture_output=True, text=True)
+    libs = out.stdout.strip().splitlines()[-1]
+    return f"{libs}/*"
+
+
+def start_kafka() -> None:
+    host, port = _host_port(env("GOALPOST_KAFKA_BOOTSTRAP").split(",")[0])
+    if _port_open(host, port):
+        print(f"kafka: already answering on {host}:{port}")
+        return
+    d = state_dir()
+    cp = kafka_classpath()
+    props = (DEPLOY / "kafka" / "server.properties").read_text().format(
+        state_dir=d, port=port, controller_port=port + 1)
+    conf = d / "kafka" / "server.properties"
+    conf.write_text(props)
+    java = [shutil.which("java") or "java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={DEPLOY / 'kafka' / 'log4j2.properties'}", "-cp", cp]
+    if not (d / "kafka" / "data" / "meta.properties").exists():
+        cluster_id = subprocess.run(java + ["kafka.tools.StorageTool", "random-uuid"], check=True,
+                                    capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        subprocess.run(java + ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(conf),
+                               "--ignore-formatted"], check=True, capture_output=True)
+    _spawn("kafka", java + ["kafka.Kafka", str(conf)])
+    _wait("kafka", lambda: _port_open(host, port), 90, "kafka.log")
+    print(f"kafka: up on {host}:{port}")
+
+
+# ---------------------------------------------------------------- services
+
+def _healthy(service: str, route: str = "/readyz") -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port_of(service)}{route}", timeout=1) as r:
+            return r.status == 200
+    except Exception:
+        return False
+
+
+def start_service(name: str) -> None:
+    if _pid(name):
+        print(f"{name}: already running (pid {_pid(name)})")
+        return
+    _spawn(name, [sys.executable, "-m", f"services.{name}"])
+
+
+def ensure_dev_key() -> None:
+    """Without operator keys, the local stack makes a development key (and says where)."""
+    if env("GOALPOST_API_KEYS") or env("GOALPOST_API_KEYS_FILE"):
+        return
+    path = state_dir() / "api-keys"
+    if not path.exists():
+        path.write_text(f"dev:{secrets.token_urlsafe(24)}\n")
+        path.chmod(0o600)
+    os.environ["GOALPOST_API_KEYS_FILE"] = str(path)
+    print(f"api keys: none configured; a development key is in {path}")
+
+
+def first_api_key() -> str:
+    """The key a local tool (replay, demo, tests) writes with: the first configured one."""
+    spec = env("GOALPOST_API_KEYS")
+    if not spec:
+        keys_file = env("GOALPOST_API_KEYS_FILE") or str(state_dir() / "api-keys")
+        spec = Path(keys_file).read_text()
+    first = [p for p in spec.replace("\n", ",").split(",") if p.strip() and not p.startswith("#")][0]
+    return first.split(":", 1)[1].strip()
+
+
+def up(services: tuple[str, ...] = SERVICES, timeout: float = 120) -> None:
+    ensure_dev_key()
+    start_redis()
+    start_kafka()
+    created = asyncio.run(topic_admin.ensure_topics(env("GOALPOST_KAFKA_BOOTSTRAP"),
+                                                    int(env("GOALPOST_TOPIC_PARTITIONS"))))
+    print(f"topics: {len(topic_admin.all_topic_names())} present ({len(created)} created)")
+    for name in services:
+        start_service(name)
+    for name in services:
+        _wait(f"service {name} (GET /readyz on port {port_of(name)})", lambda n=name: _healthy(n),
+              timeout, f"{name}.log")
+        print(f"{name}: ready on http://127.0.0.1:{port_of(name)}")
+
+
+def _stop(name: str, timeout: float = 20) -> None:
+    pid = _pid(name)
+    pidfile = state_dir() / "pids" / f"{name}.pid"
+    if pid is None:
+        pidfile.unlink(missing_ok=True)
+        return
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _pid(name):
+        time.sleep(0.2)
+    if _pid(name):
+        os.killpg(pid, signal.SIGKILL)
+        time.sleep(0.2)
+    pidfile.unlink(missing_ok=True)
+    print(f"{name}: stopped")
+
+
+def down() -> None:
+    for name in reversed(SERVICES):
+        _stop(name)
+    _stop("kafka", timeout=40)
+    _stop("redis")
+
+
+def status() -> bool:
+    ok = True
+    for name in ("redis", "kafka") + SERVICES:
+        pid = _pid(name)
+        extra = ""
+        if name in SERVICES:
+            ready = _healthy(name)
+            ok &= ready
+            extra = f" ready={'yes' if ready else 'no'} port={port_of(name)}"
+        else:
+            ok &= pid is not None
+        print(f"{name:9s} {'running' if pid else 'stopped'}{f' pid={pid}' if pid else ''}{extra}")
+    return ok

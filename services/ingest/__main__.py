@@ -1,0 +1,3 @@
+from services.ingest.app import rt
+
+rt.main()

@@ -1,0 +1,244 @@
+"""ingest: the front door. HTTP routes and the raw topics, validated, idempotent,
+authenticated, rate limited, and durable (202 only after Kafka acknowledged with acks=all)."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable, Optional
+
+import orjson
+
+from services.core.contracts import Post, Reaction, Record, Relation
+from services.core.runtime import Runtime, event, json_response, problem
+from services.core.settings import env
+from services.ingest import metrics as m
+from services.ingest.auth import authenticate, load_keys
+from services.ingest.guards import Guards
+from services.ingest.logic import ValidationError, validate_post, validate_reaction, validate_relation
+from services.ingest.openapi import openapi_document
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+SEND_TIMEOUT_S = 5.0  # with the broker down, answer 503 quickly instead of hanging
+
+rt = Runtime("ingest")
+settings = rt.settings
+API_KEYS = load_keys(env("GOALPOST_API_KEYS"), env("GOALPOST_API_KEYS_FILE"))
+guards: Optional[Guards] = None
+
+
+def _guards() -> Guards:
+    global guards
+    if guards is None:
+        assert rt.redis is not None
+        guards = Guards(rt.redis, settings.idempotency_window_s)
+    return guards
+
+
+class Kind:
+    """What differs between posts, reactions and relations on the write path."""
+
+    def __init__(self, name: str, id_field: str, validate: Callable[[Any], Record], author_field: str):
+        self.name, self.id_field, self.validate, self.author_field = name, id_field, validate, author_field
+
+
+POSTS = Kind("post", "post_id", lambda d: validate_post(d, source="http"), "author_id")
+REACTIONS = Kind("reaction", "reaction_id", validate_reaction, "actor_id")
+RELATIONS = Kind("relation", "relation_id", validate_relation, "actor_id")
+
+
+async def _send(records: list[Record]) -> None:
+    started = asyncio.get_running_loop().time()
+    await asyncio.wait_for(rt.send_records(records), SEND_TIMEOUT_S)
+    m.PRODUCE_SECONDS.observe(asyncio.get_running_loop().time() - started)
+
+
+def _idempotency_key(kind: Kind, data: Any, record: Record, header: Optional[str]) -> Optional[str]:
+    if header:
+        return f"hdr:{header}"
+    if isinstance(data, dict) and data.get(kind.id_field) is not None:
+        return getattr(record, kind.id_field)
+    return None  # the id was assigned here: it cannot be a repeat
+
+
+async def _read_body(view, request) -> tuple[Optional[bytes], Any]:
+    body = await request.read()
+    if len(body) > MAX_BODY_BYTES:
+        return None, problem(view, 413, "Payload Too Large", f"body over {MAX_BODY_BYTES} bytes")
+    return body, None
+
+
+def _auth(view, request) -> tuple[Optional[str], Any]:
+    name = authenticate(request.headers.get("Authorization"), API_KEYS)
+    if name is None:
+        return None, problem(view, 401, "Unauthorized", "a valid 'Authorization: Bearer <API key>' is required",
+                             headers={"WWW-Authenticate": 'Bearer realm="goalpost"'})
+    return name, None
+
+
+async def _rate_limited(view, bucket: str, rate: float, cost: int = 1) -> Any:
+    allowed, wait_s = await _guards().allow(bucket, rate, cost)
+    if allowed:
+        return None
+    m.RATE_LIMITED.labels(bucket.split(":")[0]).inc()
+    retry = max(1, int(wait_s + 0.999))
+    return problem(view, 429, "Too Many Requests", f"rate limit of {bucket.split(':')[0]} exceeded",
+                   headers={"Retry-After": str(retry)})
+
+
+async def write_one(kind: Kind, view, request) -> Any:
+    key_name, err = _auth(view, request)
+    if err:
+        return err
+    body, err = await _read_body(view, request)
+    if err:
+        return err
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        m.REJECTED.labels(kind.name, "$").inc()
+        return problem(view, 400, "Bad Request", f"body is not valid JSON in UTF-8: {exc}", field="$")
+    try:
+        record = kind.validate(data)
+    except ValidationError as exc:
+        m.REJECTED.labels(kind.name, exc.field).inc()
+        return problem(view, 422, "Unprocessable Content", exc.detail, field=exc.field)
+    for bucket, rate in ((f"key:{key_name}", settings.rate_per_key),
+                         (f"author:{getattr(record, kind.author_field)}", settings.rate_per_author)):
+        limited = await _rate_limited(view, bucket, rate)
+        if limited:
+            return limited
+    record_id = getattr(record, kind.id_field)
+    idem = _idempotency_key(kind, data, record, request.headers.get("Idempotency-Key"))
+    if idem is not None:
+        (previous,) = await _guards().claim(kind.name, [(idem, record_id)])
+        if previous is not None:
+            m.DUPLICATES.labels(kind.name).inc()
+            return json_response(view, {"status": "duplicate", kind.id_field: previous}, 200)
+    try:
+        await _send([record])
+    except Exception as exc:  # broker unreachable or timed out: nothing was acknowledged
+        if idem is not None:
+            await _guards().release(kind.name, [idem])
+        event("produce failed", kind=kind.name, error=repr(exc))
+        return problem(view, 503, "Service Unavailable", "the event log is unavailable; retry later",
+                       headers={"Retry-After": "1"})
+    m.ACCEPTED.labels(kind.name).inc()
+    return json_response(view, {"status": "accepted", kind.id_field: record_id}, 202)
+
+
+def parse_batch(body: bytes, content_type: str) -> list[Any]:
+    """A JSON array, or NDJSON (one JSON value per line). Raises ValueError with the place."""
+    stripped = body.lstrip()
+    if stripped.startswith(b"[") and "ndjson" not in content_type:
+        items = orjson.loads(body)
+        return items
+    items = []
+    for lineno, line in enumerate(body.splitlines(), 1):
+        if line.strip():
+            try:
+                items.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                raise ValueError(f"line {lineno}: {exc}") from None
+    return items
+
+
+async def write_batch(view, request) -> Any:
+    key_name, err = _auth(view, request)
+    if err:
+        return err
+    body, err = await _read_body(view, request)
+    if err:
+        return err
+    try:
+        items = parse_batch(body, request.headers.get("Content-Type", ""))
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        return problem(view, 400, "Bad Request", f"body is neither a JSON array nor NDJSON: {exc}", field="$")
+    if not items:
+        return problem(view, 422, "Unprocessable Content", "the batch is empty", field="$")
+    if len(items) > settings.batch_max_items:
+        return problem(view, 413, "Payload Too Large",
+                       f"at most {settings.batch_max_items} items per batch, got {len(items)}", field="$")
+    limited = await _rate_limited(view, f"key:{key_name}", settings.rate_per_key, len(items))
+    if limited:
+        return limited
+    results: list[dict] = [{} for _ in items]
+    fresh: list[tuple[int, Post, Optional[str]]] = []
+    for i, data in enumerate(items):
+        try:
+            post = validate_post(data, source="http")
+        except ValidationError as exc:
+            m.REJECTED.labels("post", exc.field).inc()
+            results[i] = {"index": i, "status": "rejected", "field": exc.field, "error": exc.detail}
+            continue
+        fresh.append((i, post, _idempotency_key(POSTS, data, post, None)))
+    claims = [(idem, p.post_id) for _, p, idem in fresh if idem is not None]
+    previous = iter(await _guards().claim("post", claims))
+    to_send: list[tuple[int, Post, Optional[str]]] = []
+    for i, post, idem in fresh:
+        prior = next(previous) if idem is not None else None
+        if prior is not None:
+            m.DUPLICATES.labels("post").inc()
+            results[i] = {"index": i, "status": "duplicate", "post_id": prior}
+        else:
+            to_send.append((i, post, idem))
+    try:
+        await _send([p for _, p, _ in to_send])
+    except Exception as exc:
+        await _guards().release("post", [idem for _, _, idem in to_send if idem is not None])
+        event("produce failed", kind="post-batch", error=repr(exc), items=len(to_send))
+        return problem(view, 503, "Service Unavailable", "the event log is unavailable; nothing of this batch "
+                       "was accepted; retry later", headers={"Retry-After": "1"})
+    for i, post, _ in to_send:
+        results[i] = {"index": i, "status": "accepted", "post_id": post.post_id}
+    m.ACCEPTED.labels("post").inc(len(to_send))
+    counts = {s: sum(1 for r in results if r["status"] == s) for s in ("accepted", "duplicate", "rejected")}
+    return json_response(view, {**counts, "results": results}, 202 if counts["accepted"] or counts["duplicate"] else 422)
+
+
+async def openapi(view, request) -> Any:
+    return json_response(view, openapi_document())
+
+
+rt.route("/v1/posts", lambda v, r: write_one(POSTS, v, r), methods=("POST",))
+rt.route("/v1/posts/batch", write_batch, methods=("POST",))
+rt.route("/v1/reactions", lambda v, r: write_one(REACTIONS, v, r), methods=("POST",))
+rt.route("/v1/relations", lambda v, r: write_one(RELATIONS, v, r), methods=("POST",))
+rt.route("/openapi.json", openapi)
+
+
+# ---------------------------------------------------------------- raw topics
+
+async def _ingest_raw(events: list, validate: Callable[[Any], Record], kind: Kind) -> None:
+    valid: list[tuple[Any, Record, Optional[str]]] = []
+    for ev in events:
+        msg = ev.message
+        try:
+            data = orjson.loads(msg.value)
+            record = validate(data)
+        except orjson.JSONDecodeError as exc:
+            await rt.dead_letter(msg.topic, msg.partition, msg.offset, f"$: invalid JSON or UTF-8: {exc}", msg.value or b"")
+            continue
+        except ValidationError as exc:
+            m.REJECTED.labels(kind.name, exc.field).inc()
+            await rt.dead_letter(msg.topic, msg.partition, msg.offset, str(exc), msg.value or b"")
+            continue
+        valid.append((ev, record, _idempotency_key(kind, data, record, None)))
+    claims = [(idem, getattr(r, kind.id_field)) for _, r, idem in valid if idem is not None]
+    previous = iter(await _guards().claim(kind.name, claims))
+    out = []
+    for _, record, idem in valid:
+        if idem is not None and next(previous) is not None:
+            m.DUPLICATES.labels(kind.name).inc()
+            continue
+        out.append(record)
+    try:
+        await rt.send_records(out)
+    except Exception:
+        await _guards().release(kind.name, [idem for _, _, idem in valid if idem is not None])
+        raise  # the batch is not acknowledged: the agent crashes and faust redelivers
+    m.ACCEPTED.labels(kind.name).inc(len(out))
+
+
+rt.stream_batches("posts.raw.v1", lambda evs: _ingest_raw(evs, lambda d: validate_post(d, source="topic:posts.raw.v1"), POSTS))
+rt.stream_batches("reactions.raw.v1", lambda evs: _ingest_raw(evs, validate_reaction, REACTIONS))
+rt.state_recovered.set()  # ingest keeps no state of its own
+app = rt.app

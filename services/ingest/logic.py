@@ -1,0 +1,172 @@
+"""Validation and normalisation of what clients send: pure functions, no I/O.
+
+Each check raises `ValidationError(field, detail)`; the HTTP layer turns it into problem+json
+naming the field, the raw-topic agents into a dead letter with the same reason.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+import unicodedata
+from datetime import datetime, timedelta, timezone
+from typing import Any, Optional
+
+from services.core.contracts import (REACTION_KINDS, RELATION_KINDS, ContractError, Post, Reaction,
+                                     Relation, format_ts)
+
+MAX_TEXT_CHARS = 4000
+MAX_TAGS = 10
+MAX_TAG_CHARS = 50
+MAX_ID_CHARS = 128
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+FUTURE_SKEW = timedelta(minutes=5)  # clients' clocks drift; beyond this a timestamp is absurd
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_\-.@/]*$")
+# Control characters other than newline and tab (C0, DEL, C1), and lone surrogates.
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+class ValidationError(ContractError):
+    pass
+
+
+# ---------------------------------------------------------------- ids
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id(prefix: str, now_ms: Optional[int] = None) -> str:
+    """A time-ordered unique id (ULID layout: 48-bit milliseconds + 80 random bits, Crockford
+    base32), so ids sort by creation time and need no coordination between ingest workers."""
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return f"{prefix}_{''.join(reversed(chars))}"
+
+
+# ---------------------------------------------------------------- fields
+
+def normalise_text(value: Any, field: str = "text") -> str:
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be a string")
+    text = CONTROL_RE.sub("", unicodedata.normalize("NFC", value)).strip()
+    if not text:
+        raise ValidationError(field, "must not be empty")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValidationError(field, f"must be at most {MAX_TEXT_CHARS} characters, got {len(text)}")
+    return text
+
+
+def check_id(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValidationError(field, "must be a non-empty string")
+    if len(value) > MAX_ID_CHARS:
+        raise ValidationError(field, f"must be at most {MAX_ID_CHARS} characters")
+    if not ID_RE.match(value):
+        raise ValidationError(field, "may hold only letters, digits and : _ - . @ /")
+    return value
+
+
+def parse_timestamp(value: Any, now: datetime, field: str = "created_at") -> str:
+    """RFC 3339 in, RFC 3339 UTC (milliseconds, Z) out; refuses the absurd."""
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be an RFC 3339 string")
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValidationError(field, f"is not an RFC 3339 timestamp: {value[:40]!r}") from None
+    if ts.tzinfo is None:
+        raise ValidationError(field, "needs a time zone offset (e.g. Z)")
+    if ts < EARLIEST:
+        raise ValidationError(field, "is before 2000-01-01")
+    if ts > now + FUTURE_SKEW:
+        raise ValidationError(field, "is in the future")
+    return format_ts(ts)
+
+
+def normalise_tags(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValidationError("tags", "must be a list of strings")
+    out: list[str] = []
+    for i, tag in enumerate(value):
+        if not isinstance(tag, str):
+            raise ValidationError(f"tags[{i}]", "must be a string")
+        t = CONTROL_RE.sub("", unicodedata.normalize("NFKC", tag)).strip().lstrip("#").lower()
+        t = re.sub(r"\s+", "-", t)
+        if not t:
+            continue
+        if len(t) > MAX_TAG_CHARS:
+            raise ValidationError(f"tags[{i}]", f"must be at most {MAX_TAG_CHARS} characters")
+        if t not in out:
+            out.append(t)
+    if len(out) > MAX_TAGS:
+        raise ValidationError("tags", f"at most {MAX_TAGS} distinct tags")
+    return out
+
+
+def _require_object(data: Any) -> dict:
+    if not isinstance(data, dict):
+        raise ValidationError("$", "must be a JSON object")
+    return data
+
+
+def _optional_id(data: dict, field: str, prefix: str) -> str:
+    return check_id(data[field], field) if data.get(field) is not None else new_id(prefix)
+
+
+def _created_at(data: dict, now: datetime) -> str:
+    return parse_timestamp(data["created_at"], now) if data.get("created_at") is not None else format_ts(now)
+
+
+# ---------------------------------------------------------------- records
+
+def validate_post(data: Any, source: str, now: Optional[datetime] = None) -> Post:
+    now = now or datetime.now(timezone.utc)
+    d = _require_object(data)
+    for name in ("author_id", "text"):
+        if d.get(name) is None:
+            raise ValidationError(name, "is required")
+    reply_to = d.get("reply_to")
+    return Post(
+        post_id=_optional_id(d, "post_id", "p"),
+        author_id=check_id(d["author_id"], "author_id"),
+        text=normalise_text(d["text"]),
+        created_at=_created_at(d, now),
+        reply_to=check_id(reply_to, "reply_to") if reply_to is not None else None,
+        tags=normalise_tags(d.get("tags")),
+        source=source,
+    )
+
+
+def validate_reaction(data: Any, now: Optional[datetime] = None) -> Reaction:
+    now = now or datetime.now(timezone.utc)
+    d = _require_object(data)
+    for name in ("actor_id", "post_id", "kind"):
+        if d.get(name) is None:
+            raise ValidationError(name, "is required")
+    if d["kind"] not in REACTION_KINDS:
+        raise ValidationError("kind", f"must be one of {', '.join(REACTION_KINDS)}")
+    return Reaction(reaction_id=_optional_id(d, "reaction_id", "r"),
+                    actor_id=check_id(d["actor_id"], "actor_id"),
+                    post_id=check_id(d["post_id"], "post_id"), kind=d["kind"],
+                    created_at=_created_at(d, now))
+
+
+def validate_relation(data: Any, now: Optional[datetime] = None) -> Relation:
+    now = now or datetime.now(timezone.utc)
+    d = _require_object(data)
+    for name in ("actor_id", "target_id", "kind"):
+        if d.get(name) is None:
+            raise ValidationError(name, "is required")
+    if d["kind"] not in RELATION_KINDS:
+        raise ValidationError("kind", f"must be one of {', '.join(RELATION_KINDS)}")
+    actor, target = check_id(d["actor_id"], "actor_id"), check_id(d["target_id"], "target_id")
+    if actor == target:
+        raise ValidationError("target_id", "must differ from actor_id")
+    return Relation(relation_id=_optional_id(d, "relation_id", "rel"), actor_id=actor,
+                    target_id=target, kind=d["kind"], created_at=_created_at(d, now))

@@ -1,0 +1,839 @@
+"""Ledger rules: social currency as pure, deterministic functions (stdlib only).
+
+No Kafka or Redis here. The ledger service decodes a message, calls :func:`apply_event` with its
+:class:`LedgerState`, writes the returned entries to ``ledger.entries.v1`` and the changed balances
+to ``ledger.balances.v1``; the same code rebuilds the state from the input topics
+(:func:`replay`) and checks a journal (:func:`balances_from_entries`, for ``goalpost ledger verify``).
+
+Events (one dict each, the record plus a ``type``)::
+
+    {"type": "post", ...ClassifiedPost}   post_id, author_id, reply_to, created_at (rest ignored)
+    {"type": "reaction", ...Reaction}     reaction_id, actor_id, post_id, kind, created_at
+    {"type": "match", ...Match}           post_id, candidates [{helper_id, ...}], matched_at
+
+Rules (values in rules.toml; every rule below has a test in tests/unit/test_ledger_rules.py):
+
+* post: records author and reply_to; earns ``post_root``/``post_reply`` (default 0).
+* accept (on a reply, by the author of the thread's root post; anyone else: no-op):
+  ``accept_author`` to the reply's author, ``accept_accepter`` to the accepter, and
+  ``routed_helper_bonus`` to the reply's author when a match for the root post listed them.
+  One accepted reply per root post: accepting another reply first compensates the old accept.
+  Accepting one's own reply moves the accept but grants nothing.
+* unaccept (of the accepted reply, by the root's author): compensates everything the accept granted.
+* upvote / downvote / unvote: one standing vote per (actor, post). upvote gives ``upvote_reply`` or
+  ``upvote_root``; downvote ``downvote_author`` to the author and ``downvote_voter`` to the voter;
+  switching compensates the old vote first; unvote compensates.
+* thanks: ``thanks`` to the post's author, once per (actor, post).
+* Self-dealing: votes and thanks on one's own post are no-ops; repeating a reaction (same vote, same
+  accept, second thanks, unvote without a vote, unaccept of a reply not accepted) is a no-op; a
+  reaction_id already processed is a no-op (exactly once even if ingest duplicated a message).
+* Daily cap: upvote + thanks points granted to a user per UTC day (of the reaction's created_at)
+  are capped at ``daily_vote_points``; accepts exempt. A reward that hits the cap is cut down
+  (reason suffix ``:capped``). A compensation reverses exactly what was granted and gives the
+  headroom back to the original day.
+* Rings: standing positive reactions are counted per ordered pair giver -> receiver. A cycle of
+  "heavy" pairs (>= ``min_pair_count``; 2 users, or up to ``max_size`` round a circle) whose
+  members reward ring members at >= ``rate_ratio`` times their per-user rate with everyone else is
+  flagged (``state.flagged_rings``) and further rewards between its members are scaled to
+  ``damping_percent`` (reason suffix ``:dampened``), the completing reaction included.
+
+Entries: ``entry_id`` = first 32 hex digits of sha256(source_event_id, user_id, base reason). The
+base reason (``upvote``, ``accept:accepter``, ``upvote:reversed`` ...) excludes the ``:capped`` /
+``:dampened`` modifiers and the rules version, so redelivery or replay writes the same ids.
+``created_at`` of an entry is the causing event's created_at (a late routed bonus uses the accept's).
+Reversals are new entries (reason ``<original reason>:reversed``), never deletions.
+
+Unknown posts (decision): reactions arrive on ``reactions.v1`` while their post may still be in
+``classify``, so a reaction on a post not seen yet is *parked* in the state (counted in
+``state.counters["parked"]``) and applied, with its own ids and created_at, when the post arrives
+(the post's apply_event returns those entries too). When ``max_pending`` reactions are parked,
+apply_event raises :class:`UnknownPost` instead; the service sends that message to ``dlq.v1``.
+Malformed events raise :class:`InvalidEvent` (also for the DLQ) before the state is touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+RULES_PATH = Path(__file__).with_name("rules.toml")
+
+REACTION_KINDS = frozenset({"accept", "unaccept", "upvote", "downvote", "unvote", "thanks"})
+EVENT_TYPES = frozenset({"post", "reaction", "match"})
+STATE_SCHEMA = 1
+
+_RING_PATH_BUDGET = 10_000  # max search steps per ring check
+
+
+# --------------------------------------------------------------------------------------- errors
+
+
+class LedgerError(Exception):
+    """Base class for events the ledger cannot apply (the service sends them to dlq.v1)."""
+
+
+class InvalidEvent(LedgerError, ValueError):
+    """The event is malformed; ``field`` names the offending field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class UnknownPost(LedgerError):
+    """A reaction names a post the ledger has not seen and the parking space is full."""
+
+    def __init__(self, post_id: str, event: Mapping[str, Any]) -> None:
+        super().__init__(f"post {post_id!r} not seen yet and the pending buffer is full")
+        self.post_id = post_id
+        self.event = dict(event)
+
+
+# -------------------------------------------------------------------------------------- entries
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A LedgerEntry record (ledger.entries.v1, key user_id)."""
+
+    entry_id: str
+    user_id: str
+    delta: int
+    reason: str
+    source_event_id: str
+    created_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "entry_id": self.entry_id,
+            "user_id": self.user_id,
+            "delta": self.delta,
+            "reason": self.reason,
+            "source_event_id": self.source_event_id,
+            "created_at": self.created_at,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Entry":
+        return cls(
+            entry_id=str(d["entry_id"]),
+            user_id=str(d["user_id"]),
+            delta=int(d["delta"]),
+            reason=str(d["reason"]),
+            source_event_id=str(d["source_event_id"]),
+            created_at=str(d["created_at"]),
+        )
+
+
+def entry_id_for(source_event_id: str, user_id: str, base_reason: str) -> str:
+    """Deterministic id from the cause; independent of rule values and of the rules version."""
+    raw = "\x1f".join((source_event_id, user_id, base_reason)).encode("utf-8")
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def balances_from_entries(entries: Iterable[Mapping[str, Any] | Entry]) -> dict[str, int]:
+    """Sum a journal per user, counting each entry_id once (Kafka may hold duplicates)."""
+    seen: set[str] = set()
+    out: dict[str, int] = {}
+    for e in entries:
+        d = e.to_dict() if isinstance(e, Entry) else e
+        eid = d["entry_id"]
+        if eid in seen:
+            continue
+        seen.add(eid)
+        out[d["user_id"]] = out.get(d["user_id"], 0) + int(d["delta"])
+    return out
+
+
+# ----------------------------------------------------------------------------------- rule table
+
+
+@dataclass(frozen=True)
+class RuleTable:
+    version: str
+    # points
+    post_root: int = 0
+    post_reply: int = 0
+    accept_author: int = 15
+    accept_accepter: int = 2
+    routed_helper_bonus: int = 5
+    upvote_reply: int = 10
+    upvote_root: int = 5
+    downvote_author: int = -2
+    downvote_voter: int = -1
+    thanks: int = 5
+    # cap
+    daily_vote_cap: int = 200
+    cap_days_kept: int = 3
+    # routing
+    require_match_before_reply: bool = False
+    # rings
+    ring_positive_kinds: frozenset[str] = frozenset({"upvote", "thanks", "accept"})
+    ring_min_pair_count: int = 5
+    ring_max_size: int = 3
+    ring_rate_ratio: int = 5
+    ring_damping_percent: int = 50
+    # audit / limits
+    zero_entries: bool = True
+    max_pending: int = 100_000
+
+    _POINTS = (
+        "post_root", "post_reply", "accept_author", "accept_accepter", "routed_helper_bonus",
+        "upvote_reply", "upvote_root", "downvote_author", "downvote_voter", "thanks",
+    )
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> "RuleTable":
+        """Build and validate a table from the parsed TOML; unknown keys are errors (typos)."""
+
+        def section(name: str, allowed: set[str]) -> Mapping[str, Any]:
+            sec = data.get(name, {})
+            if not isinstance(sec, Mapping):
+                raise ValueError(f"rules: [{name}] must be a table")
+            extra = set(sec) - allowed
+            if extra:
+                raise ValueError(f"rules: unknown key(s) in [{name}]: {sorted(extra)}")
+            return sec
+
+        def integer(sec: Mapping[str, Any], key: str, default: int, where: str, lo: int | None = None,
+                    hi: int | None = None) -> int:
+            v = sec.get(key, default)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ValueError(f"rules: {where}.{key} must be an integer, got {v!r}")
+            if lo is not None and v < lo or hi is not None and v > hi:
+                raise ValueError(f"rules: {where}.{key}={v} out of range [{lo}, {hi}]")
+            return v
+
+        def boolean(sec: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
+            v = sec.get(key, default)
+            if not isinstance(v, bool):
+                raise ValueError(f"rules: {where}.{key} must be true or false, got {v!r}")
+            return v
+
+        extra_top = set(data) - {"version", "points", "cap", "routing", "rings", "audit", "limits"}
+        if extra_top:
+            raise ValueError(f"rules: unknown top-level key(s): {sorted(extra_top)}")
+        version = data.get("version")
+        if not isinstance(version, str) or not version.strip():
+            raise ValueError("rules: version must be a non-empty string")
+        d = cls(version=version)  # defaults
+        kw: dict[str, Any] = {"version": version}
+        pts = section("points", set(cls._POINTS))
+        for k in cls._POINTS:
+            kw[k] = integer(pts, k, getattr(d, k), "points")
+        for k in ("accept_author", "accept_accepter", "routed_helper_bonus", "upvote_reply",
+                  "upvote_root", "thanks"):
+            if kw[k] < 0:
+                raise ValueError(f"rules: points.{k} must be >= 0 (rewards are damped/capped)")
+        cap = section("cap", {"daily_vote_points", "days_kept"})
+        kw["daily_vote_cap"] = integer(cap, "daily_vote_points", d.daily_vote_cap, "cap", 0)
+        kw["cap_days_kept"] = integer(cap, "days_kept", d.cap_days_kept, "cap", 1)
+        routing = section("routing", {"require_match_before_reply"})
+        kw["require_match_before_reply"] = boolean(
+            routing, "require_match_before_reply", d.require_match_before_reply, "routing")
+        rings = section("rings", {"positive_kinds", "min_pair_count", "max_size", "rate_ratio",
+                                  "damping_percent"})
+        kinds = rings.get("positive_kinds", sorted(d.ring_positive_kinds))
+        if not isinstance(kinds, list) or not set(kinds) <= {"upvote", "thanks", "accept"}:
+            raise ValueError("rules: rings.positive_kinds must list some of upvote, thanks, accept")
+        kw["ring_positive_kinds"] = frozenset(kinds)
+        kw["ring_min_pair_count"] = integer(rings, "min_pair_count", d.ring_min_pair_count, "rings", 1)
+        kw["ring_max_size"] = integer(rings, "max_size", d.ring_max_size, "rings", 2, 6)
+        kw["ring_rate_ratio"] = integer(rings, "rate_ratio", d.ring_rate_ratio, "rings", 1)
+        kw["ring_damping_percent"] = integer(rings, "damping_percent", d.ring_damping_percent,
+                                             "rings", 0, 100)
+        audit = section("audit", {"zero_entries"})
+        kw["zero_entries"] = boolean(audit, "zero_entries", d.zero_entries, "audit")
+        limits = section("limits", {"max_pending"})
+        kw["max_pending"] = integer(limits, "max_pending", d.max_pending, "limits", 0)
+        return cls(**kw)
+
+
+def load_rules(path: str | Path | None = None) -> RuleTable:
+    """Load and validate a rule table; default: rules.toml beside this module."""
+    p = Path(path) if path is not None else RULES_PATH
+    with p.open("rb") as f:
+        return RuleTable.from_mapping(tomllib.load(f))
+
+
+# ------------------------------------------------------------------------------------ the state
+
+
+class LedgerState:
+    """Everything the rules remember. JSON-serialisable via to_dict/from_dict (snapshots)."""
+
+    def __init__(self) -> None:
+        # post_id -> [author_id, reply_to or None, created_at]
+        self.posts: dict[str, list[Any]] = {}
+        # root post_id -> helper_id -> earliest matched_at ("" when the match had none)
+        self.routed: dict[str, dict[str, str]] = {}
+        # root post_id -> {"reply", "author", "accepter", "reaction_id", "created_at", "bonus", "grants"}
+        self.accepted: dict[str, dict[str, Any]] = {}
+        # post_id -> actor_id -> {"kind": "up"|"down", "day", "cap_counted", "grants"}
+        self.votes: dict[str, dict[str, dict[str, Any]]] = {}
+        # post_id -> actors who thanked
+        self.thanked: dict[str, set[str]] = {}
+        # UTC day -> user -> vote-earned points granted that day
+        self.cap_used: dict[str, dict[str, int]] = {}
+        self.cap_max_day: str = ""
+        # giver -> receiver -> standing positive reactions; giver -> their sum
+        self.pair_counts: dict[str, dict[str, int]] = {}
+        self.given_totals: dict[str, int] = {}
+        # giver -> receivers whose rewards from giver are dampened (members of a flagged ring)
+        self.damped: dict[str, set[str]] = {}
+        # [{"members", "flagged_at", "source_event_id", "counts": [[giver, receiver, n], ...]}]
+        self.flagged_rings: list[dict[str, Any]] = []
+        self.balances: dict[str, int] = {}
+        self.last_entry_ids: dict[str, str] = {}
+        # missing post_id -> reactions waiting for it (in arrival order)
+        self.pending: dict[str, list[dict[str, Any]]] = {}
+        # reaction_ids already processed (or parked)
+        self.seen: set[str] = set()
+        # outcome -> count (applied, parked, noop:self, noop:repeat, noop:duplicate, ...)
+        self.counters: dict[str, int] = {}
+        # not serialised: per-call notes for the service (logs/metrics), and a derived index
+        self.last_outcome: str = ""
+        self.last_flagged: list[dict[str, Any]] = []
+        self._heavy: dict[str, set[str]] = {}
+        self._heavy_min: int | None = None
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": STATE_SCHEMA,
+            "posts": self.posts,
+            "routed": self.routed,
+            "accepted": self.accepted,
+            "votes": self.votes,
+            "thanked": {p: sorted(a) for p, a in self.thanked.items()},
+            "cap_used": self.cap_used,
+            "cap_max_day": self.cap_max_day,
+            "pair_counts": self.pair_counts,
+            "given_totals": self.given_totals,
+            "damped": {g: sorted(r) for g, r in self.damped.items()},
+            "flagged_rings": self.flagged_rings,
+            "balances": self.balances,
+            "last_entry_ids": self.last_entry_ids,
+            "pending": self.pending,
+            "seen": sorted(self.seen),
+            "counters": self.counters,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "LedgerState":
+        if d.get("schema") != STATE_SCHEMA:
+            raise ValueError(f"ledger state schema {d.get('schema')!r} != {STATE_SCHEMA}")
+        import copy
+
+        d = copy.deepcopy(dict(d))
+        s = cls()
+        s.posts = d["posts"]
+        s.routed = d["routed"]
+        s.accepted = d["accepted"]
+        s.votes = d["votes"]
+        s.thanked = {p: set(a) for p, a in d["thanked"].items()}
+        s.cap_used = d["cap_used"]
+        s.cap_max_day = d["cap_max_day"]
+        s.pair_counts = d["pair_counts"]
+        s.given_totals = d["given_totals"]
+        s.damped = {g: set(r) for g, r in d["damped"].items()}
+        s.flagged_rings = d["flagged_rings"]
+        s.balances = d["balances"]
+        s.last_entry_ids = d["last_entry_ids"]
+        s.pending = d["pending"]
+        s.seen = set(d["seen"])
+        s.counters = d["counters"]
+        return s
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @property
+    def pending_count(self) -> int:
+        return sum(len(v) for v in self.pending.values())
+
+    def balance(self, user_id: str) -> int:
+        return self.balances.get(user_id, 0)
+
+    def _count(self, outcome: str) -> None:
+        self.counters[outcome] = self.counters.get(outcome, 0) + 1
+
+    def _heavy_index(self, min_count: int) -> dict[str, set[str]]:
+        if self._heavy_min != min_count:
+            self._heavy = {}
+            for g, recv in self.pair_counts.items():
+                hs = {r for r, n in recv.items() if n >= min_count}
+                if hs:
+                    self._heavy[g] = hs
+            self._heavy_min = min_count
+        return self._heavy
+
+
+# --------------------------------------------------------------------------------- validation
+
+
+def _req_str(ev: Mapping[str, Any], key: str) -> str:
+    v = ev.get(key)
+    if not isinstance(v, str) or not v:
+        raise InvalidEvent(key, "required non-empty string")
+    return v
+
+
+def _parse_time(value: Any, key: str) -> datetime:
+    if not isinstance(value, str) or not value:
+        raise InvalidEvent(key, "required RFC 3339 timestamp")
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidEvent(key, f"not an RFC 3339 timestamp: {value!r}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def _utc_day(created_at: str) -> str:
+    return _parse_time(created_at, "created_at").date().isoformat()
+
+
+def _validate(event: Mapping[str, Any]) -> str:
+    if not isinstance(event, Mapping):
+        raise InvalidEvent("type", "event must be a JSON object")
+    etype = event.get("type")
+    if etype not in EVENT_TYPES:
+        raise InvalidEvent("type", f"must be one of {sorted(EVENT_TYPES)}, got {etype!r}")
+    if etype == "post":
+        _req_str(event, "post_id")
+        _req_str(event, "author_id")
+        rt = event.get("reply_to")
+        if rt is not None and (not isinstance(rt, str) or not rt):
+            raise InvalidEvent("reply_to", "must be a post_id or null")
+        _parse_time(event.get("created_at"), "created_at")
+    elif etype == "reaction":
+        _req_str(event, "reaction_id")
+        _req_str(event, "actor_id")
+        _req_str(event, "post_id")
+        if event.get("kind") not in REACTION_KINDS:
+            raise InvalidEvent("kind", f"must be one of {sorted(REACTION_KINDS)}")
+        _parse_time(event.get("created_at"), "created_at")
+    else:
+        _req_str(event, "post_id")
+        cands = event.get("candidates")
+        if not isinstance(cands, list):
+            raise InvalidEvent("candidates", "must be a list")
+        for i, c in enumerate(cands):
+            hid = c.get("helper_id") if isinstance(c, Mapping) else None
+            if not isinstance(hid, str) or not hid:
+                raise InvalidEvent(f"candidates[{i}].helper_id", "required non-empty string")
+        if event.get("matched_at") not in (None, ""):
+            _parse_time(event.get("matched_at"), "matched_at")
+    return etype
+
+
+# ---------------------------------------------------------------------------------- the rules
+
+
+class _Out:
+    """Collects the entries of one apply_event call and keeps their ids unique."""
+
+    def __init__(self, state: LedgerState, rules: RuleTable) -> None:
+        self.state = state
+        self.rules = rules
+        self.entries: list[Entry] = []
+        self._ids: set[str] = set()
+
+    def emit(self, user: str, delta: int, base: str, reason: str, source: str, created: str) -> Entry:
+        eid = entry_id_for(source, user, base)
+        n = 1
+        while eid in self._ids:  # cannot happen with the rules below; kept deterministic anyway
+            n += 1
+            eid = entry_id_for(source, user, f"{base}#{n}")
+        self._ids.add(eid)
+        e = Entry(eid, user, delta, reason, source, created)
+        self.entries.append(e)
+        st = self.state
+        st.balances[user] = st.balances.get(user, 0) + delta
+        st.last_entry_ids[user] = eid
+        return e
+
+    def grant(self, user: str, amount: int, base: str, source: str, created: str, *,
+              damped: bool = False, cap_day: str | None = None) -> list[Any] | None:
+        """Grant `amount` (after damping and cap). Returns the grant record [user, delta, base,
+        reason] to keep for a later reversal, or None when nothing was granted."""
+        if amount == 0:
+            return None
+        reason = base
+        if damped and amount > 0:
+            amount = amount * self.rules.ring_damping_percent // 100
+            reason += ":dampened"
+        if cap_day is not None and amount > 0:
+            allowed = _cap_take(self.state, self.rules, user, cap_day, amount)
+            if allowed < amount:
+                reason += ":capped"
+            amount = allowed
+        if amount == 0:
+            if self.rules.zero_entries:
+                self.emit(user, 0, base, reason, source, created)
+            return None
+        self.emit(user, amount, base, reason, source, created)
+        return [user, amount, base, reason]
+
+    def reverse(self, grants: list[list[Any]], source: str, created: str) -> None:
+        for user, delta, base, reason in grants:
+            if delta:
+                self.emit(user, -delta, f"{base}:reversed", f"{reason}:reversed", source, created)
+
+
+def _cap_take(st: LedgerState, rules: RuleTable, user: str, day: str, amount: int) -> int:
+    if day > st.cap_max_day:
+        st.cap_max_day = day
+        horizon = (date.fromisoformat(day) - timedelta(days=rules.cap_days_kept)).isoformat()
+        for old in [d for d in st.cap_used if d < horizon]:
+            del st.cap_used[old]
+    used_by_day = st.cap_used.setdefault(day, {})
+    used = used_by_day.get(user, 0)
+    allowed = max(0, min(amount, rules.daily_vote_cap - used))
+    if allowed:
+        used_by_day[user] = used + allowed
+    return allowed
+
+
+def _cap_give_back(st: LedgerState, user: str, day: str, amount: int) -> None:
+    by_day = st.cap_used.get(day)
+    if not amount or by_day is None or user not in by_day:
+        return  # the day was pruned: nothing to give back
+    left = by_day[user] - amount
+    if left > 0:
+        by_day[user] = left
+    else:
+        del by_day[user]
+
+
+# -- rings -------------------------------------------------------------------------------------
+
+
+def _pair_add(st: LedgerState, rules: RuleTable, kind: str, giver: str, receiver: str, d: int,
+              source: str, created: str) -> None:
+    """Count (+1) or uncount (-1) a standing positive reaction giver -> receiver, and look for a
+    ring when the pair just became or stays heavy."""
+    if kind not in rules.ring_positive_kinds or giver == receiver:
+        return
+    heavy = st._heavy_index(rules.ring_min_pair_count)
+    recv = st.pair_counts.setdefault(giver, {})
+    n = recv.get(receiver, 0) + d
+    if n > 0:
+        recv[receiver] = n
+    else:
+        recv.pop(receiver, None)
+        if not recv:
+            del st.pair_counts[giver]
+    total = st.given_totals.get(giver, 0) + d
+    if total > 0:
+        st.given_totals[giver] = total
+    else:
+        st.given_totals.pop(giver, None)
+    if n >= rules.ring_min_pair_count:
+        heavy.setdefault(giver, set()).add(receiver)
+    elif giver in heavy:
+        heavy[giver].discard(receiver)
+        if not heavy[giver]:
+            del heavy[giver]
+    if d > 0 and n >= rules.ring_min_pair_count and receiver not in st.damped.get(giver, ()):
+        _detect_ring(st, rules, giver, receiver, source, created)
+
+
+def _ring_paths(heavy: dict[str, set[str]], start: str, goal: str, max_edges: int) -> Iterable[list[str]]:
+    """Simple paths start -> ... -> goal over heavy pairs, shortest first, deterministic order."""
+    budget = _RING_PATH_BUDGET
+    for limit in range(1, max_edges + 1):
+        stack: list[tuple[str, list[str]]] = [(start, [start])]
+        while stack:
+            budget -= 1
+            if budget < 0:
+                return
+            node, path = stack.pop()
+            if len(path) - 1 == limit:
+                continue
+            for nxt in sorted(heavy.get(node, ()), reverse=True):
+                if nxt == goal and len(path) == limit:
+                    yield path + [goal]
+                elif nxt != goal and nxt not in path:
+                    stack.append((nxt, path + [nxt]))
+
+
+def _concentrated(st: LedgerState, rules: RuleTable, members: set[str]) -> bool:
+    """Every member rewards ring members at >= rate_ratio x their per-user rate with others."""
+    for m in members:
+        given = st.pair_counts.get(m, {})
+        inside = [given[x] for x in members if x != m and given.get(x, 0) > 0]
+        in_ring = sum(inside)
+        out = st.given_totals.get(m, 0) - in_ring
+        n_out = len(given) - len(inside)
+        if out > 0 and in_ring * n_out < rules.ring_rate_ratio * len(inside) * out:
+            return False
+    return True
+
+
+def _detect_ring(st: LedgerState, rules: RuleTable, giver: str, receiver: str, source: str,
+                 created: str) -> None:
+    heavy = st._heavy_index(rules.ring_min_pair_count)
+    for path in _ring_paths(heavy, receiver, giver, rules.ring_max_size - 1):
+        members = set(path)
+        if not _concentrated(st, rules, members):
+            continue
+        ordered = sorted(members)
+        cycle = [giver] + path  # giver -> receiver -> ... -> giver
+        counts = [[a, b, st.pair_counts[a][b]] for a, b in zip(cycle, cycle[1:])]
+        ring = {"members": ordered, "flagged_at": created, "source_event_id": source,
+                "counts": counts}
+        if not any(r["members"] == ordered for r in st.flagged_rings):
+            st.flagged_rings.append(ring)
+            st.last_flagged.append(ring)
+            st._count("ring_flagged")
+        for a in ordered:
+            st.damped.setdefault(a, set()).update(b for b in ordered if b != a)
+        return
+
+
+def _is_damped(st: LedgerState, giver: str, receiver: str) -> bool:
+    return receiver in st.damped.get(giver, ())
+
+
+# -- routing -------------------------------------------------------------------------------------
+
+
+def _was_routed(st: LedgerState, rules: RuleTable, root_id: str, helper: str, reply_id: str) -> bool:
+    routed = st.routed.get(root_id, {})
+    if helper not in routed:
+        return False
+    if not rules.require_match_before_reply:
+        return True
+    matched_at = routed[helper]
+    if not matched_at:
+        return True
+    reply_created = st.posts[reply_id][2]
+    return _parse_time(matched_at, "matched_at") <= _parse_time(reply_created, "created_at")
+
+
+# -- posts & matches -------------------------------------------------------------------------
+
+
+def _root_of(st: LedgerState, post_id: str) -> tuple[str, bool]:
+    """Follow reply_to to the thread's root. Returns (id, known); known is False when the chain
+    reaches a post not seen yet (the id returned is that missing post)."""
+    cur, visited = post_id, {post_id}
+    while True:
+        parent = st.posts[cur][1]
+        if parent is None:
+            return cur, True
+        if parent not in st.posts:
+            return parent, False
+        if parent in visited:  # a cycle in bad data: treat the current post as the root
+            return cur, True
+        visited.add(parent)
+        cur = parent
+
+
+def _apply_post(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, out: _Out) -> str:
+    post_id, author = ev["post_id"], ev["author_id"]
+    if post_id in st.posts:
+        return "noop:duplicate"
+    reply_to = ev.get("reply_to") or None
+    created = ev["created_at"]
+    st.posts[post_id] = [author, reply_to, created]
+    points, base = (rules.post_root, "post") if reply_to is None else (rules.post_reply, "reply")
+    out.grant(author, points, base, post_id, created)
+    for waiting in st.pending.pop(post_id, []):
+        outcome = _apply_reaction(st, waiting, rules, out, reparked=True)
+        st._count("unparked:" + outcome)
+    return "recorded"
+
+
+def _apply_match(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, out: _Out) -> str:
+    root_id = ev["post_id"]
+    matched_at = ev.get("matched_at") or ""
+    routed = st.routed.setdefault(root_id, {})
+    for c in ev["candidates"]:
+        hid = c["helper_id"]
+        prev = routed.get(hid)
+        if prev is None or (matched_at and prev and
+                            _parse_time(matched_at, "matched_at") < _parse_time(prev, "matched_at")):
+            routed[hid] = matched_at
+        elif prev and not matched_at:
+            routed[hid] = ""
+    if not routed:
+        del st.routed[root_id]
+    # A match that arrives after the accept still earns the bonus, with the same id and
+    # created_at as if it had come first.
+    acc = st.accepted.get(root_id)
+    if (acc and not acc["bonus"] and acc["author"] != acc["accepter"]
+            and _was_routed(st, rules, root_id, acc["author"], acc["reply"])):
+        g = out.grant(acc["author"], rules.routed_helper_bonus, "accept:routed_bonus",
+                      acc["reaction_id"], acc["created_at"],
+                      damped=_is_damped(st, acc["accepter"], acc["author"]))
+        acc["bonus"] = True
+        if g:
+            acc["grants"].append(g)
+        return "recorded:late_bonus"
+    return "recorded"
+
+
+# -- reactions -----------------------------------------------------------------------------------
+
+
+def _park(st: LedgerState, rules: RuleTable, missing: str, ev: Mapping[str, Any], reparked: bool) -> str:
+    if not reparked and st.pending_count >= rules.max_pending:
+        raise UnknownPost(missing, ev)
+    st.pending.setdefault(missing, []).append(dict(ev))
+    return "parked"
+
+
+def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, out: _Out,
+                    reparked: bool = False) -> str:
+    rid, actor, post_id, kind = ev["reaction_id"], ev["actor_id"], ev["post_id"], ev["kind"]
+    created = ev["created_at"]
+    post = st.posts.get(post_id)
+    if post is None:
+        return _park(st, rules, post_id, ev, reparked)
+    author, reply_to = post[0], post[1]
+
+    # ---- accept / unaccept
+    if kind in ("accept", "unaccept"):
+        if reply_to is None:
+            return "noop:not_a_reply"
+        root_id, known = _root_of(st, post_id)
+        if not known:
+            return _park(st, rules, root_id, ev, reparked)
+        if actor != st.posts[root_id][0]:
+            return "noop:not_root_author"
+        cur = st.accepted.get(root_id)
+        if kind == "unaccept":
+            if not cur or cur["reply"] != post_id:
+                return "noop:repeat"
+            _undo_accept(st, rules, cur, out, rid, created)
+            del st.accepted[root_id]
+            return "applied"
+        if cur and cur["reply"] == post_id:
+            return "noop:repeat"
+        if cur:
+            _undo_accept(st, rules, cur, out, rid, created)
+        acc = {"reply": post_id, "author": author, "accepter": actor, "reaction_id": rid,
+               "created_at": created, "bonus": False, "grants": []}
+        st.accepted[root_id] = acc
+        if author == actor:
+            return "applied:self_accept"  # moves the accept, earns nothing
+        _pair_add(st, rules, "accept", actor, author, +1, rid, created)
+        damped = _is_damped(st, actor, author)
+        grants = [
+            out.grant(author, rules.accept_author, "accept", rid, created, damped=damped),
+            out.grant(actor, rules.accept_accepter, "accept:accepter", rid, created, damped=damped),
+        ]
+        if _was_routed(st, rules, root_id, author, post_id):
+            acc["bonus"] = True
+            grants.append(out.grant(author, rules.routed_helper_bonus, "accept:routed_bonus", rid,
+                                    created, damped=damped))
+        acc["grants"] = [g for g in grants if g]
+        return "applied"
+
+    # ---- votes and thanks: never on one's own post
+    if actor == author:
+        return "noop:self"
+    day = _utc_day(created)
+
+    if kind == "thanks":
+        thanked = st.thanked.setdefault(post_id, set())
+        if actor in thanked:
+            return "noop:repeat"
+        thanked.add(actor)
+        _pair_add(st, rules, "thanks", actor, author, +1, rid, created)
+        out.grant(author, rules.thanks, "thanks", rid, created,
+                  damped=_is_damped(st, actor, author), cap_day=day)
+        return "applied"
+
+    want = {"upvote": "up", "downvote": "down", "unvote": None}[kind]
+    on_post = st.votes.get(post_id, {})
+    cur = on_post.get(actor)
+    if (cur["kind"] if cur else None) == want:
+        return "noop:repeat"
+    if cur:
+        out.reverse(cur["grants"], rid, created)
+        if cur["kind"] == "up":
+            _cap_give_back(st, author, cur["day"], cur["cap_counted"])
+            _pair_add(st, rules, "upvote", actor, author, -1, rid, created)
+        del on_post[actor]
+        if not on_post:
+            st.votes.pop(post_id, None)
+    if want is None:
+        return "applied"
+    rec: dict[str, Any] = {"kind": want, "day": day, "cap_counted": 0, "grants": []}
+    if want == "up":
+        _pair_add(st, rules, "upvote", actor, author, +1, rid, created)
+        points = rules.upvote_root if reply_to is None else rules.upvote_reply
+        g = out.grant(author, points, "upvote", rid, created,
+                      damped=_is_damped(st, actor, author), cap_day=day)
+        if g:
+            rec["grants"].append(g)
+            rec["cap_counted"] = g[1]
+    else:
+        for g in (out.grant(author, rules.downvote_author, "downvote", rid, created),
+                  out.grant(actor, rules.downvote_voter, "downvote:voter", rid, created)):
+            if g:
+                rec["grants"].append(g)
+    st.votes.setdefault(post_id, {})[actor] = rec
+    return "applied"
+
+
+def _undo_accept(st: LedgerState, rules: RuleTable, acc: Mapping[str, Any], out: _Out, rid: str,
+                 created: str) -> None:
+    out.reverse(acc["grants"], rid, created)
+    if acc["author"] != acc["accepter"]:
+        _pair_add(st, rules, "accept", acc["accepter"], acc["author"], -1, rid, created)
+
+
+# ---------------------------------------------------------------------------------- entry points
+
+
+def apply_event(state: LedgerState, event: Mapping[str, Any], rules: RuleTable) -> list[Entry]:
+    """Apply one post / reaction / match event; return the entries to write (maybe none).
+
+    Mutates `state` (balances included). Raises InvalidEvent (malformed, state untouched) or
+    UnknownPost (post not seen and the parking space full, state untouched). After the call,
+    ``state.last_outcome`` says what happened and ``state.last_flagged`` lists rings flagged by it.
+    """
+    etype = _validate(event)
+    state.last_flagged = []
+    out = _Out(state, rules)
+    if etype == "post":
+        outcome = _apply_post(state, event, rules, out)
+    elif etype == "match":
+        outcome = _apply_match(state, event, rules, out)
+    else:
+        rid = event["reaction_id"]
+        if rid in state.seen:
+            outcome = "noop:duplicate"
+        else:
+            outcome = _apply_reaction(state, event, rules, out)
+            state.seen.add(rid)
+    state.last_outcome = outcome
+    state._count(outcome)
+    return out.entries
+
+
+def replay(events: Iterable[Mapping[str, Any]], rules: RuleTable,
+           state: LedgerState | None = None) -> tuple[LedgerState, list[Entry]]:
+    """Rebuild: apply events in order from `state` (default: empty). Returns (state, entries)."""
+    st = state if state is not None else LedgerState()
+    entries: list[Entry] = []
+    for ev in events:
+        entries.extend(apply_event(st, ev, rules))
+    return st, entries
+
+
+__all__ = [
+    "Entry", "RuleTable", "LedgerState", "LedgerError", "InvalidEvent", "UnknownPost",
+    "apply_event", "balances_from_entries", "entry_id_for", "load_rules", "replay",
+    "REACTION_KINDS", "RULES_PATH",
+]

@@ -1,0 +1,563 @@
+"""Helper expertise learned from the event stream, and helper ranking.
+
+Pure logic: standard library only, no Kafka or Redis.  The service feeds events in
+(``observe_post`` / ``observe_reaction`` / ``observe_relation``), asks ``rank`` for the
+helpers of a new post, and records what it routed (``route`` / ``close``) so the capacity
+cap can be enforced.  ``goalpost eval match`` (services/match/evaluate.py) replays files
+through this very class.
+
+State is deliberately simple so that a Redis-backed store can hold it later (several
+workers sharing one index):
+
+* postings: ``term -> {helper_id: weight}``.  Weights decay exponentially with time.  The
+  decay uses one global clock: a weight added at time ``t`` is stored as
+  ``w * exp((t - t0) / tau)`` and read back multiplied by ``exp(-(now - t0) / tau)``.  So an
+  update touches only the terms of that one post, and nothing ever has to be rewritten as time
+  passes (``t0`` is moved forward, rescaling everything, only after ~600 ``tau``).
+* per helper (``HelperState``): total profile weight (same clock), answer count, a lazily
+  decayed "recent answers" counter ``(value, ts)``, net accepts, net votes, last active time,
+  open inbox count.
+* relations: who follows / blocks whom.
+* small bounded caches: root post -> (author, terms); reply -> (author, root) so a later
+  reply or reaction can be attributed.
+
+Every method is a deterministic function of the events it was given (ties are broken by
+helper id), so two workers that saw the same events rank the same way.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable, Optional
+
+__all__ = [
+    "Candidate",
+    "HelperState",
+    "MatchConfig",
+    "ExpertiseIndex",
+    "tokenize",
+    "post_terms",
+    "to_epoch",
+]
+
+DAY = 86400.0
+
+# Small English + French stop list: words that say nothing about a topic.
+STOPWORDS = frozenset(
+    """
+    a about above after again against all also am an and any anyone anything are aren as at be
+    because been before being below between both but by can cannot could couldn did didn do does
+    doesn doing don down during each else etc even ever every few for from further get gets getting
+    got had has hasn have haven having he her here hers herself him himself his how however i if in
+    into is isn it its itself just know like ll make many may me might more most much must my
+    myself need no nor not now of off on once one only or other our ours ourselves out over own
+    please re really same say see seem seems she should so some something still such than thank
+    thanks that the their theirs them themselves then there these they thing things think this
+    those though through to too under until up us use used using ve very want was wasn way we well
+    were weren what when where whether which while who whom why will with without would wouldn yes
+    yet you your yours yourself yourselves http https www com org
+    au aux avec ce ces dans de des du elle en est et eux il ils je la le les leur lui ma mais me
+    mes moi mon ne nos notre nous ou par pas pour qu que qui sa se ses son sur ta te tes toi ton tu
+    un une vos votre vous est sont été être avoir ai as avons avez ont cette cet
+    """.split()
+)
+
+_TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case word tokens, stop words and 1-letter tokens removed, light plural stemming."""
+    out = []
+    for tok in _TOKEN_RE.findall(text.lower()):
+        if len(tok) < 2 or tok in STOPWORDS:
+            continue
+        if len(tok) > 4 and tok.endswith("s") and not tok.endswith("ss"):
+            tok = tok[:-1]
+        out.append(tok)
+    return out
+
+
+def to_epoch(value: Any) -> float:
+    """RFC 3339 string, datetime or number -> seconds since the epoch (UTC)."""
+    if value is None:
+        return datetime.now(timezone.utc).timestamp()
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        s = str(value).strip()
+        if s.endswith(("Z", "z")):
+            s = s[:-1] + "+00:00"
+        dt = datetime.fromisoformat(s)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+@dataclass
+class MatchConfig:
+    """Ranking knobs.  One config is used for every evaluation file (see README)."""
+
+    # --- what a post says (terms) ---
+    tag_weight: float = 2.0          # a tag / topic counts this many words
+    text_term_cap: int = 60          # at most this many distinct words of a post are used
+    own_text_weight: float = 0.25    # a reply's own words, next to the root post's words
+    ask_weight: float = 0.0          # the author's own question feeds their profile this much
+    author_term_weight: float = 1.0  # pseudo-term "@asker": helped this asker before
+    # --- text relevance (BM25 over each helper's decayed profile) ---
+    k1: float = 1.2
+    b: float = 0.5
+    profile_half_life_days: float = 365.0
+    # --- score = sum of weighted features ---
+    w_text: float = 1.0              # times log(1 + bm25)
+    w_recent: float = 1.0            # times log(1 + answers in the last ~half-life, decayed)
+    recent_half_life_days: float = 14.0
+    w_answers: float = 0.3           # times log(1 + all answers)
+    w_active: float = 1.0            # times exp(-(now - last active) / active_tau)
+    active_tau_days: float = 2.0
+    w_accepted: float = 0.1          # times log(1 + net accepted answers)
+    w_votes: float = 0.05            # times log(1 + net upvotes + thanks)
+    w_follow: float = 0.5            # helper follows the author or the author follows the helper
+    w_load: float = 0.0              # minus this per open (routed, unanswered) request
+    # --- candidate generation (keeps rank() fast with many helpers) ---
+    max_postings_scan: int = 5000    # terms with more postings only score existing candidates
+    hot_size: int = 200              # plus the top helpers by recent answers
+    recent_size: int = 200           # plus the most recently active users
+    answerers_only: bool = True      # only users who have answered at least once are candidates
+    # --- capacity ---
+    capacity: Optional[int] = 20     # helpers with this many open requests are skipped (None: off)
+    route_ttl_days: float = 7.0      # an unanswered routed request stops counting after this
+    # --- memory bounds ---
+    max_cached_posts: int = 500_000
+
+
+@dataclass(frozen=True)
+class Candidate:
+    helper_id: str
+    score: float
+    reasons: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"helper_id": self.helper_id, "score": self.score, "reasons": list(self.reasons)}
+
+
+class HelperState:
+    """Per-user state.  Plain numbers only, so it maps to one Redis hash."""
+
+    __slots__ = ("doclen", "answers", "recent", "recent_ts", "accepted", "votes",
+                 "last_active", "open")
+
+    def __init__(self) -> None:
+        self.doclen = 0.0        # sum of the helper's posting weights (global clock scale)
+        self.answers = 0         # replies to other people's root posts
+        self.recent = 0.0        # answers, decayed with recent_half_life, as of recent_ts
+        self.recent_ts = 0.0
+        self.accepted = 0        # net accepted answers
+        self.votes = 0           # net upvotes + thanks - downvotes
+        self.last_active = float("-inf")
+        self.open = 0            # routed requests not answered yet
+
+    def to_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def post_terms(text: str, tags: Iterable[str] | None, topics: Iterable[str] | None,
+               config: MatchConfig) -> dict[str, float]:
+    """Term weights of one post: its distinct words (weight 1) plus tags/topics as '#tag'."""
+    terms: dict[str, float] = {}
+    for tok in tokenize(text or ""):
+        if tok not in terms:
+            terms[tok] = 1.0
+            if len(terms) >= config.text_term_cap:
+                break
+    for group in (tags, topics):
+        for tag in group or ():
+            t = "#" + str(tag).strip().lower()
+            if len(t) > 1:
+                terms[t] = config.tag_weight
+    return terms
+
+
+class ExpertiseIndex:
+    """In-memory expertise index.  See the module doc for the state it keeps."""
+
+    _REBASE_AT = 600.0  # rescale the global clock before exp() can overflow
+
+    def __init__(self, config: MatchConfig | None = None):
+        self.config = config or MatchConfig()
+        c = self.config
+        self._tau_profile = c.profile_half_life_days * DAY / math.log(2)
+        self._tau_recent = c.recent_half_life_days * DAY / math.log(2)
+        self._tau_active = c.active_tau_days * DAY
+        self._t0: Optional[float] = None
+        self.postings: dict[str, dict[str, float]] = {}
+        self.helpers: dict[str, HelperState] = {}
+        self._n_profiles = 0
+        self._total_len = 0.0
+        self._roots: OrderedDict[str, tuple[str, dict[str, float]]] = OrderedDict()
+        self._replies: OrderedDict[str, tuple[str, Optional[str]]] = OrderedDict()
+        self._reactions: dict[tuple, str] = {}  # (actor, post[, kind]) -> vote / accept / thanks
+        self.follows: dict[str, set[str]] = {}      # follower -> followees
+        self.blocks: dict[str, set[str]] = {}       # blocker -> blocked
+        self._blocked_by: dict[str, set[str]] = {}  # blocked -> blockers
+        self._hot: dict[str, float] = {}            # helper -> time-invariant recent-answer key
+        self._recent_users: OrderedDict[str, None] = OrderedDict()
+        self._routes: OrderedDict[str, tuple[float, set[str]]] = OrderedDict()
+
+    # ------------------------------------------------------------------ helpers
+    def _helper(self, user_id: str) -> HelperState:
+        h = self.helpers.get(user_id)
+        if h is None:
+            h = self.helpers[user_id] = HelperState()
+        return h
+
+    def _clock(self, t: float) -> float:
+        """exp((t - t0)/tau) for profile weights, rebasing t0 when it would overflow."""
+        if self._t0 is None:
+            self._t0 = t
+        x = (t - self._t0) / self._tau_profile
+        if x > self._REBASE_AT:
+            self._rebase(t)
+            x = 0.0
+        return math.exp(x)
+
+    def _rebase(self, t: float) -> None:
+        f = math.exp(-(t - self._t0) / self._tau_profile)
+        for plist in self.postings.values():
+            for hid in plist:
+                plist[hid] *= f
+        for h in self.helpers.values():
+            h.doclen *= f
+        self._total_len *= f
+        self._t0 = t
+
+    def _touch(self, user_id: str, t: float) -> HelperState:
+        h = self._helper(user_id)
+        if t > h.last_active:
+            h.last_active = t
+        self._recent_users[user_id] = None
+        self._recent_users.move_to_end(user_id)
+        if len(self._recent_users) > max(self.config.recent_size * 4, 64):
+            self._recent_users.popitem(last=False)
+        return h
+
+    def _add_terms(self, user_id: str, terms: dict[str, float], scale: float) -> None:
+        h = self._helper(user_id)
+        if h.doclen == 0.0 and terms:
+            self._n_profiles += 1
+        added = 0.0
+        for term, w in terms.items():
+            v = w * scale
+            plist = self.postings.get(term)
+            if plist is None:
+                plist = self.postings[term] = {}
+            plist[user_id] = plist.get(user_id, 0.0) + v
+            added += v
+        h.doclen += added
+        self._total_len += added
+
+    def _bump_recent(self, user_id: str, h: HelperState, t: float, delta: float) -> None:
+        if h.recent > 0.0 and t > h.recent_ts:
+            h.recent *= math.exp(-(t - h.recent_ts) / self._tau_recent)
+        if t > h.recent_ts:
+            h.recent_ts = t
+        h.recent = max(0.0, h.recent + delta)
+        # Key that orders helpers by decayed recent answers at any time: log(v) + ts / tau.
+        if h.recent > 0.0:
+            key = math.log(h.recent) + (h.recent_ts - (self._t0 or 0.0)) / self._tau_recent
+            hot = self._hot
+            hot[user_id] = key
+            if len(hot) > self.config.hot_size:
+                worst = min(hot, key=lambda u: (hot[u], u))
+                del hot[worst]
+        else:
+            self._hot.pop(user_id, None)
+
+    def _cache(self, cache: OrderedDict, key: str, value: Any) -> None:
+        cache[key] = value
+        if len(cache) > self.config.max_cached_posts:
+            cache.popitem(last=False)
+
+    # ------------------------------------------------------------------ events
+    def observe_post(self, post: dict, topics: list[str] | None = None) -> None:
+        """Learn from any post.  A reply to someone else's root post makes its author an
+        answerer of that post's terms/topics (plus, with less weight, their own words)."""
+        c = self.config
+        author = str(post["author_id"])
+        t = to_epoch(post.get("created_at"))
+        h = self._touch(author, t)
+        post_id = str(post.get("post_id") or "")
+        reply_to = post.get("reply_to")
+        if topics is None:
+            topics = post.get("topics")
+        if not reply_to:
+            terms = post_terms(post.get("text", ""), post.get("tags"), topics, c)
+            if post_id:
+                self._cache(self._roots, post_id, (author, terms))
+            if c.ask_weight > 0 and terms:
+                self._add_terms(author, {k: v * c.ask_weight for k, v in terms.items()},
+                                self._clock(t))
+            return
+        reply_to = str(reply_to)
+        root_id: Optional[str] = reply_to
+        if reply_to not in self._roots and reply_to in self._replies:
+            root_id = self._replies[reply_to][1]          # reply to a reply: find the root
+        if post_id:
+            self._cache(self._replies, post_id, (author, root_id))
+        root = self._roots.get(root_id) if root_id else None
+        if root is not None and root[0] == author:
+            return                                        # the asker talking in their own thread
+        terms: dict[str, float] = {}
+        if root is not None:
+            terms.update(root[1])
+            if c.author_term_weight > 0:
+                terms["@" + root[0]] = c.author_term_weight
+        if c.own_text_weight > 0:
+            own: set[str] = set()
+            for tok in tokenize(post.get("text", "")):
+                if tok not in own:
+                    own.add(tok)
+                    terms[tok] = terms.get(tok, 0.0) + c.own_text_weight
+                    if len(own) >= c.text_term_cap:
+                        break
+        self._add_terms(author, terms, self._clock(t))
+        h.answers += 1
+        self._bump_recent(author, h, t, 1.0)
+        if root_id:
+            self.close(root_id, author)
+
+    def _reply_author(self, post_id: str) -> Optional[str]:
+        r = self._replies.get(post_id)
+        return r[0] if r else None
+
+    def observe_reaction(self, reaction: dict) -> None:
+        """accept / thanks / upvote raise the reply author's track record; unaccept and unvote
+        undo the actor's earlier accept or vote on that post; downvote lowers it."""
+        actor = str(reaction.get("actor_id", ""))
+        post_id = str(reaction.get("post_id", ""))
+        kind = reaction.get("kind")
+        if actor:
+            self._touch(actor, to_epoch(reaction.get("created_at")))
+        target = self._reply_author(post_id)
+        if target is None or target == actor:
+            return
+        h = self._helper(target)
+        key = (actor, post_id)
+        if kind == "accept":
+            if (actor, post_id, "accept") not in self._reactions:
+                self._reactions[(actor, post_id, "accept")] = "accept"
+                h.accepted += 1
+        elif kind == "unaccept":
+            if self._reactions.pop((actor, post_id, "accept"), None):
+                h.accepted -= 1
+        elif kind in ("upvote", "downvote"):
+            delta = 1 if kind == "upvote" else -1
+            prev = self._reactions.get(key)
+            if prev != kind:
+                h.votes += delta - ({"upvote": 1, "downvote": -1}.get(prev, 0))
+                self._reactions[key] = kind
+        elif kind == "unvote":
+            prev = self._reactions.pop(key, None)
+            h.votes -= {"upvote": 1, "downvote": -1}.get(prev, 0)
+        elif kind == "thanks":
+            if (actor, post_id, "thanks") not in self._reactions:
+                self._reactions[(actor, post_id, "thanks")] = "thanks"
+                h.votes += 1
+
+    def observe_relation(self, relation: dict) -> None:
+        """follow / unfollow / block / unblock."""
+        a = str(relation.get("actor_id", ""))
+        b = str(relation.get("target_id", ""))
+        kind = relation.get("kind")
+        if not a or not b or a == b:
+            return
+        if kind == "follow":
+            self.follows.setdefault(a, set()).add(b)
+        elif kind == "unfollow":
+            self.follows.get(a, set()).discard(b)
+        elif kind == "block":
+            self.blocks.setdefault(a, set()).add(b)
+            self._blocked_by.setdefault(b, set()).add(a)
+        elif kind == "unblock":
+            self.blocks.get(a, set()).discard(b)
+            self._blocked_by.get(b, set()).discard(a)
+
+    # ------------------------------------------------------------------ inbox accounting
+    def route(self, post_id: str, helper_ids: Iterable[str], now: Any = None) -> None:
+        """Record that post_id was routed to helper_ids (they count against capacity)."""
+        t = to_epoch(now)
+        self.expire_routes(t)
+        entry = self._routes.get(post_id)
+        if entry is None:
+            entry = self._routes[post_id] = (t, set())
+        for hid in helper_ids:
+            if hid not in entry[1]:
+                entry[1].add(hid)
+                self._helper(hid).open += 1
+
+    def close(self, post_id: str, helper_id: str) -> None:
+        """The helper answered (or dismissed) post_id: it no longer counts against capacity."""
+        entry = self._routes.get(post_id)
+        if entry and helper_id in entry[1]:
+            entry[1].discard(helper_id)
+            h = self.helpers.get(helper_id)
+            if h and h.open > 0:
+                h.open -= 1
+            if not entry[1]:
+                del self._routes[post_id]
+
+    def expire_routes(self, now: Any = None) -> None:
+        """Routed requests older than route_ttl_days stop counting against capacity."""
+        t = to_epoch(now)
+        limit = t - self.config.route_ttl_days * DAY
+        while self._routes:
+            post_id, (rt, helpers) = next(iter(self._routes.items()))
+            if rt > limit:
+                break
+            for hid in helpers:
+                h = self.helpers.get(hid)
+                if h and h.open > 0:
+                    h.open -= 1
+            del self._routes[post_id]
+
+    def inbox(self, helper_id: str) -> list[str]:
+        return [pid for pid, (_, hs) in self._routes.items() if helper_id in hs]
+
+    # ------------------------------------------------------------------ ranking
+    def _excluded(self, author: str) -> set[str]:
+        ex = {author}
+        ex.update(self.blocks.get(author, ()))
+        ex.update(self._blocked_by.get(author, ()))
+        return ex
+
+    def rank(self, post: dict, topics: list[str] | None = None, k: int = 10,
+             now: Any = None) -> list[Candidate]:
+        """Up to k helpers for post, best first.  Never the author, never a user who blocked the
+        author or whom the author blocked, never a helper at capacity."""
+        c = self.config
+        author = str(post.get("author_id", ""))
+        t = to_epoch(now if now is not None else post.get("created_at"))
+        if topics is None:
+            topics = post.get("topics")
+        q = post_terms(post.get("text", ""), post.get("tags"), topics, c)
+        if c.author_term_weight > 0 and author:
+            q["@" + author] = c.author_term_weight
+        excluded = self._excluded(author)
+        text, matched = self._bm25(q, t)
+        cands = set(text)
+        cands.update(self._hot)
+        if c.recent_size:
+            for i, uid in enumerate(reversed(self._recent_users)):
+                if i >= c.recent_size:
+                    break
+                cands.add(uid)
+        scored = []
+        for hid in cands:
+            if hid in excluded:
+                continue
+            h = self.helpers.get(hid)
+            if h is None:
+                continue
+            if c.answerers_only and h.answers <= 0:
+                continue
+            if c.capacity is not None and h.open >= c.capacity:
+                continue
+            s = self._score(hid, h, author, text.get(hid, 0.0), t)
+            scored.append((s, hid))
+        best = heapq.nsmallest(k, scored, key=lambda x: (-x[0], x[1]))
+        return [Candidate(hid, round(s, 6), self._reasons(hid, author, matched.get(hid, []), t))
+                for s, hid in best]
+
+    def _bm25(self, q: dict[str, float], t: float) -> tuple[dict[str, float], dict[str, list]]:
+        c = self.config
+        n = self._n_profiles
+        if n == 0 or not q:
+            return {}, {}
+        decay = math.exp(-(t - (self._t0 or t)) / self._tau_profile)
+        avgdl = max(self._total_len / n, 1e-12)
+        k1, b = c.k1, c.b
+        scores: dict[str, float] = {}
+        matched: dict[str, list] = {}
+        common = []
+        for term, qw in q.items():
+            plist = self.postings.get(term)
+            if not plist:
+                continue
+            df = len(plist)
+            idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            if df > c.max_postings_scan:
+                common.append((term, qw, idf, plist))
+                continue
+            self._accumulate(plist.items(), qw * idf, decay, avgdl, k1, b, scores, matched, term)
+        for term, qw, idf, plist in common:  # very common terms: only existing candidates
+            items = [(hid, plist[hid]) for hid in scores if hid in plist]
+            self._accumulate(items, qw * idf, decay, avgdl, k1, b, scores, matched, term)
+        return scores, matched
+
+    def _accumulate(self, items, wq, decay, avgdl, k1, b, scores, matched, term) -> None:
+        helpers = self.helpers
+        for hid, w in items:
+            dl = helpers[hid].doclen
+            norm = k1 * (1.0 - b + b * dl / avgdl)
+            tf = w * decay
+            s = wq * tf * (k1 + 1.0) / (tf + norm * decay)
+            scores[hid] = scores.get(hid, 0.0) + s
+            matched.setdefault(hid, []).append((s, term))
+
+    def _features(self, hid: str, h: HelperState, author: str, t: float) -> dict[str, float]:
+        recent = h.recent * math.exp(-max(0.0, t - h.recent_ts) / self._tau_recent) \
+            if h.recent > 0 else 0.0
+        idle = max(0.0, t - h.last_active)
+        follow = 1.0 if (author in self.follows.get(hid, ()) or
+                         hid in self.follows.get(author, ())) else 0.0
+        return {"recent": recent, "idle": idle, "follow": follow}
+
+    def _score(self, hid: str, h: HelperState, author: str, bm25: float, t: float) -> float:
+        c = self.config
+        f = self._features(hid, h, author, t)
+        s = c.w_text * math.log1p(bm25)
+        s += c.w_recent * math.log1p(f["recent"])
+        s += c.w_answers * math.log1p(h.answers)
+        s += c.w_active * math.exp(-f["idle"] / self._tau_active)
+        s += c.w_accepted * math.log1p(max(0, h.accepted))
+        s += c.w_votes * math.log1p(max(0, h.votes))
+        s += c.w_follow * f["follow"]
+        s -= c.w_load * h.open
+        return s
+
+    def _reasons(self, hid: str, author: str, matched: list, t: float) -> list[str]:
+        h = self.helpers[hid]
+        out: list[str] = []
+        if matched:
+            top = sorted(matched, key=lambda x: (-x[0], x[1]))
+            tags = [term[1:] for s, term in top if term.startswith("#")][:3]
+            words = [term for s, term in top if not term.startswith(("#", "@"))][:3]
+            helped = any(term.startswith("@") for s, term in top)
+            if tags:
+                out.append("answered questions tagged " + ", ".join(tags))
+            if words:
+                out.append("answered questions about " + ", ".join(words))
+            if helped:
+                out.append("has helped this author before")
+        if h.answers:
+            out.append(f"{h.answers} answer{'s' if h.answers != 1 else ''} so far"
+                       + (f", {h.accepted} accepted" if h.accepted > 0 else ""))
+        idle = t - h.last_active
+        if idle < 2 * DAY:
+            hours = max(0, int(idle // 3600))
+            out.append("active in the last hour" if hours < 1 else f"active {hours} h ago")
+        elif idle < 60 * DAY:
+            out.append(f"active {int(idle // DAY)} days ago")
+        if author in self.follows.get(hid, ()):
+            out.append("follows the author")
+        elif hid in self.follows.get(author, ()):
+            out.append("followed by the author")
+        if not out:
+            out.append("active helper")
+        return out
