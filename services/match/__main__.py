@@ -1,0 +1,3 @@
+from services.match.app import rt
+
+rt.main()

@@ -1,0 +1,169 @@
+"""match: routes goals and requests to the people most likely to help.
+
+Two parts in each worker:
+- the follower reads posts.classified.v1, reactions.v1, relations.v1 and matches.v1 in full
+  (no consumer group) into the in-memory ExpertiseIndex (services/match/ranking.py), so every
+  worker holds the whole index, rebuilt from the topics at start (ready once caught up);
+  routes on matches.v1 count against helpers' capacity in every worker alike;
+- the ranking agent (consumer group: each worker ranks its share of partitions) ranks every
+  root goal or request, sends a Match, and keeps the Redis views: the match of each post and
+  each helper's inbox. A reply by a routed helper closes that request in their inbox.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client import Counter, Histogram
+
+from services.core.contracts import ClassifiedPost, Match, Candidate, Reaction, Relation, utc_now
+from services.core.runtime import Runtime, event, json_response, problem
+from services.match.ranking import ExpertiseIndex, MatchConfig
+
+ROUTED_INTENTS = ("goal", "request")
+FOLLOWED_TOPICS = ("posts.classified.v1", "reactions.v1", "relations.v1", "matches.v1")
+INBOX_LIMIT = 100
+RANKER_VERSION = "expertise-bm25-2026.11.1"  # recorded in every Match; bump when ranking changes
+
+MATCHES = Counter("goalpost_match_matches_total", "Matches sent", ["intent"])
+UNMATCHED = Counter("goalpost_match_unmatched_total", "Goals and requests with no candidate", ["intent"])
+RANK_SECONDS = Histogram("goalpost_match_rank_seconds", "Time to rank one post",
+                         buckets=(.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1))
+FOLLOWED = Counter("goalpost_match_index_events_total", "Events applied to the expertise index", ["topic"])
+
+rt = Runtime("match")
+settings = rt.settings
+index = ExpertiseIndex(MatchConfig(capacity=settings.match_helper_cap))
+
+
+def _inbox_key(helper_id: str) -> str:
+    return f"match:inbox:{helper_id}"
+
+
+def _match_key(post_id: str) -> str:
+    return f"match:post:{post_id}"
+
+
+async def apply_to_index(topic: str, value: bytes) -> None:
+    """One event of a followed topic into the index (bad records are the ranker's or another
+    service's to dead-letter; the follower skips them)."""
+    data = orjson.loads(value)
+    if topic == "posts.classified.v1":
+        post = ClassifiedPost.from_dict(data)
+        if post.reply_to:  # a reply closes the request in the replier's inbox, if it was routed there
+            index.close(post.reply_to, post.author_id)
+            assert rt.redis is not None
+            await rt.redis.zrem(_inbox_key(post.author_id), post.reply_to)
+        index.observe_post(post.to_dict(), post.topics)
+    elif topic == "reactions.v1":
+        index.observe_reaction(Reaction.from_dict(data).to_dict())
+    elif topic == "relations.v1":
+        index.observe_relation(Relation.from_dict(data).to_dict())
+    elif topic == "matches.v1":
+        match = Match.from_dict(data)
+        index.route(match.post_id, [c.helper_id for c in match.candidates], match.matched_at)
+    FOLLOWED.labels(topic).inc()
+
+
+async def follow_topics() -> None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+                                isolation_level="read_committed", max_poll_records=2000)
+    await consumer.start()
+    try:
+        partitions = []
+        for topic in FOLLOWED_TOPICS:
+            for p in sorted(consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)):
+                partitions.append(TopicPartition(topic, p))
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        pending = {tp for tp, off in end.items() if off > 0}
+        event("index recovery started", events=sum(end.values()))
+        if not pending:
+            rt.state_recovered.set()
+        while True:
+            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+            for tp, messages in batches.items():
+                for msg in messages:
+                    try:
+                        await apply_to_index(tp.topic, msg.value)
+                    except Exception as exc:  # a record that does not decode: skipped here
+                        event("index skipped a record", topic=tp.topic, offset=msg.offset, error=str(exc)[:200])
+            if pending:
+                pending = {tp for tp in pending if await consumer.position(tp) < end[tp]}
+                if not pending:
+                    rt.state_recovered.set()
+                    event("index recovered", helpers=len(index.helpers))
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()  # first call may not have the metadata yet
+    return consumer.partitions_for_topic(topic) or set()
+
+
+def build_match(post: ClassifiedPost, k: int) -> Match:
+    with RANK_SECONDS.time():
+        ranked = index.rank(post.to_dict(), post.topics, k=k)
+    return Match(post_id=post.post_id, author_id=post.author_id, intent=post.intent, topics=post.topics,
+                 candidates=[Candidate(c.helper_id, c.score, list(c.reasons)) for c in ranked],
+                 matched_at=utc_now(), model_version=RANKER_VERSION)
+
+
+async def rank_posts(events: list) -> None:
+    await rt.state_recovered.wait()
+    decoded = await rt.decode_or_dead_letter(events, ClassifiedPost)
+    matches = [build_match(post, settings.match_top_k) for _, post in decoded
+               if post.reply_to is None and post.intent in ROUTED_INTENTS]
+    for match in matches:
+        (MATCHES if match.candidates else UNMATCHED).labels(match.intent).inc()
+    await rt.send_records(matches)
+    assert rt.redis is not None
+    async with rt.redis.pipeline(transaction=False) as pipe:
+        for match in matches:
+            pipe.set(_match_key(match.post_id), match.to_json(), ex=30 * 86400)
+            for c in match.candidates:
+                pipe.zadd(_inbox_key(c.helper_id), {match.post_id: asyncio.get_running_loop().time()})
+                pipe.zremrangebyrank(_inbox_key(c.helper_id), 0, -INBOX_LIMIT - 1)
+        await pipe.execute()
+
+
+async def post_matches(view, request, post_id: str) -> Any:
+    assert rt.redis is not None
+    raw = await rt.redis.get(_match_key(post_id))
+    if raw is None:
+        return problem(view, 404, "Not Found", f"no match for post {post_id} (not a goal or request, "
+                       "or not ranked yet)", field="post_id")
+    return view.bytes(raw, content_type="application/json")
+
+
+async def helper_inbox(view, request, user_id: str) -> Any:
+    assert rt.redis is not None
+    post_ids = [p.decode() for p in await rt.redis.zrevrange(_inbox_key(user_id), 0, INBOX_LIMIT - 1)]
+    raws = await rt.redis.mget([_match_key(p) for p in post_ids]) if post_ids else []
+    items = []
+    for post_id, raw in zip(post_ids, raws):
+        if raw is None:
+            continue
+        m = orjson.loads(raw)
+        mine = next((c for c in m["candidates"] if c["helper_id"] == user_id), None)
+        items.append({"post_id": post_id, "author_id": m["author_id"], "intent": m["intent"],
+                      "topics": m["topics"], "matched_at": m["matched_at"],
+                      "score": mine["score"] if mine else None, "reasons": mine["reasons"] if mine else []})
+    return json_response(view, {"user_id": user_id, "open": items})
+
+
+rt.stream_batches("posts.classified.v1", rank_posts)
+rt.route("/v1/posts/{post_id}/matches", post_matches)
+rt.route("/v1/helpers/{user_id}/inbox", helper_inbox)
+
+
+@rt.app.task
+async def _follower() -> None:
+    await follow_topics()
+
+
+app = rt.app
