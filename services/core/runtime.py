@@ -15,6 +15,7 @@ import time
 from typing import Any, Awaitable, Callable, Iterable, Optional
 
 import faust
+from faust.app.base import BootStrategy
 import mode
 import orjson
 import redis.asyncio as aioredis
@@ -71,12 +72,23 @@ class Resources(mode.Service):
         await self.runtime.stop_resources()
 
 
+class _WebOnlyBoot(BootStrategy):
+    enable_kafka = False
+
+
+class _WebOnlyApp(faust.App):
+    BootStrategy = _WebOnlyBoot
+
+
 class Runtime:
-    def __init__(self, service: str, settings: Optional[Settings] = None):
+    def __init__(self, service: str, settings: Optional[Settings] = None, faust_consumes: bool = True):
+        """`faust_consumes=False` for a service that runs its own Kafka clients (the ledger's
+        transactions): faust then only runs the lifecycle and the web server."""
         self.service = service
         self.settings = settings or Settings(service=service)
         s = self.settings
-        self.app = faust.App(
+        app_class = faust.App if faust_consumes else _WebOnlyApp
+        self.app = app_class(
             f"goalpost-{service}",
             broker=f"kafka://{s.kafka_bootstrap}",
             store="memory://",

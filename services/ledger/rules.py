@@ -48,11 +48,13 @@ Unknown posts (decision): reactions arrive on ``reactions.v1`` while their post 
 ``state.counters["parked"]``) and applied, with its own ids and created_at, when the post arrives
 (the post's apply_event returns those entries too). When ``max_pending`` reactions are parked,
 apply_event raises :class:`UnknownPost` instead; the service sends that message to ``dlq.v1``.
+:func:`expire_pending` hands back reactions parked for too long, for the DLQ as well.
 Malformed events raise :class:`InvalidEvent` (also for the DLQ) before the state is touched.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import tomllib
 from dataclasses import dataclass
@@ -300,6 +302,7 @@ class LedgerState:
         self.last_flagged: list[dict[str, Any]] = []
         self._heavy: dict[str, set[str]] = {}
         self._heavy_min: int | None = None
+        self._pending_n = 0
 
     # -- snapshots ---------------------------------------------------------------------------
 
@@ -328,8 +331,6 @@ class LedgerState:
     def from_dict(cls, d: Mapping[str, Any]) -> "LedgerState":
         if d.get("schema") != STATE_SCHEMA:
             raise ValueError(f"ledger state schema {d.get('schema')!r} != {STATE_SCHEMA}")
-        import copy
-
         d = copy.deepcopy(dict(d))
         s = cls()
         s.posts = d["posts"]
@@ -346,6 +347,7 @@ class LedgerState:
         s.balances = d["balances"]
         s.last_entry_ids = d["last_entry_ids"]
         s.pending = d["pending"]
+        s._pending_n = sum(len(v) for v in s.pending.values())
         s.seen = set(d["seen"])
         s.counters = d["counters"]
         return s
@@ -354,7 +356,7 @@ class LedgerState:
 
     @property
     def pending_count(self) -> int:
-        return sum(len(v) for v in self.pending.values())
+        return self._pending_n
 
     def balance(self, user_id: str) -> int:
         return self.balances.get(user_id, 0)
@@ -646,7 +648,9 @@ def _apply_post(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, out: _
     st.posts[post_id] = [author, reply_to, created]
     points, base = (rules.post_root, "post") if reply_to is None else (rules.post_reply, "reply")
     out.grant(author, points, base, post_id, created)
-    for waiting in st.pending.pop(post_id, []):
+    waiting_list = st.pending.pop(post_id, [])
+    st._pending_n -= len(waiting_list)
+    for waiting in waiting_list:
         outcome = _apply_reaction(st, waiting, rules, out, reparked=True)
         st._count("unparked:" + outcome)
     return "recorded"
@@ -688,6 +692,7 @@ def _park(st: LedgerState, rules: RuleTable, missing: str, ev: Mapping[str, Any]
     if not reparked and st.pending_count >= rules.max_pending:
         raise UnknownPost(missing, ev)
     st.pending.setdefault(missing, []).append(dict(ev))
+    st._pending_n += 1
     return "parked"
 
 
@@ -822,6 +827,29 @@ def apply_event(state: LedgerState, event: Mapping[str, Any], rules: RuleTable) 
     return out.entries
 
 
+def expire_pending(state: LedgerState, older_than: str) -> list[dict[str, Any]]:
+    """Remove and return parked reactions created before `older_than` (RFC 3339), oldest first,
+    for the service to send to dlq.v1 (their post never arrived). They are forgotten as seen, so
+    a re-drive from the DLQ is processed normally."""
+    cutoff = _parse_time(older_than, "older_than")
+    expired: list[dict[str, Any]] = []
+    for post_id in list(state.pending):
+        keep = []
+        for ev in state.pending[post_id]:
+            (expired if _parse_time(ev["created_at"], "created_at") < cutoff else keep).append(ev)
+        if keep:
+            state.pending[post_id] = keep
+        else:
+            del state.pending[post_id]
+    for ev in expired:
+        state.seen.discard(ev["reaction_id"])
+    state._pending_n -= len(expired)
+    if expired:
+        state.counters["expired"] = state.counters.get("expired", 0) + len(expired)
+    expired.sort(key=lambda ev: (_parse_time(ev["created_at"], "created_at"), ev["reaction_id"]))
+    return expired
+
+
 def replay(events: Iterable[Mapping[str, Any]], rules: RuleTable,
            state: LedgerState | None = None) -> tuple[LedgerState, list[Entry]]:
     """Rebuild: apply events in order from `state` (default: empty). Returns (state, entries)."""
@@ -834,6 +862,6 @@ def replay(events: Iterable[Mapping[str, Any]], rules: RuleTable,
 
 __all__ = [
     "Entry", "RuleTable", "LedgerState", "LedgerError", "InvalidEvent", "UnknownPost",
-    "apply_event", "balances_from_entries", "entry_id_for", "load_rules", "replay",
+    "apply_event", "balances_from_entries", "entry_id_for", "expire_pending", "load_rules", "replay",
     "REACTION_KINDS", "RULES_PATH",
 ]

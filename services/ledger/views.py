@@ -1,0 +1,61 @@
+"""The ledger's read views as pure functions of the journal (ledger.entries.v1): balances and
+windowed totals for the leaderboards. Used live, by `goalpost ledger rebuild` and by `verify`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping
+
+WINDOWS = ("all", "day", "week")
+
+
+def window_keys(created_at: str) -> dict[str, str]:
+    """The leaderboard windows an entry counts in: its UTC day and ISO week."""
+    ts = datetime.fromisoformat(created_at.replace("Z", "+00:00")).astimezone(timezone.utc)
+    year, week, _ = ts.isocalendar()
+    return {"day": ts.strftime("%Y-%m-%d"), "week": f"{year}-W{week:02d}"}
+
+
+def current_window(window: str, now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    return window_keys(now.strftime("%Y-%m-%dT%H:%M:%SZ"))[window]
+
+
+@dataclass
+class Views:
+    balances: dict[str, int] = field(default_factory=dict)
+    last_entry_ids: dict[str, str] = field(default_factory=dict)
+    updated_at: dict[str, str] = field(default_factory=dict)
+    # window name ("day"/"week") -> window key -> user -> points
+    windows: dict[str, dict[str, dict[str, int]]] = field(default_factory=lambda: {"day": {}, "week": {}})
+    seen: set[str] = field(default_factory=set)
+
+    def add(self, entry: Mapping[str, Any]) -> bool:
+        """Counts one journal entry once (by entry_id); True if it was new."""
+        if entry["entry_id"] in self.seen:
+            return False
+        self.seen.add(entry["entry_id"])
+        user, delta = entry["user_id"], int(entry["delta"])
+        self.balances[user] = self.balances.get(user, 0) + delta
+        self.last_entry_ids[user] = entry["entry_id"]
+        self.updated_at[user] = entry["created_at"]
+        for name, key in window_keys(entry["created_at"]).items():
+            bucket = self.windows[name].setdefault(key, {})
+            bucket[user] = bucket.get(user, 0) + delta
+        return True
+
+
+def views_from_entries(entries: Iterable[Mapping[str, Any]]) -> Views:
+    views = Views()
+    for e in entries:
+        views.add(e)
+    return views
+
+
+def compare_balances(journal: Mapping[str, int], other: Mapping[str, int]) -> list[str]:
+    """Human-readable differences between balances from the journal and another view."""
+    problems = []
+    for user in sorted(set(journal) | set(other)):
+        if journal.get(user, 0) != other.get(user, 0):
+            problems.append(f"{user}: journal {journal.get(user, 0)} != view {other.get(user, 0)}")
+    return problems
