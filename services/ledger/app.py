@@ -24,7 +24,7 @@ from services.core.contracts import Balance, DeadLetter, LedgerEntry, utc_now
 from services.core.kafka_io import read_until, topic_partitions
 from services.core.runtime import Runtime, event, json_response, problem
 from services.ledger.rules import InvalidEvent, LedgerState, UnknownPost, apply_event, load_rules
-from services.ledger.views import WINDOWS, Views, current_window, window_keys
+from services.ledger.views import WINDOWS, Views, current_window, epoch, window_keys
 
 INPUTS = {"posts.classified.v1": "post", "reactions.v1": "reaction", "matches.v1": "match"}
 # Facts before the reactions that refer to them, within a batch and in recovery alike.
@@ -173,14 +173,9 @@ class LedgerWorker:
                     pipe.zadd(_key("lb", name, key), {u: bucket[u] for u in users_here})
             for e in entries or []:
                 k = _key("entries", e.user_id)
-                pipe.zadd(k, {e.to_json(): _epoch(e.created_at)})
+                pipe.zadd(k, {e.to_json(): epoch(e.created_at)})
                 pipe.zremrangebyrank(k, 0, -RECENT_ENTRIES - 1)
             await pipe.execute()
-
-
-def _epoch(ts: str) -> float:
-    from datetime import datetime
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
 worker = LedgerWorker()

@@ -16,6 +16,11 @@ def window_keys(created_at: str) -> dict[str, str]:
     return {"day": ts.strftime("%Y-%m-%d"), "week": f"{year}-W{week:02d}"}
 
 
+def epoch(ts: str) -> float:
+    """Seconds since the epoch of an RFC 3339 timestamp (the score of recent-entry sets)."""
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
 def current_window(window: str, now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
     return window_keys(now.strftime("%Y-%m-%dT%H:%M:%SZ"))[window]

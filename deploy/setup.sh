@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sets up everything Goalpost needs on a fresh machine, idempotently:
+# the Python environment (.venv, from the lock file), Redis (Debian's redis-server) and the
+# Apache Kafka jars (Maven Central, cached in ~/.cache/goalpost).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+if [ ! -x .venv/bin/uv ]; then
+  .venv/bin/pip install -q uv==0.13.8
+fi
+.venv/bin/uv pip install --python .venv/bin/python -q -r requirements.lock
+.venv/bin/uv pip install --python .venv/bin/python -q --no-deps -e .
+
+if ! command -v redis-server >/dev/null; then
+  echo "installing redis-server (Debian package) ..."
+  sudo_if_needed apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq redis-server >/dev/null
+fi
+command -v java >/dev/null || { echo "a JDK (java 17+) is needed to run Kafka" >&2; exit 1; }
+deploy/kafka/fetch.sh >/dev/null
+echo "setup done: .venv ready, redis-server at $(command -v redis-server), Kafka jars cached"

@@ -1,0 +1,72 @@
+"""The ingest front door on the real stack: auth, validation, idempotency, batches, raw topics."""
+import base64
+
+import orjson
+
+from tests.integration.conftest import produce_raw, read_topic, wait_for
+
+
+def test_writes_need_a_valid_key(http, run_id):
+    body = {"author_id": f"{run_id}:u", "text": "hello"}
+    status, headers, problem = http.request("POST", "ingest", "/v1/posts", body, auth=False)
+    assert status == 401 and headers["Content-Type"].startswith("application/problem+json")
+    status, _, _ = http.request("POST", "ingest", "/v1/posts", body, auth=False,
+                                headers={"Authorization": "Bearer not-a-key"})
+    assert status == 401
+
+
+def test_invalid_input_is_a_problem_naming_the_field(http, run_id):
+    status, problem = http.post("ingest", "/v1/posts", {"author_id": f"{run_id}:u", "text": "   "})
+    assert status == 422 and problem["field"] == "text" and problem["status"] == 422
+    status, problem = http.post("ingest", "/v1/posts", None, raw=b"{not json")
+    assert status == 400 and problem["field"] == "$"
+    status, problem = http.post("ingest", "/v1/reactions", {"actor_id": "a", "post_id": "p", "kind": "love"})
+    assert status == 422 and problem["field"] == "kind"
+
+
+def test_repeated_post_id_is_acknowledged_once_and_written_once(http, run_id):
+    body = {"post_id": f"{run_id}:p", "author_id": f"{run_id}:u", "text": "Where can I learn to juggle?"}
+    assert http.post("ingest", "/v1/posts", body) == (202, {"status": "accepted", "post_id": f"{run_id}:p"})
+    assert http.post("ingest", "/v1/posts", body) == (200, {"status": "duplicate", "post_id": f"{run_id}:p"})
+    hdr = {"Idempotency-Key": f"{run_id}:k"}
+    first = http.request("POST", "ingest", "/v1/posts", {"author_id": f"{run_id}:u", "text": "again"}, headers=hdr)
+    second = http.request("POST", "ingest", "/v1/posts", {"author_id": f"{run_id}:u", "text": "again"}, headers=hdr)
+    assert (first[0], second[0]) == (202, 200) and first[2]["post_id"] == second[2]["post_id"]
+    written = read_topic("posts.v1", lambda r: r["author_id"] == f"{run_id}:u")
+    assert sorted(r["post_id"] for r in written) == sorted([f"{run_id}:p", first[2]["post_id"]])
+    assert all(r["_key"] == f"{run_id}:u" and r["source"] == "http" for r in written)
+
+
+def test_batch_answers_per_item(http, run_id):
+    ndjson = b"\n".join(orjson.dumps(x) for x in [
+        {"author_id": f"{run_id}:a", "text": "I want to run a marathon this year"},
+        {"author_id": f"{run_id}:b"},
+        {"author_id": f"{run_id}:c", "text": "Try interval training twice a week", "tags": ["Running"]},
+    ])
+    status, _, body = http.request("POST", "ingest", "/v1/posts/batch", raw=ndjson,
+                                   headers={"Content-Type": "application/x-ndjson"})
+    assert status == 202 and (body["accepted"], body["rejected"]) == (2, 1)
+    assert body["results"][1] == {"index": 1, "status": "rejected", "field": "text", "error": "is required"}
+
+
+def test_author_rate_limit_answers_429_with_retry_after(http, run_id):
+    statuses = []
+    for i in range(400):
+        status, headers, _ = http.request("POST", "ingest", "/v1/posts", {"author_id": f"{run_id}:spam", "text": f"m{i}"})
+        statuses.append(status)
+        if status == 429:
+            assert int(headers["Retry-After"]) >= 1
+            break
+    assert statuses[0] == 202 and statuses[-1] == 429
+
+
+def test_raw_topic_garbage_goes_to_the_dead_letter_topic(run_id):
+    bad = [b"\xff\xfe not utf-8 json", orjson.dumps({"author_id": f"{run_id}:raw", "text": ""})]
+    good = orjson.dumps({"post_id": f"{run_id}:rawok", "author_id": f"{run_id}:raw", "text": "Any tips for a first 10k?"})
+    produce_raw("posts.raw.v1", bad + [good], key=f"{run_id}:raw".encode())
+    letters = wait_for(lambda: (lambda r: r if len(r) >= 2 else None)(read_topic(
+        "dlq.v1", lambda r: base64.b64decode(r["payload"]) in bad)), what="both bad messages on dlq.v1")
+    assert {l["service"] for l in letters} == {"ingest"} and {l["topic"] for l in letters} == {"posts.raw.v1"}
+    assert any("text" in l["error"] for l in letters) and any("JSON" in l["error"] for l in letters)
+    posts = wait_for(lambda: read_topic("posts.v1", lambda r: r["post_id"] == f"{run_id}:rawok"), what="the good raw post")
+    assert posts[0]["source"] == "topic:posts.raw.v1"
