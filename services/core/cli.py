@@ -62,6 +62,24 @@ def cmd_contracts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_topics(args: argparse.Namespace) -> int:
+    from services.core.settings import env
+    from services.core.topics import ensure_topics
+    created = asyncio.run(ensure_topics(env("GOALPOST_KAFKA_BOOTSTRAP"), int(env("GOALPOST_TOPIC_PARTITIONS"))))
+    print(f"created: {', '.join(created) or 'none (all present)'}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from services.core.report import print_report, report
+    r = report()
+    if args.json:
+        print(json.dumps(r, indent=2))
+    else:
+        print_report(r)
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     from services.core.settings import env_example
     sys.stdout.write(env_example())
@@ -102,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("contracts", help="write the JSON Schema files of the records")
     p.set_defaults(func=cmd_contracts)
+
+    p = sub.add_parser("topics", help="create the contract topics that are missing")
+    p.set_defaults(func=cmd_topics)
+
+    p = sub.add_parser("report", help="posts by intent, matches, and the leaderboard, once drained")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("config", help="print .env.example (every setting)")
     p.set_defaults(func=cmd_config)
