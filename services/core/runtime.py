@@ -255,7 +255,10 @@ class Runtime:
         level = self.settings.log_level.upper()
         handler = json_log_handler(self.service)
         logging.basicConfig(level=level, handlers=[handler], force=True)
+        # Only the JSON handler: mode would otherwise add its own coloured text handler too.
         self.app.conf.loghandlers = [handler]
+        self.app.conf.logging_config = {"version": 1, "disable_existing_loggers": False,
+                                        "root": {"level": level, "handlers": []}}
         worker = faust.Worker(self.app, loglevel=level, quiet=True, redirect_stdouts=False)
         worker.execute_from_commandline()
 
