@@ -51,9 +51,16 @@ def _pid(name: str) -> int | None:
     f = state_dir() / "pids" / f"{name}.pid"
     try:
         pid = int(f.read_text())
+    except (OSError, ValueError):
+        return None
+    try:  # reap it if it is our own child that exited (a zombie still answers kill 0)
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
         os.kill(pid, 0)
         return pid
-    except (OSError, ValueError):
+    except OSError:
         return None
 
 

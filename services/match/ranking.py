@@ -30,7 +30,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Optional
@@ -115,20 +115,27 @@ class MatchConfig:
     b: float = 0.5
     profile_half_life_days: float = 365.0
     # --- score = sum of weighted features ---
-    w_text: float = 1.0              # times log(1 + bm25)
+    w_text: float = 0.5              # times log(1 + bm25)
     w_recent: float = 1.0            # times log(1 + answers in the last ~half-life, decayed)
     recent_half_life_days: float = 14.0
-    w_answers: float = 0.3           # times log(1 + all answers)
+    w_recent_short: float = 1.0      # times log(1 + answers, decayed with a short half-life)
+    recent_short_half_life_days: float = 2.0
+    w_last_answers: float = 0.5      # times log(1 + how many of the site's last N answers)
+    last_answers_n: int = 20
+    w_answers: float = 0.1           # times log(1 + all answers)
     w_active: float = 1.0            # times exp(-(now - last active) / active_tau)
     active_tau_days: float = 2.0
-    w_accepted: float = 0.1          # times log(1 + net accepted answers)
+    w_active_short: float = 0.5      # times exp(-(now - last active) / active_short_tau)
+    active_short_tau_days: float = 0.25
+    w_accepted: float = 0.05         # times log(1 + net accepted answers)
     w_votes: float = 0.05            # times log(1 + net upvotes + thanks)
     w_follow: float = 0.5            # helper follows the author or the author follows the helper
     w_load: float = 0.0              # minus this per open (routed, unanswered) request
     # --- candidate generation (keeps rank() fast with many helpers) ---
-    max_postings_scan: int = 5000    # terms with more postings only score existing candidates
-    hot_size: int = 200              # plus the top helpers by recent answers
-    recent_size: int = 200           # plus the most recently active users
+    max_postings_scan: int = 300     # terms with more postings only score existing candidates
+    max_candidates: int = 200        # once this many, further terms only score existing ones
+    hot_size: int = 60               # plus the top helpers by recent answers
+    recent_size: int = 60            # plus the most recently active users
     answerers_only: bool = True      # only users who have answered at least once are candidates
     # --- capacity ---
     capacity: Optional[int] = 20     # helpers with this many open requests are skipped (None: off)
@@ -150,13 +157,14 @@ class Candidate:
 class HelperState:
     """Per-user state.  Plain numbers only, so it maps to one Redis hash."""
 
-    __slots__ = ("doclen", "answers", "recent", "recent_ts", "accepted", "votes",
-                 "last_active", "open")
+    __slots__ = ("doclen", "answers", "recent", "recent_short", "recent_ts", "accepted",
+                 "votes", "last_active", "open")
 
     def __init__(self) -> None:
         self.doclen = 0.0        # sum of the helper's posting weights (global clock scale)
         self.answers = 0         # replies to other people's root posts
         self.recent = 0.0        # answers, decayed with recent_half_life, as of recent_ts
+        self.recent_short = 0.0  # the same with recent_short_half_life
         self.recent_ts = 0.0
         self.accepted = 0        # net accepted answers
         self.votes = 0           # net upvotes + thanks - downvotes
@@ -194,7 +202,11 @@ class ExpertiseIndex:
         c = self.config
         self._tau_profile = c.profile_half_life_days * DAY / math.log(2)
         self._tau_recent = c.recent_half_life_days * DAY / math.log(2)
+        self._tau_recent_short = c.recent_short_half_life_days * DAY / math.log(2)
         self._tau_active = c.active_tau_days * DAY
+        self._tau_active_short = c.active_short_tau_days * DAY
+        self._last_answers: deque[str] = deque()   # the site's last N answerers
+        self._last_counts: dict[str, int] = {}
         self._t0: Optional[float] = None
         self.postings: dict[str, dict[str, float]] = {}
         self.helpers: dict[str, HelperState] = {}
@@ -263,11 +275,24 @@ class ExpertiseIndex:
         self._total_len += added
 
     def _bump_recent(self, user_id: str, h: HelperState, t: float, delta: float) -> None:
-        if h.recent > 0.0 and t > h.recent_ts:
-            h.recent *= math.exp(-(t - h.recent_ts) / self._tau_recent)
         if t > h.recent_ts:
+            if h.recent > 0.0:
+                h.recent *= math.exp(-(t - h.recent_ts) / self._tau_recent)
+            if h.recent_short > 0.0:
+                h.recent_short *= math.exp(-(t - h.recent_ts) / self._tau_recent_short)
             h.recent_ts = t
         h.recent = max(0.0, h.recent + delta)
+        h.recent_short = max(0.0, h.recent_short + delta)
+        if delta > 0 and self.config.last_answers_n > 0:
+            self._last_answers.append(user_id)
+            self._last_counts[user_id] = self._last_counts.get(user_id, 0) + 1
+            if len(self._last_answers) > self.config.last_answers_n:
+                old = self._last_answers.popleft()
+                left = self._last_counts[old] - 1
+                if left:
+                    self._last_counts[old] = left
+                else:
+                    del self._last_counts[old]
         # Key that orders helpers by decayed recent answers at any time: log(v) + ts / tau.
         if h.recent > 0.0:
             key = math.log(h.recent) + (h.recent_ts - (self._t0 or 0.0)) / self._tau_recent
@@ -439,7 +464,11 @@ class ExpertiseIndex:
     def rank(self, post: dict, topics: list[str] | None = None, k: int = 10,
              now: Any = None) -> list[Candidate]:
         """Up to k helpers for post, best first.  Never the author, never a user who blocked the
-        author or whom the author blocked, never a helper at capacity."""
+        author or whom the author blocked, never a helper at capacity.
+
+        Candidates: helpers sharing the post's rarer terms (inverted index, bounded by
+        max_candidates), plus the top helpers by recent answers, the site's last answerers and
+        the most recently active users.  Each is scored by ``_score``."""
         c = self.config
         author = str(post.get("author_id", ""))
         t = to_epoch(now if now is not None else post.get("created_at"))
@@ -449,105 +478,121 @@ class ExpertiseIndex:
         if c.author_term_weight > 0 and author:
             q["@" + author] = c.author_term_weight
         excluded = self._excluded(author)
-        text, matched = self._bm25(q, t)
+        text = self._bm25(q, t)
         cands = set(text)
         cands.update(self._hot)
+        cands.update(self._last_counts)
         if c.recent_size:
             for i, uid in enumerate(reversed(self._recent_users)):
                 if i >= c.recent_size:
                     break
                 cands.add(uid)
+        helpers = self.helpers
         scored = []
         for hid in cands:
             if hid in excluded:
                 continue
-            h = self.helpers.get(hid)
-            if h is None:
-                continue
-            if c.answerers_only and h.answers <= 0:
+            h = helpers.get(hid)
+            if h is None or (c.answerers_only and h.answers <= 0):
                 continue
             if c.capacity is not None and h.open >= c.capacity:
                 continue
-            s = self._score(hid, h, author, text.get(hid, 0.0), t)
-            scored.append((s, hid))
+            scored.append((self._score(hid, h, author, text.get(hid, 0.0), t), hid))
         best = heapq.nsmallest(k, scored, key=lambda x: (-x[0], x[1]))
-        return [Candidate(hid, round(s, 6), self._reasons(hid, author, matched.get(hid, []), t))
-                for s, hid in best]
+        return [Candidate(hid, round(sc, 6), self._reasons(hid, author, q, t)) for sc, hid in best]
 
-    def _bm25(self, q: dict[str, float], t: float) -> tuple[dict[str, float], dict[str, list]]:
+    def _bm25(self, q: dict[str, float], t: float) -> dict[str, float]:
+        """BM25 of each helper's decayed profile against the query terms.  Rare terms first;
+        terms with long postings, or once max_candidates helpers are found, only add to the
+        helpers already found (so a query costs O(max_candidates x terms), not O(helpers))."""
         c = self.config
         n = self._n_profiles
         if n == 0 or not q:
-            return {}, {}
+            return {}
         decay = math.exp(-(t - (self._t0 or t)) / self._tau_profile)
         avgdl = max(self._total_len / n, 1e-12)
-        k1, b = c.k1, c.b
-        scores: dict[str, float] = {}
-        matched: dict[str, list] = {}
-        common = []
+        terms = []
         for term, qw in q.items():
             plist = self.postings.get(term)
-            if not plist:
-                continue
-            df = len(plist)
-            idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-            if df > c.max_postings_scan:
-                common.append((term, qw, idf, plist))
-                continue
-            self._accumulate(plist.items(), qw * idf, decay, avgdl, k1, b, scores, matched, term)
-        for term, qw, idf, plist in common:  # very common terms: only existing candidates
-            items = [(hid, plist[hid]) for hid in scores if hid in plist]
-            self._accumulate(items, qw * idf, decay, avgdl, k1, b, scores, matched, term)
-        return scores, matched
-
-    def _accumulate(self, items, wq, decay, avgdl, k1, b, scores, matched, term) -> None:
+            if plist:
+                df = len(plist)
+                terms.append((qw * math.log(1.0 + (n - df + 0.5) / (df + 0.5)), term, plist))
+        terms.sort(key=lambda x: (-x[0], x[1]))      # rarest (most telling) terms first
+        scores: dict[str, float] = {}
         helpers = self.helpers
-        for hid, w in items:
-            dl = helpers[hid].doclen
-            norm = k1 * (1.0 - b + b * dl / avgdl)
-            tf = w * decay
-            s = wq * tf * (k1 + 1.0) / (tf + norm * decay)
-            scores[hid] = scores.get(hid, 0.0) + s
-            matched.setdefault(hid, []).append((s, term))
-
-    def _features(self, hid: str, h: HelperState, author: str, t: float) -> dict[str, float]:
-        recent = h.recent * math.exp(-max(0.0, t - h.recent_ts) / self._tau_recent) \
-            if h.recent > 0 else 0.0
-        idle = max(0.0, t - h.last_active)
-        follow = 1.0 if (author in self.follows.get(hid, ()) or
-                         hid in self.follows.get(author, ())) else 0.0
-        return {"recent": recent, "idle": idle, "follow": follow}
+        k1, b = c.k1, c.b
+        # BM25 term: tf / (tf + k1 * norm) with tf = stored * decay, i.e.
+        # stored / (stored + (k1 / decay) * norm): old profiles saturate less, score lower.
+        kk = k1 / max(decay, 1e-300)
+        c0 = kk * (1.0 - b)
+        c1 = kk * b / avgdl
+        for wq, term, plist in terms:
+            num = wq * (k1 + 1.0)
+            if len(plist) <= c.max_postings_scan and len(scores) < c.max_candidates:
+                items = plist.items()
+            else:                                     # only the helpers already found
+                items = [(hid, plist[hid]) for hid in scores if hid in plist]
+            for hid, w in items:
+                scores[hid] = scores.get(hid, 0.0) + num * w / (w + c0 + c1 * helpers[hid].doclen)
+        return scores
 
     def _score(self, hid: str, h: HelperState, author: str, bm25: float, t: float) -> float:
         c = self.config
-        f = self._features(hid, h, author, t)
+        age = t - h.recent_ts
+        if age < 0.0:
+            age = 0.0
+        idle = t - h.last_active
+        if idle < 0.0:
+            idle = 0.0
         s = c.w_text * math.log1p(bm25)
-        s += c.w_recent * math.log1p(f["recent"])
+        if h.recent > 0.0:
+            s += c.w_recent * math.log1p(h.recent * math.exp(-age / self._tau_recent))
+            s += c.w_recent_short * math.log1p(
+                h.recent_short * math.exp(-age / self._tau_recent_short))
         s += c.w_answers * math.log1p(h.answers)
-        s += c.w_active * math.exp(-f["idle"] / self._tau_active)
-        s += c.w_accepted * math.log1p(max(0, h.accepted))
-        s += c.w_votes * math.log1p(max(0, h.votes))
-        s += c.w_follow * f["follow"]
-        s -= c.w_load * h.open
+        last = self._last_counts.get(hid)
+        if last:
+            s += c.w_last_answers * math.log1p(last)
+        if idle < 60 * DAY:
+            s += c.w_active * math.exp(-idle / self._tau_active)
+            s += c.w_active_short * math.exp(-idle / self._tau_active_short)
+        if h.accepted > 0:
+            s += c.w_accepted * math.log1p(h.accepted)
+        if h.votes > 0:
+            s += c.w_votes * math.log1p(h.votes)
+        if c.w_follow and (author in self.follows.get(hid, ()) or
+                           hid in self.follows.get(author, ())):
+            s += c.w_follow
+        if c.w_load and h.open:
+            s -= c.w_load * h.open
         return s
 
-    def _reasons(self, hid: str, author: str, matched: list, t: float) -> list[str]:
+    def _reasons(self, hid: str, author: str, q: dict[str, float], t: float) -> list[str]:
+        """Human-readable reasons, computed for the returned candidates only."""
         h = self.helpers[hid]
+        n = max(self._n_profiles, 1)
+        matched = []
+        for term, qw in q.items():
+            plist = self.postings.get(term)
+            if plist and hid in plist:
+                df = len(plist)
+                matched.append((qw * math.log(1.0 + (n - df + 0.5) / (df + 0.5)), term))
+        matched.sort(key=lambda x: (-x[0], x[1]))
         out: list[str] = []
-        if matched:
-            top = sorted(matched, key=lambda x: (-x[0], x[1]))
-            tags = [term[1:] for s, term in top if term.startswith("#")][:3]
-            words = [term for s, term in top if not term.startswith(("#", "@"))][:3]
-            helped = any(term.startswith("@") for s, term in top)
-            if tags:
-                out.append("answered questions tagged " + ", ".join(tags))
-            if words:
-                out.append("answered questions about " + ", ".join(words))
-            if helped:
-                out.append("has helped this author before")
+        tags = [term[1:] for _, term in matched if term.startswith("#")][:3]
+        words = [term for _, term in matched if not term.startswith(("#", "@"))][:3]
+        if tags:
+            out.append("answered questions tagged " + ", ".join(tags))
+        if words:
+            out.append("answered questions mentioning " + ", ".join(words))
+        if any(term.startswith("@") for _, term in matched):
+            out.append("has helped this author before")
         if h.answers:
             out.append(f"{h.answers} answer{'s' if h.answers != 1 else ''} so far"
                        + (f", {h.accepted} accepted" if h.accepted > 0 else ""))
+        last = self._last_counts.get(hid)
+        if last:
+            out.append(f"wrote {last} of the site's last {len(self._last_answers)} answers")
         idle = t - h.last_active
         if idle < 2 * DAY:
             hours = max(0, int(idle // 3600))
@@ -558,6 +603,8 @@ class ExpertiseIndex:
             out.append("follows the author")
         elif hid in self.follows.get(author, ()):
             out.append("followed by the author")
+        if h.open:
+            out.append(f"{h.open} open request{'s' if h.open != 1 else ''} in inbox")
         if not out:
             out.append("active helper")
         return out

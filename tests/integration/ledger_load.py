@@ -1,0 +1,108 @@
+"""Shared by the ledger crash test and the ledger benchmark: a replay file with fresh ids and
+extra reactions, and the offline computation of balances by the same rules."""
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from services.core.kafka_io import read_until, topic_partitions
+from services.core.settings import env
+from services.ledger.app import GROUP_ID, INPUTS
+from services.ledger.rules import load_rules, replay
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "se"
+
+
+def load_with_extra_reactions(name: str, prefix: str, seed: int = 7, limit: int = 0) -> list[dict[str, Any]]:
+    """The replay file with every id prefixed (fresh on each run) and extra votes, thanks and
+    reversals by other users of the file, placed right after the post they react to."""
+    rng = random.Random(seed)
+    raw = [orjson.loads(line) for line in (SHARED / f"{name}.jsonl").read_bytes().splitlines() if line.strip()]
+    if limit:
+        raw = raw[:limit]
+    users = sorted({e["author_id"] for e in raw if e["type"] == "post"})
+    out: list[dict[str, Any]] = []
+    n = 0
+    for ev in raw:
+        ev = dict(ev)
+        for f in ("post_id", "author_id", "reply_to", "actor_id", "reaction_id"):
+            if ev.get(f):
+                ev[f] = f"{prefix}{ev[f]}"
+        if ev["type"] == "reaction" and not ev.get("reaction_id"):
+            n += 1
+            ev["reaction_id"] = f"{prefix}r{n}"
+        out.append(ev)
+        if ev["type"] != "post":
+            continue
+        for _ in range(rng.choice((0, 0, 1, 2))):
+            actor = prefix + rng.choice(users)
+            kind = rng.choice(("upvote", "upvote", "downvote", "thanks"))
+            n += 1
+            out.append({"type": "reaction", "reaction_id": f"{prefix}x{n}", "actor_id": actor,
+                        "post_id": ev["post_id"], "kind": kind, "created_at": ev["created_at"]})
+            if kind != "thanks" and rng.random() < 0.2:
+                n += 1
+                out.append({"type": "reaction", "reaction_id": f"{prefix}x{n}", "actor_id": actor,
+                            "post_id": ev["post_id"], "kind": "unvote", "created_at": ev["created_at"]})
+    return out
+
+
+def offline_balances(events: list[dict[str, Any]], matches: list[dict[str, Any]], prefix: str) -> dict[str, int]:
+    """Balances computed from the input by the ledger's own rules, without Kafka: posts first,
+    then the matches the match service produced, then the reactions in file order."""
+    ordered = ([{**e, "type": "post"} for e in events if e["type"] == "post"]
+               + [{**m, "type": "match"} for m in matches]
+               + [e for e in events if e["type"] == "reaction"])
+    state, _ = replay(ordered, load_rules())
+    return {u: b for u, b in state.balances.items() if u.startswith(prefix)}
+
+
+async def _ledger_lag() -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=env("GOALPOST_KAFKA_BOOTSTRAP"), group_id=GROUP_ID,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = await topic_partitions(consumer, INPUTS)
+        end = await consumer.end_offsets(tps)
+        lag = 0
+        for tp in tps:
+            lag += end[tp] - ((await consumer.committed(tp)) or 0)
+        return lag
+    finally:
+        await consumer.stop()
+
+
+def ledger_lag() -> int:
+    """Input messages the ledger has not committed yet (its transactional offsets)."""
+    return asyncio.run(_ledger_lag())
+
+
+def journal(prefix: str) -> tuple[dict[str, int], int, int]:
+    """(balances from ledger.entries.v1 for the prefix's users, entries, distinct entry ids)."""
+    async def go():
+        rows = []
+        async for batch in read_until(env("GOALPOST_KAFKA_BOOTSTRAP"), ["ledger.entries.v1"]):
+            rows.extend(r for r in (orjson.loads(m.value) for m in batch) if r["user_id"].startswith(prefix))
+        return rows
+    rows = asyncio.run(go())
+    balances: dict[str, int] = {}
+    for r in rows:
+        balances[r["user_id"]] = balances.get(r["user_id"], 0) + r["delta"]
+    return balances, len(rows), len({r["entry_id"] for r in rows})
+
+
+def topic_records(topic: str, prefix: str, field: str = "post_id") -> list[dict[str, Any]]:
+    async def go():
+        rows = []
+        async for batch in read_until(env("GOALPOST_KAFKA_BOOTSTRAP"), [topic]):
+            rows.extend(r for r in (orjson.loads(m.value) for m in batch) if str(r.get(field, "")).startswith(prefix))
+        return rows
+    return asyncio.run(go())
+
+
+__all__ = ["load_with_extra_reactions", "offline_balances", "ledger_lag", "journal", "topic_records", "TopicPartition"]

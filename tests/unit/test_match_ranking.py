@@ -1,0 +1,225 @@
+"""Unit tests for services/match/ranking.py and services/match/evaluate.py (pure logic)."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from services.match.evaluate import evaluate
+from services.match.ranking import Candidate, ExpertiseIndex, MatchConfig, tokenize
+
+T0 = "2024-01-01T00:00:00Z"
+
+
+def ts(day: float, hour: float = 0.0) -> str:
+    total = int(day * 86400 + hour * 3600)
+    d, rem = divmod(total, 86400)
+    return f"2024-01-{1 + d:02d}T{rem // 3600:02d}:{rem % 3600 // 60:02d}:{rem % 60:02d}Z"
+
+
+def post(pid, author, text, when, reply_to=None, tags=()):
+    return {"post_id": pid, "author_id": author, "text": text, "created_at": when,
+            "reply_to": reply_to, "tags": list(tags)}
+
+
+def seed(idx: ExpertiseIndex, n_days: int = 3) -> None:
+    """alice answers about sourdough, bob about marathons; carol asks."""
+    for i in range(n_days):
+        idx.observe_post(post(f"q{i}a", "carol", "How do I feed a sourdough starter?",
+                              ts(i), tags=["baking"]))
+        idx.observe_post(post(f"r{i}a", "alice", "Feed the starter flour and water daily.",
+                              ts(i, 1), reply_to=f"q{i}a"))
+        idx.observe_post(post(f"q{i}b", "carol", "Marathon training plan for a beginner?",
+                              ts(i, 2), tags=["running"]))
+        idx.observe_post(post(f"r{i}b", "bob", "Build mileage slowly over 16 weeks.",
+                              ts(i, 3), reply_to=f"q{i}b"))
+
+
+def ids(cands):
+    return [c.helper_id for c in cands]
+
+
+def test_tokenize_drops_stopwords_and_plurals():
+    assert tokenize("How do I get the Starters going?") == ["starter", "going"]
+
+
+def test_expertise_routes_by_topic():
+    idx = ExpertiseIndex()
+    seed(idx)
+    q = post("new1", "dave", "My sourdough starter smells odd", ts(3), tags=["baking"])
+    assert ids(idx.rank(q))[0] == "alice"
+    q2 = post("new2", "dave", "First marathon: how to train?", ts(3), tags=["running"])
+    assert ids(idx.rank(q2))[0] == "bob"
+
+
+def test_author_never_ranked():
+    idx = ExpertiseIndex()
+    seed(idx)
+    q = post("new", "alice", "sourdough starter question", ts(3), tags=["baking"])
+    got = ids(idx.rank(q, k=10))
+    assert "alice" not in got and got  # bob is still there
+
+
+def test_blocks_both_directions_and_unblock():
+    idx = ExpertiseIndex()
+    seed(idx)
+    q = post("new", "dave", "sourdough starter", ts(3), tags=["baking"])
+    idx.observe_relation({"actor_id": "alice", "target_id": "dave", "kind": "block"})
+    assert "alice" not in ids(idx.rank(q))          # alice blocked the author
+    idx.observe_relation({"actor_id": "alice", "target_id": "dave", "kind": "unblock"})
+    assert "alice" in ids(idx.rank(q))
+    idx.observe_relation({"actor_id": "dave", "target_id": "bob", "kind": "block"})
+    assert "bob" not in ids(idx.rank(q))            # the author blocked bob
+
+
+def test_follow_brings_closer():
+    idx = ExpertiseIndex()
+    seed(idx)
+    q = post("new", "dave", "anything at all", ts(3))
+    before = {c.helper_id: c.score for c in idx.rank(q)}
+    idx.observe_relation({"actor_id": "bob", "target_id": "dave", "kind": "follow"})
+    after = {c.helper_id: c.score for c in idx.rank(q)}
+    assert after["bob"] > before["bob"] and after["alice"] == before["alice"]
+
+
+def test_capacity_cap_and_close():
+    idx = ExpertiseIndex(MatchConfig(capacity=2))
+    seed(idx)
+    idx.route("x1", ["alice"], now=ts(3))
+    idx.route("x2", ["alice"], now=ts(3))
+    q = post("new", "dave", "sourdough starter", ts(3), tags=["baking"])
+    assert "alice" not in ids(idx.rank(q))          # at capacity
+    idx.observe_post(post("rx", "alice", "answer", ts(3, 1), reply_to="x1"))
+    assert "alice" in ids(idx.rank(q, now=ts(3, 1)))  # her reply closed x1
+    idx.route("x3", ["alice"], now=ts(3, 2))
+    assert "alice" not in ids(idx.rank(q, now=ts(3, 2)))
+    idx.expire_routes(ts(20))                       # stale requests stop counting
+    assert idx.helpers["alice"].open == 0
+
+
+def test_capacity_off():
+    idx = ExpertiseIndex(MatchConfig(capacity=None))
+    seed(idx)
+    idx.route("x1", ["alice"] * 3, now=ts(3))
+    q = post("new", "dave", "sourdough starter", ts(3), tags=["baking"])
+    assert "alice" in ids(idx.rank(q))
+
+
+def test_time_decay_lowers_old_expertise():
+    cfg = MatchConfig(w_recent=0, w_recent_short=0, w_answers=0, w_last_answers=0,
+                      w_active=0, w_active_short=0, w_accepted=0, author_term_weight=0)
+    idx = ExpertiseIndex(cfg)
+    # old: answered about espresso two years ago; new: answered the same a day ago.
+    idx.observe_post(post("q1", "carol", "espresso grind size", "2022-01-01T00:00:00Z"))
+    idx.observe_post(post("r1", "old", "finer", "2022-01-01T01:00:00Z", reply_to="q1"))
+    idx.observe_post(post("q2", "carol", "espresso grind size", "2023-12-30T00:00:00Z"))
+    idx.observe_post(post("r2", "new", "finer", "2023-12-30T01:00:00Z", reply_to="q2"))
+    q = post("q3", "dave", "espresso grind", "2024-01-01T00:00:00Z")
+    got = idx.rank(q)
+    assert ids(got) == ["new", "old"] and got[0].score > got[1].score
+    # the same question asked two more years later: both have decayed
+    later = idx.rank(q, now="2026-01-01T00:00:00Z")
+    assert later[0].score < got[0].score
+
+
+def test_recent_activity_decays():
+    idx = ExpertiseIndex()
+    seed(idx)
+    q = post("new", "dave", "sourdough", ts(3), tags=["baking"])
+    soon = {c.helper_id: c.score for c in idx.rank(q)}
+    late = {c.helper_id: c.score for c in idx.rank(q, now="2024-06-01T00:00:00Z")}
+    assert late["alice"] < soon["alice"]
+
+
+def test_reasons_human_readable():
+    idx = ExpertiseIndex()
+    seed(idx)
+    idx.observe_reaction({"actor_id": "carol", "post_id": "r0a", "kind": "accept",
+                          "created_at": ts(0, 1)})
+    got = idx.rank(post("new", "carol", "sourdough starter", ts(3), tags=["baking"]))
+    top = got[0]
+    assert isinstance(top, Candidate) and top.helper_id == "alice"
+    text = " | ".join(top.reasons)
+    assert "tagged baking" in text and "sourdough" in text
+    assert "has helped this author before" in text and "1 accepted" in text
+    assert all(isinstance(r, str) and r and not r.startswith(("#", "@")) for r in top.reasons)
+    assert top.to_dict()["helper_id"] == "alice"
+
+
+def test_accept_and_unaccept_reverse():
+    idx = ExpertiseIndex()
+    seed(idx)
+    acc = {"actor_id": "carol", "post_id": "r0a", "kind": "accept", "created_at": ts(0, 1)}
+    idx.observe_reaction(acc)
+    idx.observe_reaction(acc)  # idempotent
+    assert idx.helpers["alice"].accepted == 1
+    idx.observe_reaction(dict(acc, kind="unaccept"))
+    assert idx.helpers["alice"].accepted == 0
+    up = {"actor_id": "dave", "post_id": "r0b", "kind": "upvote", "created_at": ts(0, 4)}
+    idx.observe_reaction(up)
+    assert idx.helpers["bob"].votes == 1
+    idx.observe_reaction(dict(up, kind="unvote"))
+    assert idx.helpers["bob"].votes == 0
+
+
+def test_deterministic():
+    a, b = ExpertiseIndex(), ExpertiseIndex()
+    seed(a)
+    seed(b)
+    q = post("new", "dave", "starter marathon", ts(3))
+    assert a.rank(q) == b.rank(q)
+
+
+def _write(tmp_path, events):
+    p = tmp_path / "replay.jsonl"
+    p.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return str(p)
+
+
+def test_evaluate_metrics_on_handmade_replay(tmp_path):
+    def P(pid, author, text, when, reply_to=None):
+        return dict(post(pid, author, text, when, reply_to), type="post")
+
+    events = [
+        P("q1", "u1", "sourdough starter", ts(0)),        # no history: truth u2 -> miss (cold)
+        P("a1", "u2", "feed it", ts(0, 1), "q1"),
+        P("a1b", "u1", "thanks", ts(0, 2), "q1"),          # the author's own reply: not truth
+        P("q2", "u3", "sourdough starter again", ts(1)),  # only u2 answered: rank 1, warm
+        P("a2", "u2", "feed it more", ts(1, 1), "q2"),
+        P("q3", "u1", "marathon", ts(2)),                  # unanswered: ranked, not scored
+        P("q4", "u4", "bread", ts(3)),                     # truth u5: new user, cold, miss
+        P("a4", "u5", "bake it", ts(3, 1), "q4"),
+        {"type": "reaction", "reaction_id": "r1", "actor_id": "u4", "post_id": "a4",
+         "kind": "accept", "created_at": ts(3, 1)},
+    ]
+    out = evaluate(_write(tmp_path, events))
+    assert out["all"] == {"n": 3, "hit@1": 0.3333, "hit@5": 0.3333, "hit@10": 0.3333,
+                          "mrr@10": 0.3333}
+    assert out["warm"] == {"n": 1, "hit@1": 1.0, "hit@5": 1.0, "hit@10": 1.0, "mrr@10": 1.0}
+    # slots: q1 none, q2 [u2], q3 [u2], q4 [u2] -> one user holds every slot
+    assert out["top1pct_share"] == 1.0
+    assert out["ranks_per_s"] > 0
+    assert out["config"]["capacity"] is None
+
+
+def test_evaluate_rank_two_and_share(tmp_path):
+    def P(pid, author, text, when, reply_to=None):
+        return dict(post(pid, author, text, when, reply_to), type="post")
+
+    cfg = replace(MatchConfig(capacity=None), w_text=0, w_recent_short=0, w_last_answers=0,
+                  w_active=0, w_active_short=0, w_answers=0, w_accepted=0, w_votes=0)
+    events = [
+        P("q1", "u1", "x", ts(0)), P("a1", "u2", "y", ts(0, 1), "q1"),
+        P("q2", "u1", "x", ts(1)), P("a2", "u2", "y", ts(1, 1), "q2"),
+        P("a2b", "u3", "y", ts(1, 2), "q2"),
+        P("q3", "u1", "x", ts(2)), P("a3", "u3", "y", ts(2, 1), "q3"),
+    ]
+    out = evaluate(_write(tmp_path, events), config=cfg)
+    # q1: miss (cold). q2: [u2] hit@1. q3: u2 (2 recent answers) before u3 (1) -> rank 2.
+    assert out["all"]["n"] == 3
+    assert out["all"]["mrr@10"] == pytest.approx(round((0 + 1 + 0.5) / 3, 4))
+    assert out["all"]["hit@1"] == pytest.approx(0.3333)
+    assert out["all"]["hit@5"] == pytest.approx(0.6667)
+    assert out["warm"]["n"] == 2 and out["warm"]["mrr@10"] == 0.75
+    # slots: q2 [u2], q3 [u2, u3]: 3 users -> top 1 user (u2) holds 2 of 3
+    assert out["top1pct_share"] == pytest.approx(0.6667)
