@@ -17,7 +17,7 @@ from services.ingest.logic import ValidationError, validate_post, validate_react
 from services.ingest.openapi import openapi_document
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
-SEND_TIMEOUT_S = 5.0  # with the broker down, answer 503 quickly instead of hanging
+SEND_TIMEOUT_S = 3.0  # with the broker down, answer 503 quickly instead of hanging
 
 rt = Runtime("ingest")
 settings = rt.settings

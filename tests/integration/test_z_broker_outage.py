@@ -1,0 +1,37 @@
+"""The broker goes away and comes back (named to run last: it disturbs every service).
+While it is down the ingest answers 503 quickly and acknowledges nothing; what it acknowledged
+before is still there afterwards, and the pipeline flows again without any service restarted."""
+import os
+import signal
+import time
+
+from services.core import stack
+from tests.integration.conftest import read_topic, wait_for
+
+
+def test_broker_outage_gives_503_and_loses_nothing_acknowledged(http, run_id):
+    author = f"{run_id}:u"
+    before = {"post_id": f"{run_id}:before", "author_id": author, "text": "How do I fix a flat tyre?"}
+    assert http.post("ingest", "/v1/posts", before)[0] == 202
+    pids = {s: stack._pid(s) for s in ("ingest", "classify", "match", "ledger")}
+
+    os.kill(stack._pid("kafka"), signal.SIGKILL)
+    wait_for(lambda: stack._pid("kafka") is None, timeout=10, what="the broker to die")
+    started = time.monotonic()
+    status, problem = http.post("ingest", "/v1/posts", {"post_id": f"{run_id}:during", "author_id": author,
+                                                        "text": "Is anyone there?"})
+    assert status == 503 and time.monotonic() - started < 5
+    assert "Retry-After" in http.request("POST", "ingest", "/v1/posts", {"author_id": author, "text": "x"})[1]
+    assert http.get("ingest", "/readyz")[0] == 503
+
+    stack.start_kafka()
+    for service in pids:
+        wait_for(lambda s=service: stack._healthy(s), timeout=90, what=f"{service} ready after the outage")
+    assert {s: stack._pid(s) for s in pids} == pids, "a service had to be restarted"
+
+    after = {"post_id": f"{run_id}:after", "author_id": author, "text": "What tyre pressure for a road bike?"}
+    assert http.post("ingest", "/v1/posts", after)[0] == 202
+    classified = wait_for(lambda: (lambda r: r if len(r) >= 2 else None)(read_topic(
+        "posts.classified.v1", lambda r: r["post_id"] in (before["post_id"], after["post_id"]))),
+        timeout=60, what="both acknowledged posts classified")
+    assert sorted(r["post_id"] for r in classified) == sorted([before["post_id"], after["post_id"]])
