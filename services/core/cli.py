@@ -44,10 +44,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_tail(args: argparse.Namespace) -> int:
     from services.core.tail import tail
     try:
-        asyncio.run(tail(args.topic, from_beginning=args.from_beginning, limit=args.limit))
+        return asyncio.run(tail(args.topic, from_beginning=args.from_beginning, limit=args.limit))
     except KeyboardInterrupt:
-        pass
-    return 0
+        return 0
 
 
 def cmd_ledger(args: argparse.Namespace) -> int:

@@ -19,7 +19,8 @@ from faust.app.base import BootStrategy
 import mode
 import orjson
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaProducer
+from redis.exceptions import RedisError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.core import metrics
@@ -127,7 +128,10 @@ class Runtime:
             except Exception as exc:  # broker not there yet: keep trying, /readyz says not ready
                 event("producer start failed, retrying", error=str(exc))
                 await asyncio.sleep(1)
-        self.redis = aioredis.from_url(s.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        # A blocking pool: under load requests wait for a connection instead of failing.
+        pool = aioredis.BlockingConnectionPool.from_url(s.redis_url, max_connections=64, timeout=5,
+                                                        socket_timeout=5, socket_connect_timeout=2)
+        self.redis = aioredis.Redis(connection_pool=pool)
         event("resources started", kafka=s.kafka_bootstrap, redis=s.redis_url)
 
     async def stop_resources(self) -> None:
@@ -174,6 +178,7 @@ class Runtime:
 
         agent.__name__ = name or f"{self.service}_{topic_name.replace('.', '_')}"
         self.app.agent(self.topic(topic_name), name=agent.__name__)(agent)
+        self.export_lag(self.app.conf.id, [topic_name])
 
     async def decode_or_dead_letter(self, events: list, record_cls: type[Record]) -> list[tuple[Any, Record]]:
         """Decodes each event's value into `record_cls`; bad ones go to dlq.v1 with the reason."""
@@ -194,14 +199,18 @@ class Runtime:
 
         async def timed(view: faust.web.View, request: Any, **kw: Any) -> Any:
             started = time.perf_counter()
-            status = 500
             try:
                 response = await handler(view, request, **kw)
-                status = response.status
-                return response
-            finally:
-                metrics.HTTP_REQUESTS.labels(service, path, str(status)).inc()
-                metrics.HTTP_SECONDS.labels(service, path).observe(time.perf_counter() - started)
+            except RedisError as exc:  # a dependency is away: the client may retry
+                log.warning("redis error in %s: %r", path, exc)
+                response = problem(view, 503, "Service Unavailable", "a dependency is unavailable; retry later",
+                                   headers={"Retry-After": "1"})
+            except Exception:
+                log.exception("unhandled error in %s", path)
+                response = problem(view, 500, "Internal Server Error", "unexpected error; it was logged")
+            metrics.HTTP_REQUESTS.labels(service, path, str(response.status)).inc()
+            metrics.HTTP_SECONDS.labels(service, path).observe(time.perf_counter() - started)
+            return response
 
         attrs = {m.lower(): timed for m in methods}
         view = type(f"View_{abs(hash(path))}", (faust.web.View,), attrs)
@@ -248,6 +257,34 @@ class Runtime:
             if problem:
                 problems.append(problem)
         return problems
+
+    # ------------------------------------------------------------ consumer lag
+    def export_lag(self, group_id: str, topics: Iterable[str], every_s: float = 10.0) -> None:
+        """Exports goalpost_consumer_lag_messages per partition for a consumer group (log end
+        offset minus committed offset), which faust does not export by itself."""
+        topics = list(topics)
+
+        async def lag_task() -> None:
+            from services.core.kafka_io import topic_partitions
+            consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=group_id,
+                                        enable_auto_commit=False)
+            await consumer.start()
+            try:
+                tps = await topic_partitions(consumer, topics)
+                while True:
+                    try:
+                        end = await consumer.end_offsets(tps)
+                        for tp in tps:
+                            committed = await consumer.committed(tp) or 0
+                            metrics.CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(
+                                max(0, end[tp] - committed))
+                    except Exception as exc:  # broker away: keep the last values, try again
+                        log.debug("lag poll failed: %r", exc)
+                    await asyncio.sleep(every_s)
+            finally:
+                await consumer.stop()
+
+        self.app.task(lag_task)
 
     # ------------------------------------------------------------ run
     def main(self) -> None:

@@ -34,7 +34,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("GOALPOST_BATCH_MAX_ITEMS", "5000", "most items accepted by POST /v1/posts/batch"),
     Var("GOALPOST_IDEMPOTENCY_WINDOW_S", "86400", "how long a post_id/reaction_id/Idempotency-Key is remembered"),
     Var("GOALPOST_RATE_PER_AUTHOR", "20", "token bucket refill per author, writes per second"),
-    Var("GOALPOST_RATE_PER_KEY", "20000", "token bucket refill per API key, writes per second"),
+    Var("GOALPOST_RATE_PER_KEY", "100000", "token bucket refill per API key, writes per second"),
     Var("GOALPOST_STREAM_BATCH", "500", "most messages an agent handles in one batch"),
     Var("GOALPOST_STREAM_BATCH_WITHIN_S", "0.05", "longest wait to fill a batch, seconds"),
     Var("GOALPOST_MATCH_TOP_K", "10", "candidates per match"),

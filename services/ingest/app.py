@@ -74,14 +74,14 @@ def _auth(view, request) -> tuple[Optional[str], Any]:
     return name, None
 
 
-async def _rate_limited(view, bucket: str, rate: float, cost: int = 1) -> Any:
-    allowed, wait_s = await _guards().allow(bucket, rate, cost)
+async def _rate_limited(view, buckets: list[tuple[str, float]], cost: int = 1) -> Any:
+    allowed, refused, wait_s = await _guards().allow(buckets, cost)
     if allowed:
         return None
-    m.RATE_LIMITED.labels(bucket.split(":")[0]).inc()
-    retry = max(1, int(wait_s + 0.999))
-    return problem(view, 429, "Too Many Requests", f"rate limit of {bucket.split(':')[0]} exceeded",
-                   headers={"Retry-After": str(retry)})
+    kind = refused.split(":")[0]
+    m.RATE_LIMITED.labels(kind).inc()
+    return problem(view, 429, "Too Many Requests", f"rate limit per {kind} exceeded",
+                   headers={"Retry-After": str(max(1, int(wait_s + 0.999)))})
 
 
 async def write_one(kind: Kind, view, request) -> Any:
@@ -101,11 +101,10 @@ async def write_one(kind: Kind, view, request) -> Any:
     except ValidationError as exc:
         m.REJECTED.labels(kind.name, exc.field).inc()
         return problem(view, 422, "Unprocessable Content", exc.detail, field=exc.field)
-    for bucket, rate in ((f"key:{key_name}", settings.rate_per_key),
-                         (f"author:{getattr(record, kind.author_field)}", settings.rate_per_author)):
-        limited = await _rate_limited(view, bucket, rate)
-        if limited:
-            return limited
+    limited = await _rate_limited(view, [(f"key:{key_name}", settings.rate_per_key),
+                                         (f"author:{getattr(record, kind.author_field)}", settings.rate_per_author)])
+    if limited:
+        return limited
     record_id = getattr(record, kind.id_field)
     idem = _idempotency_key(kind, data, record, request.headers.get("Idempotency-Key"))
     if idem is not None:
@@ -157,7 +156,7 @@ async def write_batch(view, request) -> Any:
     if len(items) > settings.batch_max_items:
         return problem(view, 413, "Payload Too Large",
                        f"at most {settings.batch_max_items} items per batch, got {len(items)}", field="$")
-    limited = await _rate_limited(view, f"key:{key_name}", settings.rate_per_key, len(items))
+    limited = await _rate_limited(view, [(f"key:{key_name}", settings.rate_per_key)], len(items))
     if limited:
         return limited
     results: list[dict] = [{} for _ in items]

@@ -6,19 +6,25 @@ import time
 
 import redis.asyncio as aioredis
 
-# KEYS[1] bucket; ARGV rate/s, burst, now (s), cost. Returns {allowed, retry_after_ms}.
-TOKEN_BUCKET = """
-local rate = tonumber(ARGV[1]); local burst = tonumber(ARGV[2])
-local now = tonumber(ARGV[3]); local cost = tonumber(ARGV[4])
-local b = redis.call('HMGET', KEYS[1], 't', 'ts')
-local tokens = tonumber(b[1]) or burst; local ts = tonumber(b[2]) or now
-tokens = math.min(burst, tokens + (now - ts) * rate)
-local allowed = 0; local wait_ms = 0
-if tokens >= cost then tokens = tokens - cost; allowed = 1
-else wait_ms = math.ceil((cost - tokens) / rate * 1000) end
-redis.call('HSET', KEYS[1], 't', tokens, 'ts', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-return {allowed, wait_ms}
+# Token buckets, all or nothing: KEYS are the buckets, ARGV[1] now (s), ARGV[2] cost, then a
+# rate (tokens/s) per key. Burst = 5 s of rate. Returns {allowed, index of the refusing bucket
+# (1-based, 0 if allowed), ms until it has the tokens}.
+TOKEN_BUCKETS = """
+local now = tonumber(ARGV[1]); local cost = tonumber(ARGV[2])
+local tokens = {}
+for i, key in ipairs(KEYS) do
+  local rate = tonumber(ARGV[2 + i]); local burst = math.max(rate * 5, cost)
+  local b = redis.call('HMGET', key, 't', 'ts')
+  local t = math.min(burst, (tonumber(b[1]) or burst) + (now - (tonumber(b[2]) or now)) * rate)
+  if t < cost then return {0, i, math.ceil((cost - t) / rate * 1000)} end
+  tokens[i] = t
+end
+for i, key in ipairs(KEYS) do
+  local rate = tonumber(ARGV[2 + i])
+  redis.call('HSET', key, 't', tokens[i] - cost, 'ts', now)
+  redis.call('PEXPIRE', key, math.ceil(math.max(rate * 5, cost) / rate * 1000) + 1000)
+end
+return {1, 0, 0}
 """
 
 
@@ -26,7 +32,7 @@ class Guards:
     def __init__(self, redis: aioredis.Redis, window_s: int):
         self.redis = redis
         self.window_s = window_s
-        self._bucket = redis.register_script(TOKEN_BUCKET)
+        self._bucket = redis.register_script(TOKEN_BUCKETS)
 
     async def claim(self, kind: str, claims: list[tuple[str, str]]) -> list[str | None]:
         """Claims idempotency keys, each (key, record id). Returns, per claim, None where the key
@@ -43,8 +49,10 @@ class Guards:
         if ids:
             await self.redis.delete(*[f"idem:{kind}:{i}" for i in ids])
 
-    async def allow(self, bucket: str, rate: float, cost: int = 1) -> tuple[bool, float]:
-        """Token bucket (burst = 5 s of rate); returns (allowed, seconds to wait)."""
-        burst = max(rate * 5, cost)
-        allowed, wait_ms = await self._bucket(keys=[f"rate:{bucket}"], args=[rate, burst, time.time(), cost])
-        return bool(allowed), int(wait_ms) / 1000.0
+    async def allow(self, buckets: list[tuple[str, float]], cost: int = 1) -> tuple[bool, str, float]:
+        """Takes `cost` tokens from every (bucket, rate/s) or from none; returns (allowed,
+        the refusing bucket, seconds until it would allow)."""
+        keys = [f"rate:{name}" for name, _ in buckets]
+        allowed, index, wait_ms = await self._bucket(keys=keys, args=[time.time(), cost, *[r for _, r in buckets]])
+        refused = buckets[int(index) - 1][0] if not allowed else ""
+        return bool(allowed), refused, int(wait_ms) / 1000.0

@@ -234,6 +234,7 @@ async def leaderboard_route(view, request) -> Any:
         {"rank": i + 1, "user_id": u.decode(), "points": int(p)} for i, (u, p) in enumerate(rows)]})
 
 
+rt.export_lag(GROUP_ID, INPUTS)
 rt.route("/v1/users/{user_id}/balance", balance_route)
 rt.route("/v1/users/{user_id}/entries", entries_route)
 rt.route("/v1/leaderboard", leaderboard_route)

@@ -11,6 +11,7 @@ def test_health_readiness_and_metrics(http, service):
     assert status == 200 and body["ready"] is True and body["problems"] == []
     status, text = http.get(service, "/metrics")
     assert status == 200 and "goalpost_http_requests_total" in text
+    assert "goalpost_consumer_lag_messages{" in text  # lag per partition, exported by every consumer
 
 
 def test_classify_route_refuses_bad_input(http):

@@ -1,0 +1,134 @@
+"""Ingest benchmark on the real local stack over loopback (`goalpost stack up` first):
+
+    .venv/bin/python -m tests.bench.bench_ingest [--seconds 10]
+
+Prints JSON: single-post throughput with N concurrent clients, latency p50/p99 at a fixed
+1,000 requests/s, batch-route throughput in posts/s, and the services' resident memory."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+
+import aiohttp
+import orjson
+
+from services.core.settings import port_of
+from services.core.stack import first_api_key
+from tests.bench.common import percentile, stack_memory
+
+TEXT = "How do I get started with sourdough? My starter never rises and smells of acetone."
+
+
+async def single_posts_max(session, url, headers, seconds: float, concurrency: int) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    run = uuid.uuid4().hex[:8]
+
+    async def worker(w: int) -> None:
+        nonlocal errors
+        i = 0
+        while time.perf_counter() < deadline:
+            body = orjson.dumps({"author_id": f"b{run}-{w}-{i % 50}", "text": TEXT})
+            t0 = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as r:
+                await r.read()
+                if r.status != 202:
+                    errors += 1
+            latencies.append(time.perf_counter() - t0)
+            i += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {"concurrency": concurrency, "requests": len(latencies), "errors": errors,
+            "requests_per_s": round(len(latencies) / elapsed), "p50_ms": round(percentile(latencies, .5) * 1e3, 2),
+            "p99_ms": round(percentile(latencies, .99) * 1e3, 2)}
+
+
+async def single_posts_at_rate(session, url, headers, rate: float, seconds: float) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    run = uuid.uuid4().hex[:8]
+
+    async def one(i: int) -> None:
+        nonlocal errors
+        body = orjson.dumps({"author_id": f"r{run}-{i % 500}", "text": TEXT})
+        t0 = time.perf_counter()
+        async with session.post(url, data=body, headers=headers) as r:
+            await r.read()
+            if r.status != 202:
+                errors += 1
+        latencies.append(time.perf_counter() - t0)
+
+    tasks = []
+    start = time.perf_counter()
+    n = int(rate * seconds)
+    for i in range(n):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+    achieved = n / (time.perf_counter() - start)
+    latencies.sort()
+    return {"target_per_s": rate, "achieved_per_s": round(achieved), "requests": n, "errors": errors,
+            "p50_ms": round(percentile(latencies, .5) * 1e3, 2), "p99_ms": round(percentile(latencies, .99) * 1e3, 2)}
+
+
+async def batches(session, url, headers, seconds: float, batch_size: int, concurrency: int) -> dict:
+    posts = 0
+    errors = 0
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    run = uuid.uuid4().hex[:8]
+
+    async def worker(w: int) -> None:
+        nonlocal posts, errors
+        i = 0
+        while time.perf_counter() < deadline:
+            body = orjson.dumps([{"author_id": f"B{run}-{w}-{j % 100}", "text": TEXT} for j in range(batch_size)])
+            t0 = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as r:
+                payload = await r.json()
+                if r.status == 202:
+                    posts += payload["accepted"]
+                else:
+                    errors += 1
+            latencies.append(time.perf_counter() - t0)
+            i += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {"batch_size": batch_size, "concurrency": concurrency, "posts": posts, "errors": errors,
+            "posts_per_s": round(posts / elapsed), "batch_p50_ms": round(percentile(latencies, .5) * 1e3, 1),
+            "batch_p99_ms": round(percentile(latencies, .99) * 1e3, 1)}
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--rate", type=float, default=1000)
+    ap.add_argument("--batch-size", type=int, default=1000)
+    args = ap.parse_args()
+    base = f"http://127.0.0.1:{port_of('ingest')}"
+    headers = {"Authorization": f"Bearer {first_api_key()}", "Content-Type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=256)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        out = {"memory_before_mib": stack_memory()}
+        out["single_max"] = await single_posts_max(session, base + "/v1/posts", headers, args.seconds, args.concurrency)
+        out["single_at_rate"] = await single_posts_at_rate(session, base + "/v1/posts", headers, args.rate, args.seconds)
+        out["batch"] = await batches(session, base + "/v1/posts/batch", headers, args.seconds, args.batch_size, 4)
+        out["memory_after_mib"] = stack_memory()
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
