@@ -130,7 +130,7 @@ class LedgerWorker:
                 dead.append(DeadLetter.of("ledger", msg.topic, msg.partition, msg.offset, str(exc), msg.value or b""))
         changed = {}
         for e in entries:
-            self.views.add(e.to_dict())
+            self.views.add(e)
             changed[e.user_id] = e
         balances = [Balance(user_id=u, balance=self.views.balances[u], updated_at=e.created_at,
                             last_entry_id=e.entry_id) for u, e in changed.items()]
@@ -155,26 +155,31 @@ class LedgerWorker:
 
     # ------------------------------------------------------------ Redis views
     async def refresh_views(self, users: set[str], entries: list[LedgerEntry] | None = None) -> None:
-        """Absolute values and idempotent members: safe to repeat after a crash."""
+        """Absolute values and idempotent members: safe to repeat after a crash. Without
+        `entries` (recovery) every balance and window is written again."""
         assert rt.redis is not None
         v = self.views
+        windows: dict[tuple[str, str], set[str]] = {}
+        recent: dict[str, dict[bytes, float]] = {}
+        if entries is None:
+            for name in ("day", "week"):
+                for key, bucket in v.windows[name].items():
+                    windows[(name, key)] = set(bucket)
+        for e in entries or []:
+            for name, key in window_keys(e.created_at).items():
+                windows.setdefault((name, key), set()).add(e.user_id)
+            recent.setdefault(e.user_id, {})[e.to_json()] = epoch(e.created_at)
         async with rt.redis.pipeline(transaction=False) as pipe:
-            for user in users:
-                pipe.hset(_key("balance"), user, v.balances[user])
-                pipe.zadd(_key("lb", "all"), {user: v.balances[user]})
-            touched = {(name, key) for e in (entries or []) for name, key in window_keys(e.created_at).items()}
-            if entries is None:  # full refresh (recovery): every window
-                touched = {(name, key) for name in ("day", "week") for key in v.windows[name]}
-            for name, key in touched:
-                bucket = v.windows[name].get(key, {})
-                users_here = bucket if entries is None else {e.user_id for e in entries
-                                                             if window_keys(e.created_at)[name] == key}
-                if users_here:
-                    pipe.zadd(_key("lb", name, key), {u: bucket[u] for u in users_here})
-            for e in entries or []:
-                k = _key("entries", e.user_id)
-                pipe.zadd(k, {e.to_json(): epoch(e.created_at)})
-                pipe.zremrangebyrank(k, 0, -RECENT_ENTRIES - 1)
+            if users:
+                current = {u: v.balances[u] for u in users}
+                pipe.hset(_key("balance"), mapping=current)
+                pipe.zadd(_key("lb", "all"), current)
+            for (name, key), members in windows.items():
+                bucket = v.windows[name][key]
+                pipe.zadd(_key("lb", name, key), {u: bucket[u] for u in members})
+            for user, members in recent.items():
+                pipe.zadd(_key("entries", user), members)
+                pipe.zremrangebyrank(_key("entries", user), 0, -RECENT_ENTRIES - 1)
             await pipe.execute()
 
 

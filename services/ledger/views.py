@@ -3,7 +3,8 @@ windowed totals for the leaderboards. Used live, by `goalpost ledger rebuild` an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 WINDOWS = ("all", "day", "week")
@@ -11,9 +12,16 @@ WINDOWS = ("all", "day", "week")
 
 def window_keys(created_at: str) -> dict[str, str]:
     """The leaderboard windows an entry counts in: its UTC day and ISO week."""
+    if created_at.endswith("Z") and len(created_at) >= 10:  # our own normalised form: the day is the prefix
+        return _day_and_week(created_at[:10])
     ts = datetime.fromisoformat(created_at.replace("Z", "+00:00")).astimezone(timezone.utc)
-    year, week, _ = ts.isocalendar()
-    return {"day": ts.strftime("%Y-%m-%d"), "week": f"{year}-W{week:02d}"}
+    return _day_and_week(ts.strftime("%Y-%m-%d"))
+
+
+@lru_cache(maxsize=4096)
+def _day_and_week(day: str) -> dict[str, str]:
+    year, week, _ = date.fromisoformat(day).isocalendar()
+    return {"day": day, "week": f"{year}-W{week:02d}"}
 
 
 def epoch(ts: str) -> float:
@@ -35,8 +43,11 @@ class Views:
     windows: dict[str, dict[str, dict[str, int]]] = field(default_factory=lambda: {"day": {}, "week": {}})
     seen: set[str] = field(default_factory=set)
 
-    def add(self, entry: Mapping[str, Any]) -> bool:
-        """Counts one journal entry once (by entry_id); True if it was new."""
+    def add(self, entry: Any) -> bool:
+        """Counts one journal entry (a dict or a LedgerEntry) once, by entry_id; True if new."""
+        if not isinstance(entry, Mapping):
+            entry = {"entry_id": entry.entry_id, "user_id": entry.user_id, "delta": entry.delta,
+                     "created_at": entry.created_at}
         if entry["entry_id"] in self.seen:
             return False
         self.seen.add(entry["entry_id"])
