@@ -190,7 +190,11 @@ async def write_batch(view, request) -> Any:
         results[i] = {"index": i, "status": "accepted", "post_id": post.post_id}
     m.ACCEPTED.labels("post").inc(len(to_send))
     counts = {s: sum(1 for r in results if r["status"] == s) for s in ("accepted", "duplicate", "rejected")}
-    return json_response(view, {**counts, "results": results}, 202 if counts["accepted"] or counts["duplicate"] else 422)
+    if counts["accepted"] or counts["duplicate"]:
+        return json_response(view, {**counts, "results": results}, 202)
+    first = results[0]  # nothing taken: a problem naming the first item's field, with every item's result
+    return problem(view, 422, "Unprocessable Content", f"no item of the batch was valid; item 0: {first['error']}",
+                   field=f"[{first['index']}].{first['field']}", **counts, results=results)
 
 
 async def openapi(view, request) -> Any:

@@ -51,6 +51,8 @@ def openapi_document() -> dict[str, Any]:
         "type": "object", "properties": {"accepted": {"type": "integer"}, "duplicate": {"type": "integer"},
                                          "rejected": {"type": "integer"}, "results": {"type": "array", "items": {"type": "object"}}}}}}}
     del batch["post"]["responses"]["200"]
+    batch["post"]["responses"]["422"] = _problem_response(
+        "no item was valid: `field` names the first item's field (e.g. `[0].text`), `results` lists every item")
     return {
         "openapi": "3.0.3",
         "info": {"title": "Goalpost ingest", "version": "1.0.0",
