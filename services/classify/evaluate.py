@@ -8,7 +8,6 @@ JSON-serialisable dict: ``macro_f1``, ``per_class`` {label: {precision, recall, 
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 from services.classify import model as M

@@ -26,8 +26,9 @@ INTENTS: tuple[str, ...] = ("goal", "request", "offer", "status")
 
 ARTEFACT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "artefact", "intent_model.json")
 
-MAX_TOKENS = 160  # features are taken from the first MAX_TOKENS tokens: bounded cost per post
+MAX_TOKENS = 120  # features are taken from the first MAX_TOKENS tokens: bounded cost per post
 MAX_TOPICS = 8
+CUE_VALUE = 0.35  # value of each "r:" cue feature (lexical features share an L2 norm of 1)
 
 
 @dataclass(frozen=True)
@@ -48,15 +49,33 @@ _ENTITY_RE = re.compile(r"&(amp|lt|gt|quot|#39);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "#39": "'"}
 _HASHTAG_RE = re.compile(r"#(\w+)")
 _EMOTICON_RE = re.compile(r"(?:^|\s)(?:[:;=8][-'^o]?[()\[\]dpo/\\|*3]+|<3|\^_\^|xd+|[(][:;])(?=\s|$)", re.I)
-_TOKEN_RE = re.compile(r"#?[a-z0-9]+(?:['\u2019][a-z]+)*|[?!]")
+_TOKEN_RE = re.compile(r"_url_|_user_|#?[a-z0-9]+(?:['\u2019][a-z]+)*|[?!]")
 _QUOTE_RE = re.compile(r"[\u2019\u2018`]")
 
+_SENT_END_RE = re.compile(r"[.!?]+")
+_DIGIT_RE = re.compile(r"[0-9]")
+_SENT_SPLIT_RE = re.compile(r"[.!?]+(?:\s|$)")
+_ALNUM_RE = re.compile(r"^(?=.*[a-z])(?=.*[0-9])[a-z0-9]+$")
+_TITLE_RE = re.compile(
+    r"^[^.?!:\n]{8,120}?[a-z0-9)\]\"'] (?:The|This|These|There|So|When|What|How|Is|Are|Can|Many|Some|In|A|An|"
+    r"Our|We|It|Does|Do|Why|Okay|OK|Before|After|Recently|Let|My|I'm|I've|I'd|Currently|Most|Every|"
+    r"Which|Where|Should|Would|Could|Has|Have|If|As|For|Since|Lately|Last|Today|Yesterday|Hi|Hello|Hey|"
+    r"Suppose|Consider|Given|Assume|Usually|Sometimes|While|At|On|One|Two|Another|Any|All|Often)\b")
 _WH = frozenset("how what why where when which who whom whose is are can could would should "
                 "does do did will has have any anyone anybody".split())
 _IMPERATIVE = frozenset(
     "be get stop start quit lose eat drink read learn make keep try use go travel save run spend "
     "find take give put add buy sell call visit work focus cut write finish pay stay love live "
-    "smile quit exercise sleep drop move become apply check see look avoid".split())
+    "smile quit exercise sleep drop move become apply check see look avoid watch meet enjoy manage "
+    "recruit cite follow address collaborate figure motivate hug thank forgive help support respect "
+    "appreciate explore cook bake paint draw hike plant fix organize organise declutter donate listen "
+    "study practice practise play record invest budget earn launch grow create design publish share "
+    "celebrate cherish chase embrace ignore protect prioritize prioritise schedule track join lead "
+    "stretch walk swim climb dance sing laugh pray meditate journal floss unplug unfollow delete "
+    "graduate finish complete master perfect develop improve reduce increase spend cut eliminate "
+    "kick break build clean dress wake treat tone train lift run bike write visit volunteer "
+    "reconnect forgive invest declutter buy sell pass win land hit beat reach finally never always "
+    "stay keep fall find give go".split())
 _STOP = frozenset("""
 a an the and or but if then so of to in on at by for with from as into onto about over under
 up down out off is are was were be been being am do does did doing have has had having it its
@@ -74,42 +93,51 @@ answers thanks thank please help know think thought see say said tell use used u
 year years day days time today tonight now back first last next see way lot bit actually
 """.split())
 
-_FUTURE_RE = re.compile(
-    r"\b(?:i|we)\s*(?:will|'ll|ll|shall|am going to|'m going to|m going to|am gonna|'m gonna|m gonna|"
-    r"gonna|plan to|plan on|want to|wanna|hope to|intend to|promise to|resolve to|vow to|"
-    r"need to|have to|must|am determined to|'m determined to|would like to|'d like to|"
-    r"aim to|am finally going to|'m finally going to|am trying to|'m trying to)\b")
-_GOAL_RE = re.compile(
-    r"\b(?:resolutions?|goals?|this year|next year|new year'?s?|newyear|ny|20[0-9]{2}|bucket list|"
-    r"from now on|no more|starting (?:today|tomorrow|monday|now)|by the end of|challenge)\b")
-_REQ_RE = re.compile(
-    r"\b(?:how (?:do|can|should|would|to|does|did|much|many|long|often)|anyone know|does anyone|"
-    r"do you know|can (?:someone|anyone|you|i)|could (?:someone|anyone|you)|any (?:tips|advice|"
-    r"ideas|suggestions|recommendations|help)|is (?:it|there|this)|are there|should i|what (?:is|are|'s|"
-    r"should|would|do|does|can)|which (?:is|one)|i (?:was|am|'m|m) wondering|wondering (?:if|whether|how)|"
-    r"looking for|recommend(?:ations?)?|suggestions?|help me|need (?:help|advice|some)|"
-    r"please (?:help|donate|give|send|retweet|rt)|where (?:can|do|is|are|should)|why (?:do|does|is|are|did)|"
-    r"my question|in advance|appreciated)\b")
-_OFFER_RE = re.compile(
-    r"\b(?:you (?:can|could|should|might|may|need|will|want|'ll|would)|i (?:would|'d|d) (?:recommend|suggest|say)|"
-    r"i recommend|i suggest|try|in my experience|the reason|because|for example|e\.?g|i\.?e|depends|"
-    r"generally|usually|typically|basically|in general|however|this is|there are|there is|"
-    r"we (?:are|'re) (?:offering|providing|giving|collecting|accepting|open)|offering|providing|provides|"
-    r"available|free|here (?:is|are|'s)|resources|info|information|sign up|if you (?:need|want|are|can)|"
-    r"check out|see also|according to|answer|source)\b")
-_DONATE_RE = re.compile(r"\b(?:donat\w*|relief|volunteer\w*|red ?cross|shelters?|fundrais\w*|supplies|victims)\b")
+def _cue_sets(spec: str) -> frozenset:
+    """'a|b c|d' -> {'w:a', 'b:b c', 'w:d'}: unigram and bigram feature names."""
+    items = [" ".join(x.split()) for x in spec.replace("\n", " ").split("|") if x.strip()]
+    return frozenset(("b:" if " " in x else "w:") + x for x in items)
+
+
+# cue phrases (one or two normalised tokens), matched by set intersection: cheap per post
+_FUTURE = _cue_sets("""i'll|gonna|wanna|imma|ima|gotta|we'll|i will|we will|i shall|i'm going|im going|am going|
+    plan to|planning to|want to|hope to|hoping to|intend to|promise to|resolve to|vow to|need to|have to|
+    determined to|like to|aim to|aiming to|trying to|try to|decided to|going to|i must|i should""")
+_GOALW = _cue_sets("""resolution|resolutions|goal|goals|newyear|newyears|nye|bucketlist|challenge|_year_|
+    this year|next year|new year|new year's|new years|bucket list|from now|no more|starting today|
+    starting tomorrow|starting monday|end of""")
+_REQ = _cue_sets("""recommend|recommendations|recommendation|suggestions|appreciated|anyone|anybody|advice|
+    how do|how can|how should|how would|how to|how does|how much|how many|how long|how often|anyone know|
+    does anyone|do you|can someone|can anyone|can you|can i|could someone|could anyone|could you|any tips|
+    any advice|any ideas|any suggestions|any recommendations|any help|is it|is there|is this|are there|
+    should i|what is|what are|what's|what should|what would|what do|what does|what can|which is|which one|
+    i wonder|wondering if|wondering whether|wondering how|looking for|help me|need help|need advice|
+    please help|please donate|please give|please send|please retweet|please rt|where can|where do|where is|
+    where are|where should|why do|why does|why is|why are|why did|my question|in advance""")
+_OFFER = _cue_sets("""try|because|depends|generally|usually|typically|basically|however|offering|providing|
+    provides|available|free|here's|resources|info|information|answer|source|eg|ie|you can|you could|
+    you should|you might|you may|you need|you will|you want|you'll|you would|i'd recommend|i'd suggest|
+    would recommend|would suggest|i recommend|i suggest|in my|my experience|the reason|for example|
+    in general|this is|there are|there is|we're offering|are offering|are providing|are giving|
+    are collecting|here is|here are|if you|check out|see also|according to|sign up""")
+_DONATE = _cue_sets("""donate|donated|donating|donation|donations|donor|donors|relief|volunteer|volunteers|
+    volunteering|redcross|shelter|shelters|fundraiser|fundraising|supplies|victims|red cross""")
+_CHAT = _cue_sets("""lol|lool|lolol|lmao|rofl|haha|hahaha|hehe|brb|wb|omg|ty|thx|nite|bye|byee|hi|hii|hey|
+    heya|hello|hiya|yo|sup|wassup|ugh|yay|aw|aww|awww|kk|ok|okay|nah|yeah|yea|yep|cya|g2g|gtg|bbl|hugs|
+    pm|pms|afk|lmfao""")
 _TEXT_CODE_RE = re.compile(r"\btext\w*\s+[a-z]+\s+to\s+\d{4,6}\b")
-_CHAT_RE = re.compile(r"\b(?:lol+|lmao|rofl|haha\w*|hehe\w*|brb|wb|omg|ty|thx|nite|night all|bye+|hi+|hey+|"
-                      r"hello+|hiya|yo|sup|wassup|ugh+|yay+|aw+|kk|ok+|nah|yeah|yep|cya|later all|g2g|gtg)\b")
 
 
 def _normalise(text: str) -> str:
     t = text.lower()
     if "&" in t:
         t = _ENTITY_RE.sub(lambda m: _ENTITIES[m.group(1)], t)
-    t = _QUOTE_RE.sub("'", t)
-    t = _URL_RE.sub(" _url_ ", t)
-    t = _MENTION_RE.sub(" _user_ ", t)
+    if "\u2019" in t or "\u2018" in t or "`" in t:
+        t = _QUOTE_RE.sub("'", t)
+    if "/" in t or "www." in t:
+        t = _URL_RE.sub(" _url_ ", t)
+    if "@" in t:
+        t = _MENTION_RE.sub(" _user_ ", t)
     return t
 
 
@@ -121,102 +149,130 @@ def _bucket(n: int, edges: tuple[int, ...]) -> int:
 
 
 def features(text: str, normalised: str | None = None) -> list[str]:
-    """The sparse feature strings of one post (may repeat; the model uses them as a set)."""
-    raw = text or ""
+    """The sparse feature strings of one post: lexical ones, then cue ("r:...") ones."""
+    lex, cue = _extract(text or "", normalised)
+    return sorted(lex) + cue
+
+
+_YOU = frozenset(("you", "your", "you're", "yours", "u", "ur"))
+_ME = frozenset(("i", "my", "me", "i'm", "im", "i've", "myself"))
+
+
+def _extract(raw: str, normalised: str | None = None) -> tuple[dict[str, None], list[str]]:
     t = _normalise(raw) if normalised is None else normalised
     toks = _TOKEN_RE.findall(t)
-    feats: list[str] = []
-    add = feats.append
-    words: list[str] = []
+    if len(toks) > MAX_TOKENS:
+        toks = toks[:MAX_TOKENS]
+    lexl: list[str] = []
+    cue: list[str] = []
+    add = cue.append
+    words: list[str] = toks
     nhash = 0
-    for tok in toks[:MAX_TOKENS]:
-        if tok[0] == "#":
-            nhash += 1
-            add("h:" + tok[1:])
-            tok = tok[1:]
-        if tok.isdigit():
-            tok = "_year_" if (len(tok) == 4 and tok[:2] in ("19", "20")) else "_num_"
-        words.append(tok)
-    prev = "<s>"
-    for w in words:
-        add("w:" + w)
-        add("b:" + prev + " " + w)
-        prev = w
-    add("b:" + prev + " </s>")
-    # first words (outside a retweet/mention prefix) and the last word
+    if "#" in t or _DIGIT_RE.search(t):
+        words = []
+        for tok in toks:
+            if tok[0] == "#":
+                nhash += 1
+                lexl.append("h:" + tok[1:])
+                tok = tok[1:]
+            if tok.isdigit():
+                tok = "_year_" if (len(tok) == 4 and tok[:2] in ("19", "20")) else "_num_"
+            elif len(tok) > 4 and not tok.isalpha() and _ALNUM_RE.match(tok):
+                lexl.append("w:_alnum_")  # user handles and codes: mike22, user45, sk8r
+            words.append(tok)
+    lexl += ["w:" + w for w in words]
+    lexl += ["b:" + a + " " + b for a, b in zip(["<s>"] + words, words + ["</s>"])]
+    # first words (outside a retweet/mention prefix)
     k = 0
     while k < len(words) and words[k] in ("rt", "_user_", "_url_"):
         k += 1
     first = words[k:k + 2]
     if first:
-        add("f:" + first[0])
+        lexl.append("f:" + first[0])
         if len(first) > 1:
-            add("f2:" + first[0] + " " + first[1])
+            lexl.append("f2:" + first[0] + " " + first[1])
         if first[0] in _IMPERATIVE:
             add("r:imp_start")
         if first[0] in _WH:
             add("r:wh_start")
-    stripped = raw.rstrip()
+    lex = dict.fromkeys(lexl)  # an ordered set: deterministic summation order
     nq = raw.count("?")
     if nq:
         add("r:q")
         if nq > 1:
             add("r:q2")
-    last = words[-1] if words else ""
-    if stripped.endswith("?") or last == "?":
-        add("r:q_end")
+        try:
+            qi = words.index("?")
+        except ValueError:
+            qi = -1
+        if 0 <= qi <= 15:
+            add("r:q_early")
+        elif 0 <= qi <= 40:
+            add("r:q_mid")
+        # first sentence is a question (forum title / opening question)
+        m = _SENT_END_RE.search(raw)
+        if m and m.group(0)[0] == "?":
+            add("r:first_sent_q")
+        if raw.rstrip().endswith("?") or words[-1:] == ["?"]:
+            add("r:q_end")
+    if _TITLE_RE.match(raw):
+        add("r:title")  # "Some title words Then the body starts": a forum question's title + body
     if "!" in raw:
         add("r:excl")
     ntok = len(words)
     add("r:len%d" % _bucket(ntok, (2, 5, 10, 20, 40, 80)))
-    nsent = len(re.findall(r"[.!?]+(?:\s|$)", raw))
+    nsent = len(_SENT_SPLIT_RE.findall(raw))
     add("r:sent%d" % _bucket(nsent, (0, 1, 3, 6)))
     if "_url_" in t:
         add("r:url")
     if "_user_" in t:
         add("r:mention")
-    if words[:1] == ["rt"] or " rt _user_" in t:
-        add("r:rt")
+        if words[:1] == ["rt"] or " rt _user_" in t:
+            add("r:rt")
     if nhash:
         add("r:hash%d" % _bucket(nhash, (1, 3)))
     if _EMOTICON_RE.search(raw):
         add("r:emoticon")
-    if _FUTURE_RE.search(t):
+    ntok = len(words)
+    keys = lex.keys()
+    longp = "L" if ntok > 40 else ("M" if ntok > 15 else "S")  # cue x length conjunctions
+    if not keys.isdisjoint(_FUTURE):
         add("r:future")
-    if _GOAL_RE.search(t):
+        add("r:future" + longp)
+    if not keys.isdisjoint(_GOALW):
         add("r:goalw")
-    n_req = len(_REQ_RE.findall(t))
+        add("r:goalw" + longp)
+    n_req = len(keys & _REQ)
     if n_req:
         add("r:req%d" % _bucket(n_req, (1, 2)))
-    n_off = len(_OFFER_RE.findall(t))
+    n_off = len(keys & _OFFER)
     if n_off:
         add("r:off%d" % _bucket(n_off, (1, 3, 6)))
-    if _DONATE_RE.search(t):
+    if not keys.isdisjoint(_DONATE):
         add("r:donate")
-    if _TEXT_CODE_RE.search(t):
+    if ("w:text" in lex or "w:texting" in lex) and _TEXT_CODE_RE.search(t):
         add("r:textcode")
-    if _CHAT_RE.search(t):
+    if not keys.isdisjoint(_CHAT):
         add("r:chat")
     if ntok:
-        nyou = sum(1 for w in words if w in ("you", "your", "you're", "yours", "u", "ur"))
-        ni = sum(1 for w in words if w in ("i", "my", "me", "i'm", "im", "i've", "myself"))
+        nyou = sum(map(_YOU.__contains__, words))
+        ni = sum(map(_ME.__contains__, words))
         if nyou:
             add("r:you%d" % _bucket(nyou, (1, 3)))
         if ni:
             add("r:i%d" % _bucket(ni, (1, 3, 6)))
-    if raw and raw.isupper() and len(raw) > 3:
+    if len(raw) > 3 and raw.isupper():
         add("r:caps")
     if not words:
         add("r:empty")
     add("r:bias")
-    return feats
+    return lex, cue
 
 
 # --------------------------------------------------------------------------------------------
 # Topics
 # --------------------------------------------------------------------------------------------
 
-_WORD_RE = re.compile(r"[a-z][a-z0-9'+-]*[a-z0-9+]|[a-z]")
 _TOPIC_STOP = _STOP | frozenset("""
 want wants wanting wanna gonna gotta trying try tried need needs needing hope hoping plan plans
 resolution resolutions goal goals new years year's years newyear newyears nye 2014 2015 2016
@@ -237,19 +293,20 @@ today tonight tomorrow yesterday morning night week weeks month months day days 
 """.split())
 
 
-_stem_cache: dict[str, str] = {}
+_TOPIC_TOKEN_RE = re.compile(r"[a-z][a-z0-9'+-]*[a-z0-9+]|[a-z]|[.,;:!?()\[\]\"/|_]|\s-\s")
+_topic_word_cache: dict[str, str] = {}
+
+
+def _topic_word(w: str) -> str:
+    """The topic form of one token, or '' when it cannot be a topic (stopword, punctuation, short)."""
+    w = w.strip("'-")
+    if len(w) < 3 or w in _TOPIC_STOP or not w[0].isalpha():
+        return ""
+    s = _stem(w)
+    return "" if s in _TOPIC_STOP else s
 
 
 def _stem(w: str) -> str:
-    s = _stem_cache.get(w)
-    if s is None:
-        s = _stem_raw(w)
-        if len(_stem_cache) < 200_000:
-            _stem_cache[w] = s
-    return s
-
-
-def _stem_raw(w: str) -> str:
     if len(w) > 4 and w.endswith("ies"):
         return w[:-3] + "y"
     if len(w) > 4 and w.endswith("sses"):
@@ -285,47 +342,49 @@ def topics(text: str, tags: list[str] | None = None, limit: int = MAX_TOPICS,
             push(normalise_tag(tag))
     raw = text or ""
     t = _normalise(raw) if normalised is None else normalised
-    for m in _HASHTAG_RE.finditer(t):
-        h = m.group(1)
-        if not h.isdigit() and h not in _TOPIC_STOP:
-            push(_stem(normalise_tag(h)))
-    if len(out) >= limit:
-        return out
-    t = _HASHTAG_RE.sub(" ", t)
+    if "#" in t:
+        for m in _HASHTAG_RE.finditer(t):
+            h = m.group(1)
+            if not h.isdigit() and h not in _TOPIC_STOP:
+                push(_stem(normalise_tag(h)))
+        if len(out) >= limit:
+            return out
+        t = _HASHTAG_RE.sub(" ", t)
     counts: dict[str, int] = {}
     firstpos: dict[str, int] = {}
     bigrams: dict[str, int] = {}
     prev = None
-    pos = 0
-    for piece in re.split(r"[.,;:!?()\[\]\"/|]+|\s-\s|_url_|_user_", t):
-        prev = None
-        for w in _WORD_RE.findall(piece):
-            pos += 1
-            w = w.strip("'-")
-            if len(w) < 3 or w in _TOPIC_STOP or w.isdigit() or not w[0].isalpha():
-                prev = None
-                continue
-            s = _stem(w)
-            if s in _TOPIC_STOP:
-                prev = None
-                continue
-            counts[s] = counts.get(s, 0) + 1
-            firstpos.setdefault(s, pos)
-            if prev is not None:
-                bg = prev + "-" + s
-                bigrams[bg] = bigrams.get(bg, 0) + 1
-            prev = s
-    ranked = sorted(counts, key=lambda s: (-counts[s] - (0.5 if len(s) > 6 else 0.0), firstpos[s]))
-    repeated = [b for b, c in bigrams.items() if c > 1]
-    for b in repeated[:2]:
-        push(b)
-    for s in ranked:
-        push(s)
-    if len(out) < limit and bigrams:
-        # first phrase of the post, e.g. "cold-brew", "sourdough-starter"
-        for b in bigrams:
+    cache = _topic_word_cache
+    for pos, w in enumerate(_TOPIC_TOKEN_RE.findall(t)):
+        s = cache.get(w)
+        if s is None:
+            s = _topic_word(w)
+            if len(cache) < 200_000:
+                cache[w] = s
+        if not s:
+            prev = None
+            continue
+        if s in counts:
+            counts[s] += 1
+        else:
+            counts[s] = 1
+            firstpos[s] = pos
+        if prev is not None:
+            bg = prev + "-" + s
+            bigrams[bg] = bigrams.get(bg, 0) + 1
+        prev = s
+    if bigrams:
+        for b in [b for b, c in bigrams.items() if c > 1][:2]:
             push(b)
-            break
+    # most frequent first (long words get a half-count bonus), ties by first position
+    ranked = sorted((-c - (0.5 if len(w) > 6 else 0.0), firstpos[w], w) for w, c in counts.items())
+    for _, _, w in ranked[:limit]:
+        push(w)
+    if len(out) < limit and bigrams:
+        # the phrase whose words are most frequent, e.g. "cold-brew", "sourdough-starter"
+        best = max(enumerate(bigrams), key=lambda ib: (
+            bigrams[ib[1]], sum(counts.get(w, 0) for w in ib[1].split("-", 1)), -ib[0]))[1]
+        push(best)
     return out
 
 
@@ -365,24 +424,26 @@ def reset_model_cache() -> None:
         _model = None
 
 
-def feature_vector(text: str, normalised: str | None = None) -> tuple[set[str], float]:
-    """Binary features of a post and the value each carries (1/sqrt(#features): L2-normalised)."""
-    fs = set(features(text, normalised))
-    return fs, 1.0 / math.sqrt(len(fs)) if fs else 0.0
+def feature_vector(text: str, normalised: str | None = None) -> tuple[list[str], list[str], float]:
+    """(lexical features, cue features, lexical value). Features are binary; the lexical ones
+    (words, bigrams, first words, hashtags) carry 1/sqrt(#lexical) each (L2-normalised, so long
+    posts do not get extreme scores; at scoring time the count is over the features the model
+    knows), the cue features ("r:...") carry CUE_VALUE whatever the length."""
+    lex, cue = _extract(text or "", normalised)
+    return sorted(lex), cue, (1.0 / math.sqrt(len(lex)) if lex else 0.0)
 
 
 def _scores(text: str, normalised: str, weights, bias) -> list[float]:
-    fs, v = feature_vector(text, normalised)
-    z0 = z1 = z2 = z3 = 0.0
+    lex, cue = _extract(text, normalised)
     get = weights.get
-    for fe in fs:
-        w = get(fe)
-        if w is not None:
-            z0 += w[0]
-            z1 += w[1]
-            z2 += w[2]
-            z3 += w[3]
-    z = [bias[0] + v * z0, bias[1] + v * z1, bias[2] + v * z2, bias[3] + v * z3]
+    z = list(bias)
+    ws = list(filter(None, map(get, lex)))  # known features, in a deterministic order
+    if ws:
+        v = 1.0 / math.sqrt(len(ws))  # normalise over the features the model knows
+        z = [b + v * x for b, x in zip(z, map(sum, zip(*ws)))]
+    ws = list(filter(None, map(get, cue)))
+    if ws:
+        z = [b + CUE_VALUE * x for b, x in zip(z, map(sum, zip(*ws)))]
     mx = max(z)
     ex = [math.exp(v - mx) for v in z]
     s = sum(ex)

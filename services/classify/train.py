@@ -26,6 +26,9 @@ from services.classify.training.generate import generate
 HERE = os.path.dirname(os.path.abspath(__file__))
 HANDWRITTEN = os.path.join(HERE, "training", "handwritten.tsv")
 LABELS = M.INTENTS
+# Expected share of each intent among posts in production (status, i.e. chit-chat, is the most
+# common); used to correct the bias of a model trained on a balanced corpus.
+DEPLOYMENT_PRIORS = {"goal": 0.23, "request": 0.23, "offer": 0.23, "status": 0.31}
 
 
 def load_handwritten(path: str = HANDWRITTEN) -> list[tuple[str, str]]:
@@ -52,20 +55,30 @@ def build_corpus(per_label: int, hand_weight: int) -> list[tuple[str, str]]:
     return data
 
 
-def train(data: list[tuple[str, str]], epochs: int = 8, lr0: float = 0.5, l2: float = 1e-6,
-          min_count: int = 2, seed: int = 7, log=print) -> dict:
+def train(data: list[tuple[str, str]], epochs: int = 5, lr0: float = 0.5, l2: float = 1e-3,
+          min_count: int = 2, seed: int = 7, priors: dict[str, float] | None = None, log=print) -> dict:
     n = len(LABELS)
+    cue_scale = M.CUE_VALUE  # cue features are not length-normalised (see model.feature_vector)
     li = {lab: i for i, lab in enumerate(LABELS)}
     t0 = time.time()
     vecs = []
     counts: dict[str, int] = {}
     for text, lab in data:
-        fs, v = M.feature_vector(text)
-        for f in fs:
+        lex, cue, v = M.feature_vector(text)
+        for f in lex:
             counts[f] = counts.get(f, 0) + 1
-        vecs.append((sorted(fs), v, li[lab]))
+        for f in cue:
+            counts[f] = counts.get(f, 0) + 1
+        fv = [(f, v) for f in sorted(lex)] + [(f, cue_scale) for f in sorted(cue)]
+        vecs.append((fv, li[lab]))
     keep = {f for f, c in counts.items() if c >= min_count}
-    vecs = [([f for f in fs if f in keep], v, y) for fs, v, y in vecs]
+    vecs2 = []
+    for fv, y in vecs:
+        kept = [fx for fx in fv if fx[0] in keep]
+        nlex = sum(1 for f, _ in kept if not f.startswith("r:"))
+        v = 1.0 / math.sqrt(nlex) if nlex else 0.0  # as model._scores: norm over known features
+        vecs2.append(([(f, x if f.startswith("r:") else v) for f, x in kept], y))
+    vecs = vecs2
     log(f"featurised {len(vecs)} posts, {len(keep)} features kept of {len(counts)} in {time.time() - t0:.1f}s")
     W: dict[str, list[float]] = {f: [0.0] * n for f in sorted(keep)}
     b = [0.0] * n
@@ -77,10 +90,10 @@ def train(data: list[tuple[str, str]], epochs: int = 8, lr0: float = 0.5, l2: fl
         lr = lr0 / (1.0 + ep)
         loss = 0.0
         for idx in order:
-            fs, v, y = vecs[idx]
+            fv, y = vecs[idx]
             z = list(b)
-            ws = [W[f] for f in fs]
-            for w in ws:
+            ws = [(W[f], v) for f, v in fv]
+            for w, v in ws:
                 for k in range(n):
                     z[k] += v * w[k]
             mx = max(z)
@@ -90,15 +103,22 @@ def train(data: list[tuple[str, str]], epochs: int = 8, lr0: float = 0.5, l2: fl
             loss -= math.log(max(p[y], 1e-12))
             g = p
             g[y] -= 1.0
-            gv = [lr * v * gk for gk in g]
+            gl = [lr * gk for gk in g]
             decay = 1.0 - lr * l2
-            for w in ws:
+            for w, v in ws:
                 for k in range(n):
-                    w[k] = w[k] * decay - gv[k]
+                    w[k] = w[k] * decay - v * gl[k]
             for k in range(n):
                 b[k] -= lr * 0.1 * g[k]
             step += 1
         log(f"epoch {ep + 1}/{epochs} lr={lr:.3f} loss={loss / len(order):.4f} ({time.time() - t0:.1f}s)")
+    # Prior correction: the corpus is balanced, but in a social feed most posts are chit-chat.
+    freq = [0] * n
+    for _, y in vecs:
+        freq[y] += 1
+    if priors:
+        for k, lab in enumerate(LABELS):
+            b[k] += math.log(priors[lab] / (freq[k] / len(vecs)))
     weights = {}
     for f in sorted(W):
         w = [round(x, 4) for x in W[f]]
@@ -109,21 +129,23 @@ def train(data: list[tuple[str, str]], epochs: int = 8, lr0: float = 0.5, l2: fl
         "labels": list(LABELS),
         "bias": [round(x, 5) for x in b],
         "weights": weights,
-        "training": {"posts": len(data), "epochs": epochs, "lr0": lr0, "l2": l2, "min_count": min_count},
+        "training": {"posts": len(data), "epochs": epochs, "lr0": lr0, "l2": l2, "min_count": min_count,
+                     "priors": priors, "class_counts": dict(zip(LABELS, freq))},
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=M.ARTEFACT_PATH)
-    ap.add_argument("--per-label", type=int, default=6000)
+    ap.add_argument("--per-label", type=int, default=8000)
     ap.add_argument("--hand-weight", type=int, default=3)
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--lr", type=float, default=0.5)
-    ap.add_argument("--l2", type=float, default=1e-6)
+    ap.add_argument("--l2", type=float, default=1e-3)
     args = ap.parse_args(argv)
     data = build_corpus(args.per_label, args.hand_weight)
-    art = train(data, epochs=args.epochs, lr0=args.lr, l2=args.l2, log=lambda m: print(m, file=sys.stderr))
+    art = train(data, epochs=args.epochs, lr0=args.lr, l2=args.l2, priors=DEPLOYMENT_PRIORS,
+                log=lambda m: print(m, file=sys.stderr))
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     tmp = args.out + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:

@@ -55,6 +55,11 @@ def format_ts(ts: datetime) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
+def epoch_seconds(ts: str) -> float:
+    """Seconds since the epoch of an RFC 3339 timestamp."""
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
 class ContractError(ValueError):
     """A payload does not fit its record; `field` names the offending field."""
 

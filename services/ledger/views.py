@@ -7,6 +7,8 @@ from datetime import date, datetime, timezone
 from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
+from services.core.contracts import epoch_seconds as epoch  # noqa: F401  (the score of recent entries)
+
 WINDOWS = ("all", "day", "week")
 
 
@@ -22,11 +24,6 @@ def window_keys(created_at: str) -> dict[str, str]:
 def _day_and_week(day: str) -> dict[str, str]:
     year, week, _ = date.fromisoformat(day).isocalendar()
     return {"day": day, "week": f"{year}-W{week:02d}"}
-
-
-def epoch(ts: str) -> float:
-    """Seconds since the epoch of an RFC 3339 timestamp (the score of recent-entry sets)."""
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
 def current_window(window: str, now: datetime | None = None) -> str:

@@ -12,13 +12,14 @@ Two parts in each worker:
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Histogram
 
-from services.core.contracts import ClassifiedPost, Match, Candidate, Reaction, Relation, utc_now
+from services.core.contracts import Candidate, ClassifiedPost, Match, Reaction, Relation, epoch_seconds, utc_now
 from services.core.runtime import Runtime, event, json_response, problem
 from services.match.ranking import ExpertiseIndex, MatchConfig
 
@@ -31,6 +32,9 @@ MATCHES = Counter("goalpost_match_matches_total", "Matches sent", ["intent"])
 UNMATCHED = Counter("goalpost_match_unmatched_total", "Goals and requests with no candidate", ["intent"])
 RANK_SECONDS = Histogram("goalpost_match_rank_seconds", "Time to rank one post",
                          buckets=(.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1))
+TIME_TO_MATCH = Histogram("goalpost_match_time_to_match_seconds",
+                          "From a goal or request's created_at (its ingest time) to its match being sent",
+                          buckets=(.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300))
 FOLLOWED = Counter("goalpost_match_index_events_total", "Events applied to the expertise index", ["topic"])
 
 rt = Runtime("match")
@@ -118,9 +122,14 @@ async def rank_posts(events: list) -> None:
     decoded = await rt.decode_or_dead_letter(events, ClassifiedPost)
     matches = [build_match(post, settings.match_top_k) for _, post in decoded
                if post.reply_to is None and post.intent in ROUTED_INTENTS]
+    await rt.send_records(matches)
+    now = time.time()
+    created = {post.post_id: post.created_at for _, post in decoded}
     for match in matches:
         (MATCHES if match.candidates else UNMATCHED).labels(match.intent).inc()
-    await rt.send_records(matches)
+        age = now - epoch_seconds(created[match.post_id])
+        if 0 <= age < 86400:  # live traffic only: a backfill of old posts would swamp the histogram
+            TIME_TO_MATCH.observe(age)
     assert rt.redis is not None
     async with rt.redis.pipeline(transaction=False) as pipe:
         for match in matches:

@@ -12,6 +12,7 @@ new-year-resolution posts.
 from __future__ import annotations
 
 import random
+import re
 
 # --------------------------------------------------------------------------------------------
 # Domains: things, activities (base verb phrases), problems, properties, factors, methods
@@ -287,8 +288,11 @@ def _url(r):
 
 
 def _handle(r):
+    x = r.random()
+    if x < 0.1:
+        return _pick(r, ["User", "guest", "Guest", "member", "chatter", "anon"]) + str(r.randrange(1, 999))
     h = _pick(r, HANDLES)
-    if r.random() < 0.3:
+    if x < 0.4:
         h = h + str(r.randrange(1, 99))
     return h
 
@@ -356,12 +360,91 @@ def tweetify(r, s: str, tags: list[str], p_tag=0.5, p_rt=0.2, p_url=0.2, p_menti
     return s
 
 
+def drop_hashtags(r, s: str, p: float = 0.25) -> str:
+    """Clients may move hashtags into the post's tags: the text then has holes where they were."""
+    if "#" not in s or r.random() >= p:
+        return s
+    return " ".join(w for w in s.split(" ") if not w.startswith("#")) or s
+
+
 # --------------------------------------------------------------------------------------------
 # goal
 # --------------------------------------------------------------------------------------------
 
+GOAL_VERBS = {
+    "release": ["a mixtape", "my first album", "an app", "a podcast episode every week"],
+    "grow out": ["my hair", "my beard", "my eyebrows", "my nails"],
+    "perfect": ["my chili recipe", "my jump shot", "my handwriting", "my pancake flip", "my homebrew"],
+    "work on": ["my patience", "handling stress", "my posture", "my temper", "my credit score", "my confidence",
+                "my relationship with god", "my self esteem", "being on time"],
+    "find": ["a job I love", "a better apartment", "inner peace", "a hobby", "my passion", "a gym buddy"],
+    "build": ["a tiny house", "my own computer", "a better morning routine", "muscle", "my savings", "an app"],
+    "master": ["the guitar", "chess", "the splits", "excel", "my emotions", "a handstand"],
+    "try": ["a new sport", "rock climbing", "every pizza place in town", "something that scares me", "yoga"],
+    "visit": ["my grandparents more", "all 50 states", "Iceland", "a new country", "Disney World"],
+    "learn": ["to drive stick", "to juggle", "sign language", "to budget", "photoshop", "to say no", "to dance"],
+    "quit": ["energy drinks", "biting my nails", "online shopping", "fast food", "vaping", "my toxic job"],
+    "finish": ["my degree", "that puzzle", "the marathon", "my bathroom remodel", "every book I start"],
+    "start": ["a garden", "a blog", "my own business", "journaling", "running again", "saving for a house"],
+    "keep": ["my room clean", "a gratitude journal", "my plants alive", "in touch with old friends"],
+    "get": ["a new job", "my GED", "my finances in order", "in shape", "over my ex", "organized", "a passport"],
+    "stop": ["overthinking", "procrastinating", "eating late", "caring so much", "skipping breakfast", "buying junk"],
+    "eat": ["less meat", "more greens", "breakfast every day", "clean", "out less"],
+    "drink": ["less coffee", "more water", "only on weekends", "green tea daily"],
+    "save": ["for a car", "$5000", "every penny", "half my paycheck"],
+    "run": ["a 10k", "every day", "my first ultra", "three times a week"],
+    "read": ["the whole bible", "a book a week", "more poetry", "before bed"],
+    "spend": ["less on clothes", "more time outside", "more time with my kids", "less time online"],
+    "make": ["new friends", "time for myself", "my bed every morning", "the dean's list", "a budget"],
+    "become": ["a nurse", "a morning person", "vegetarian", "debt free", "a better cook"],
+    "pay off": ["my car", "my credit cards", "my loans", "the house"],
+    "develop": ["my own style", "better habits", "a thicker skin", "my signature dish"],
+    "lose": ["the last 10 pounds", "the baby weight", "my belly", "15 lbs"],
+    "treat": ["myself better", "people with kindness", "my body right"],
+    "leave": ["twitter for a month", "my comfort zone", "the past behind", "work on time"],
+    "write": ["every day", "a letter to my future self", "my memoir", "more poems"],
+    "unplug": ["on sundays", "after 9pm", "more often"],
+    "go": ["to bed earlier", "skydiving", "back to school", "a whole month without sugar", "to more concerts"],
+}
+GOAL_VERB_LIST = sorted(GOAL_VERBS)
+
+
+IMP_VERBS = ["watch", "meet", "enjoy", "manage", "recruit", "cite", "follow", "address", "collaborate with",
+             "figure out", "motivate", "call", "hug", "thank", "forgive", "help", "support", "respect",
+             "appreciate", "explore", "cook", "bake", "paint", "draw", "hike", "plant", "fix", "organize",
+             "declutter", "donate", "listen to", "study", "practice", "play", "record", "invest in", "budget for",
+             "earn", "visit", "apply to", "launch", "grow", "create", "design", "publish", "share", "take",
+             "make", "see", "try", "attend", "celebrate", "cherish", "chase", "embrace", "ignore", "protect",
+             "prioritize", "schedule", "track", "finish", "read", "write", "buy", "sell", "fund", "join", "lead"]
+IMP_MORE = ["sunsets", "books", "vegetables", "movies", "friends", "photos", "risks", "walks", "concerts",
+            "museums", "podcasts", "people", "fruit", "documentaries", "compliments", "letters", "classes",
+            "road trips", "home cooked meals", "games", "videos", "songs", "recipes", "projects", "clients"]
+IMP_OBJ = ["my time", "my money", "my family", "my friends", "my body", "my mind", "life", "every moment",
+           "the little things", "my idol", "someone famous", "my dreams", "my health", "my career",
+           "my sleep", "my spending", "my goals", "my blessings", "new people", "the world", "my own path",
+           "a new hobby", "the outdoors", "my passion", "my calendar", "my weight", "my faith", "my team"]
+
+
+def _goal_vo(r) -> str:
+    x = r.random()
+    if x < 0.4:
+        v = _pick(r, GOAL_VERB_LIST)
+        return v + " " + _pick(r, GOAL_VERBS[v])
+    v = _pick(r, IMP_VERBS)
+    if x < 0.65:
+        return f"{v} more {_pick(r, IMP_MORE)}"
+    if x < 0.72:
+        return f"{v} less {_pick(r, IMP_MORE)}"
+    if x < 0.8:
+        return f"{v} {_pick(r, IMP_OBJ)} {_pick(r, ['wisely', 'better', 'more', 'every day', 'seriously', 'like never before'])}"
+    return f"{v} {_pick(r, IMP_OBJ)}"
+
+
 def _goal_phrase(r) -> str:
-    if r.random() < 0.55:
+    x = r.random()
+    if x < 0.45:
+        g = _goal_vo(r)
+    elif x < 0.75:
         g = _pick(r, GENERIC_GOALS)
     else:
         d = DOMAINS[_pick(r, DOMAIN_NAMES)]
@@ -376,7 +459,7 @@ def gen_goal(r) -> tuple[str, str]:
     g2 = _goal_phrase(r)
     g3 = _goal_phrase(r)
     cap = g[0].upper() + g[1:]
-    t = r.randrange(46)
+    t = r.randrange(80)
     if t == 0: s = f"I want to {g}{adv}."
     elif t == 1: s = f"This year I will {g}."
     elif t == 2: s = f"New Years resolution: {g}"
@@ -422,10 +505,48 @@ def gen_goal(r) -> tuple[str, str]:
     elif t == 42: s = f"Never again. From now on I {g2.split(' ')[0]} {' '.join(g2.split(' ')[1:])}."
     elif t == 43: s = f"Finally signing up to {g}, this is happening"
     elif t == 44: s = f"New year new me: {g}"
-    else: s = f"I wanna {g}{adv}"
-    style = _pick(r, ["tweet", "tweet", "tweet", "chat", "forum"])
+    elif t == 45: s = f"I wanna {g}{adv}"
+    elif t == 46: s = f"To {g}{adv}!"
+    elif t == 47: s = f"{r.randrange(1, 10)}. {cap}"
+    elif t == 48: s = f"My #{_pick(r, ['resolution', 'NewYearsResolution', 'goal', 'resolution2015'])} is to {g}{adv}"
+    elif t == 49: s = f"My #{_pick(r, ['resolution', 'goal', 'NewYearsResolution'])}? {cap}. What's your #{_pick(r, ['resolution', 'goal'])}?"
+    elif t == 50: s = f"Mine is to {g}. What are yours?"
+    elif t == 51: s = f"{cap} and {g2}{adv}"
+    elif t == 52: s = f"Goodbye {_pick(r, ['junk food', 'soda', 'toxic people', 'cigarettes', 'laziness', 'debt', 'excuses'])}, hello {_pick(r, ['gym', 'salad', 'savings', 'happiness', 'books', 'new me'])}"
+    elif t == 53: s = f"Gotta {g} so I can {g2}"
+    elif t == 54: s = f"Need to {g} after the holidays"
+    elif t == 55: s = f"I'm done with {_pick(r, ['junk food', 'drama', 'fake friends', 'smoking', 'being broke', 'procrastinating'])}. Going to {g} instead"
+    elif t == 56: s = f"Be {_pick(r, ['more patient', 'kinder', 'healthier', 'happier', 'braver', 'more grateful', 'less selfish', 'the best version of me'])}{adv}"
+    elif t == 57: s = f"Just {g}. That's it. That's the plan."
+    elif t == 58: s = f"{cap}, one day at a time"
+    elif t == 59: s = f"I should really {g}{adv}"
+    elif t == 60: s = f"Mine: {g}"
+    elif t == 61: s = f"Not making any big promises, just want to {g}"
+    elif t == 62: s = f"I have a list. Number one: {g}. Surely I can do that in 365 days"
+    elif t == 63: s = f"Working on it: {g}"
+    elif t == 64: s = f"{cap}. No excuses."
+    elif t == 65: s = f"Going to try to {g} and {g2}{adv}"
+    elif t == 66: s = f"More {_pick(r, ['selfies', 'reading', 'travel', 'laughing', 'hiking', 'family time', 'vegetables', 'music', 'sleep'])}, less {_pick(r, ['stress', 'drama', 'takeout', 'tv', 'worrying', 'sugar', 'phone time'])}"
+    elif t == 67: s = f"{cap} #{_pick(r, ['goals', 'resolution', 'motivation', 'NewYear', '2015goals', 'fitspo'])}"
+    elif t == 68: s = f"My {_pick(r, ['first', 'new', 'big'])} {_pick(r, ['5k training', 'savings plan', 'diet', 'reading challenge', 'no spend month'])} {_pick(r, ['starts tomorrow', 'kicks off tonight', 'begins monday', 'starts now'])}!"
+    elif t == 69: s = f"Finally {g}{adv}"
+    elif t == 70: s = f"{_pick(r, ['Must', 'Have to', 'Need to'])} {g}!"
+    elif t == 71: s = f"I'll try harder to {g}{adv}"
+    elif t == 72: s = f"Do {_pick(r, ['more', 'less'])} {_pick(r, ['volunteer work', 'cardio', 'overtime', 'reading', 'cooking', 'yoga', 'stuff that scares me'])}{adv}."
+    elif t == 73: s = f"{_pick(r, ['Dont', 'Never', 'NEVER', 'Do not', 'dont'])} {_pick(r, ['catch feelings', 'take back an ex', 'settle', 'skip leg day', 'text him back', 'give up', 'look back', 'eat after midnight', 'trust fake people', 'waste another year'])}{_pick(r, ['', '!', '!!!', ' again', ' this year', ' under any circumstance'])}"
+    elif t == 74: s = f"No more {_pick(r, ['fast food', 'excuses', 'drama', 'late nights', 'soda', 'mr nice guy', 'procrastination', 'toxic people', 'cigarettes', 'online shopping'])}{_pick(r, ['', '!', '!!!!', ' in ' + yr, '. Enough is enough'])}"
+    elif t == 75: s = f"Fewer {_pick(r, ['excuses', 'late nights', 'takeout meals', 'arguments', 'impulse buys', 'selfies'])}, more {_pick(r, ['results', 'sleep', 'home cooking', 'hugs', 'savings', 'books'])}"
+    elif t == 76: s = f"Out with the old and in with the new{_pick(r, ['', '!', '. ' + cap])}"
+    elif t == 77: s = f"{_pick(r, ['Only', 'Just', 'Nothing but'])} {_pick(r, ['positive vibes', 'good energy', 'real friends', 'gains', 'love', 'water'])} {_pick(r, ['from now on', 'this year', 'in ' + yr, ''])}"
+    elif t == 78: s = f"{_pick(r, ['Time to', 'Ready to', 'About to'])} {g} {_pick(r, ['for good', 'once and for all', 'fr', 'no cap', ''])}"
+    else: s = f"For {yr}: {g}"
+    if r.random() < 0.2:
+        # the keyword was a hashtag that the client moved to the post's tags: "My is to ..."
+        s2 = re.sub(r"(?i)#?(new ?year'?s )?(resolution|goal)s?\b", "", s, count=1)
+        s = re.sub(r"  +", " ", s2).strip() or s
+    style = _pick(r, ["tweet"] * 7 + ["chat"] * 3 + ["forum"])
     if style == "tweet":
-        s = tweetify(r, casual(r, s), GOAL_TAGS, p_tag=0.45, p_rt=0.2, p_url=0.1, p_emo=0.1)
+        s = drop_hashtags(r, tweetify(r, casual(r, s), GOAL_TAGS, p_tag=0.45, p_rt=0.2, p_url=0.1, p_emo=0.1), 0.35)
     elif style == "chat":
         s = casual(r, s)
     else:
@@ -549,9 +670,17 @@ def gen_forum_question(r) -> str:
     else:
         title = ""
     body = []
-    for _ in range(r.randrange(0, 5)):
-        body.append(_context_sentence(r, d))
-    nq = 1 + (r.random() < 0.4)
+    for _ in range(r.randrange(0, 7)):
+        if r.random() < 0.2:
+            body.append(_answer_sentence(r, d))  # background facts the asker already knows
+        else:
+            body.append(_context_sentence(r, d))
+    if r.random() < 0.15:
+        body.insert(0, _pick(r, ["Let me motivate my question with a situation.",
+                                 "Before I begin, some background.", "Okay, so here is the thing.",
+                                 "This might be a silly question.", "I've been wondering about this for a while.",
+                                 "I could not find this asked before."]))
+    nq = (title.endswith("?") and r.random() < 0.35) and 0 or (1 + (r.random() < 0.4))
     for _ in range(nq):
         pos = r.randrange(len(body) + 1) if r.random() < 0.3 else len(body)
         body.insert(pos, _question_sentence(r, d))
@@ -560,7 +689,14 @@ def gen_forum_question(r) -> str:
                               "Sorry if this is a dumb question.", "Edit: added some details.",
                               "Any input would be appreciated."]))
     s = (title + " " if title else "") + " ".join(body)
-    return s.strip()
+    return truncate(r, s.strip())
+
+
+def truncate(r, s: str, limit: int = 600) -> str:
+    """Long posts often arrive cut to a preview length; sometimes cut them mid-sentence."""
+    if len(s) > limit and r.random() < 0.6:
+        return s[:limit]
+    return s
 
 
 def gen_donation_request(r) -> str:
@@ -631,7 +767,15 @@ def _answer_sentence(r, d) -> str:
     th = _pick(r, d["things"]); th2 = _pick(r, d["things"]); a = _pick(r, d["acts"])
     pr = _pick(r, d["props"]); fa = _pick(r, d["factors"]); fa2 = _pick(r, d["factors"])
     me = _pick(r, d["methods"]); me2 = _pick(r, d["methods"]); pe = _pick(r, d["people"])
-    t = r.randrange(44)
+    t = r.randrange(52) if r.random() < 0.35 else r.randrange(44)
+    if t == 44: return f"How about a {th}? It has more {pr} than a {th2}."
+    if t == 45: return f"Why not try {me}?"
+    if t == 46: return f"Have you tried {me}? It usually helps."
+    if t == 47: return f"I can answer this: {fa} is what matters."
+    if t == 48: return f"I have a list of {_pick(r, ['books', 'resources', 'examples', 'links'])} about this on my blog: {_url(r)}"
+    if t == 49: return f"Maybe some {th}, or a {th2}?"
+    if t == 50: return f"What you want is a {th}."
+    if t == 51: return f"Not sure what you mean by {pr}, but {me} is how I would approach it."
     if t == 0: return f"The {pr} depends mostly on {fa}."
     if t == 1: return f"You can {a.replace('my ', 'your ')} by {me}."
     if t == 2: return f"I'd recommend {me}."
@@ -678,23 +822,57 @@ def _answer_sentence(r, d) -> str:
     return f"{pe.capitalize()} have been doing this for centuries, so {me} is well tested."
 
 
+BRANDS = ["Hario", "Baratza", "Bodum", "Weber", "Fender", "Yamaha", "Canon", "Nikon", "Lodge", "Le Creuset",
+          "Vanguard", "Fidelity", "Duolingo", "Anki", "Brooklyn Brewery", "Chimay", "Guinness", "Sierra Nevada"]
+
+
+def _story_sentence(r, d) -> str:
+    """First-person experience and narrative, as found in many answers."""
+    th = _pick(r, d["things"]); pe = _pick(r, d["people"]); me = _pick(r, d["methods"]); pr = _pick(r, d["props"])
+    t = r.randrange(14)
+    if t == 0: return f"I only {_pick(r, ['teach', 'brew', 'cook', 'work with', 'deal with'])} small batches, but I have found that {me} helps a lot."
+    if t == 1: return f"My {_pick(r, RELATIVES)} tells a story from when I was {_pick(r, ['learning to read', 'a kid', 'starting out', 'in school'])}: she noticed the {pr} first."
+    if t == 2: return f"I once had a {th} from {_pick(r, BRANDS)} that lasted {_num(r, 2, 20)} years."
+    if t == 3: return f"Years ago I {_pick(r, ['tried', 'tested', 'measured', 'compared'])} this myself and the {pr} barely changed."
+    if t == 4: return f"When I was {_pick(r, ['teaching', 'working', 'living', 'studying'])} in {_pick(r, PLACES)}, the {pe} there used a {th}."
+    if t == 5: return f"I did a {_pick(r, ['dark', 'light', 'small', 'big', 'quick'])} one last year and went overboard on the {th}; lesson learned."
+    if t == 6: return f"Last time I {_pick(r, ['did this', 'had this problem', 'tried it'])}, it took about {_num(r, 2, 40)} minutes."
+    if t == 7: return f"We had exactly this {_pick(r, ['discussion', 'problem', 'debate'])} in our {_pick(r, ['department', 'club', 'team', 'kitchen'])}."
+    if t == 8: return f"I drank a {th} from {_pick(r, BRANDS)} once and the {pr} was remarkable."
+    if t == 9: return f"A {th} like the \"{_pick(r, BRANDS)} {_pick(r, ['Classic', 'Pro', 'Mini', 'Original', 'Select'])}\"."
+    if t == 10: return f"From \"{_pick(r, ['A Guide to', 'The Art of', 'Notes on', 'Thinking about'])} {d['things'][0].title()}\" by {_pick(r, ['J. Smith', 'A. Rivera', 'M. Chen', 'K. Okafor'])}: \"{_pick(r, d['methods']).capitalize()} is the whole secret.\""
+    if t == 11: return f"Teacher: what is {r.randrange(2, 9)} times {r.randrange(2, 9)}? Student: {r.randrange(10, 60)}. Teacher: close, how did you get that?"
+    if t == 12: return f"If the {_pick(r, ['student', 'beginner', 'reader', 'customer'])} struggles with this, what do you think they understand by {pr}?"
+    return f"{_pick(r, ['Home brew here', 'Teacher here', 'Barista here', 'Long time runner here', 'Developer here'])}: I use a {th} and {me}."
+
+
 def gen_forum_answer(r) -> str:
     d = DOMAINS[_pick(r, DOMAIN_NAMES)]
-    n = _pick(r, [1, 1, 2, 3, 3, 4, 5, 6, 7])
-    sents = [_answer_sentence(r, d) for _ in range(n)]
+    n = _pick(r, [1, 1, 2, 3, 3, 4, 5, 6, 7, 8, 10])
+    sents = [_story_sentence(r, d) if r.random() < 0.2 else _answer_sentence(r, d) for _ in range(n)]
     if r.random() < 0.15:
         sents.insert(0, _pick(r, ["Great question.", "I had the same problem.", "Good question!",
                                   "I'll add to the other answers.", "Not an expert, but here goes."]))
     if r.random() < 0.15:
         sents.append(_pick(r, ["Hope this helps.", "Good luck!", "Hope that helps!", "Cheers.",
                                "Enjoy!", "Let me know how it goes."]))
-    if r.random() < 0.1:
+    if r.random() < 0.04:
         sents.append(_pick(r, ["Does that make sense?", "Why? Because it is cheaper.",
                                "Who knows?", "Isn't that what you want?"]))
     if r.random() < 0.12:
         i = r.randrange(len(sents))
         sents[i] = "- " + sents[i]
-    return " ".join(sents)
+    x = r.random()
+    if x < 0.1:
+        sents = [f"{i + 1}) {_pick(r, d['methods']).capitalize()}. {_answer_sentence(r, d)}" for i in range(r.randrange(2, 4))]
+    elif x < 0.17:
+        sents = [_pick(r, [f"In {_pick(r, PLACES)} it is {_pick(r, BRANDS)} and {_pick(r, BRANDS)}.",
+                           f"{_pick(r, PLACES)}: {_pick(r, BRANDS)} (source: {_pick(r, ANSWER_SOURCES)})",
+                           f"The most popular {_pick(r, d['things'])} in {_pick(r, PLACES)} is from {_pick(r, BRANDS)}.",
+                           f"{_pick(r, BRANDS)} is the closest I know of.",
+                           f"My two favourites are the {_pick(r, d['things'])} from {_pick(r, BRANDS)} and a {_pick(r, d['things'])}.",
+                           f"Go to {_url(r)}, search for {_pick(r, d['things'])} and filter by {_pick(r, d['factors'])}."])] + sents[:r.randrange(0, 3)]
+    return truncate(r, " ".join(sents))
 
 
 def gen_donation_offer(r) -> str:
@@ -883,14 +1061,212 @@ def gen_disaster_status(r) -> str:
     return tweetify(r, casual(r, s) if r.random() < 0.5 else s, DISASTER_TAGS, p_tag=0.6, p_rt=0.4, p_url=0.3, p_emo=0.05)
 
 
+ANIMALS = ["deer", "raccoon", "fox", "hawk", "stray cat", "squirrel", "owl", "coyote", "skunk", "possum"]
+CELEBS = ["the mayor", "the governor", "the president", "my boss", "some senator", "that news anchor",
+          "the weatherman", "my landlord", "the coach", "a famous actor", "the CEO"]
+SUBJECTS = ["this weather", "monday", "my job", "the internet", "this room", "reality tv", "politics",
+            "traffic", "the news", "my phone", "school", "the referee", "my hair", "winter", "this song",
+            "the subway", "twitter", "this party", "the wifi", "my neighbours", "that movie", "the election"]
+ADJS = ["the worst", "so overrated", "hilarious", "ridiculous", "a joke", "amazing", "insane", "weird",
+        "way too loud", "so boring", "a mess", "pretty cool", "not that bad", "crazy", "annoying"]
+INSULTS = ["a drama queen", "such a troll", "a nerd", "weird", "crazy", "a genius", "a menace", "so lame"]
+EMOTES = ["*waves*", "*hugs all*", "*yawns*", "*sips coffee*", "*hides*", "*grins*", "*runs away*",
+          "*dances*", "*facepalm*", "*shrugs*"]
+
+
+def gen_chat_banter(r) -> str:
+    h = _handle(r); h2 = _handle(r)
+    t = r.randrange(44)
+    if t == 0: s = f"you're {_pick(r, INSULTS)} {h}"
+    elif t == 1: s = f"u just want attention"
+    elif t == 2: s = f"if you don't like it then {_pick(r, ['leave', 'dont read it', 'ignore me', 'whatever'])}"
+    elif t == 3: s = f"you know what i mean"
+    elif t == 4: s = f"you should see my {_pick(r, ['room', 'car', 'desk', 'kitchen'])} lol"
+    elif t == 5: s = f"you can't be serious {h}"
+    elif t == 6: s = _pick(r, EMOTES)
+    elif t == 7: s = f"pokes {h}"
+    elif t == 8: s = f"<-- {_pick(r, STATUS_FEELINGS)}"
+    elif t == 9: s = f"{_pick(r, ['sits down', 'walks in', 'stands up', 'looks around', 'sneaks in'])} {_pick(r, ['', 'and waits', 'quietly', 'la la la'])}"
+    elif t == 10: s = f"i saw a {_pick(r, ANIMALS)} {_pick(r, ['over that way', 'in my yard', 'on the road', 'last night'])}"
+    elif t == 11: s = f"my {_pick(r, RELATIVES)} studied in {_pick(r, PLACES)} for a year"
+    elif t == 12: s = f"i haven't been to {_pick(r, ['a drive in', 'a circus', 'the zoo', 'a concert', 'disney'])} since i was a kid"
+    elif t == 13: s = f"{h} is {_pick(r, INSULTS)}"
+    elif t == 14: s = f"{_pick(r, SUBJECTS)} is {_pick(r, ADJS)}"
+    elif t == 15: s = f"i'm a huge {_pick(r, ['video game', 'sports', 'movie', 'music', 'book', 'comic'])} nerd"
+    elif t == 16: s = f"i know... i watch {_pick(r, SHOWS)} too"
+    elif t == 17: s = f"yea im about to {_pick(r, ['watch tv', 'eat', 'sleep', 'go out', 'shower', 'play xbox'])}"
+    elif t == 18: s = f"good to hear {h}"
+    elif t == 19: s = f"{h} and {h2} are {_pick(r, ['funny', 'at it again', 'cute', 'fighting again', 'twins lol'])}"
+    elif t == 20: s = f"i dont get it {_pick(r, ['', 'lol', 'at all', h])}"
+    elif t == 21: s = f"{_pick(r, ['there are always', 'there is always', 'you always get'])} {_pick(r, ['bugs', 'trolls', 'weirdos', 'idiots', 'creeps'])} in here"
+    elif t == 22: s = f"one more {_pick(r, ['guy', 'person', 'creep'])} pms me and {_pick(r, ['i leave', 'they get ignored', 'im done'])}"
+    elif t == 23: s = f"{_pick(r, ['sheesh', 'geez', 'dang', 'damn', 'wow', 'man'])} {_pick(r, ['', 'that was fast', 'its late', 'im tired', 'lol'])}"
+    elif t == 24: s = f"{r.randrange(15, 60)} {_pick(r, ['f', 'm'])} {_pick(r, PLACES)} {_pick(r, ['here', 'here to chat', 'bored', 'pm me', 'hey all'])}"
+    elif t == 25: s = f"cheers {_pick(r, ['babes', 'mate', h, 'all'])}"
+    elif t == 26: s = f"{_pick(r, ['i', 'we'])} {_pick(r, ['had', 'saw', 'ate', 'heard', 'found'])} {_pick(r, ['a weird dream', 'a ghost', 'the best burger', 'a funny video', 'my old yearbook'])} {_pick(r, ['', 'last night', 'today', 'once'])}"
+    elif t == 27: s = f"that's what {_pick(r, ['she said', 'i thought', 'i said', 'they all say'])}"
+    elif t == 28: s = f"{_pick(r, ['its', 'it is', 'it was'])} {_pick(r, ['sort of', 'kind of', 'just'])} like {_pick(r, ['netflix', 'facebook', 'a game', 'school', 'a bad movie'])} {_pick(r, ['but worse', 'but for old people', 'lol', 'only cheaper'])}"
+    elif t == 29: s = f"{h} {_pick(r, ['you missed it', 'you are late', 'you again', 'you rock', 'you win', 'you wish'])}"
+    elif t == 30: s = f"i {_pick(r, ['dont', 'never', 'always'])} {_pick(r, ['do my own laundry', 'watch the news', 'drink coffee', 'sleep before 2', 'answer my phone'])}"
+    elif t == 31: s = f"{_pick(r, ['no', 'nah', 'yes', 'ok', 'lol'])} {_pick(r, ['im not', 'i am', 'thats me', 'not me', 'was me'])}"
+    elif t == 32: s = f"{_pick(r, ['welcome', 'wb', 'welcome back', 'hey there', 'hiya'])} {h}{_pick(r, ['', '!', '...', ' :)', '....lol'])}"
+    elif t == 33: s = f"{_pick(r, ['later', 'bye', 'night', 'peace out'])} {h}, {_pick(r, ['off to', 'going to', 'heading to'])} {_pick(r, ['bed', 'work', 'get food', 'the store'])}"
+    elif t == 34: s = f"{_pick(r, ['lol', 'haha', 'lmao'])} {h} {_pick(r, ['you crack me up', 'stop it', 'too funny', 'thats gross', 'nice one'])}"
+    elif t == 35: s = f"{_pick(r, ['darwin', 'shakespeare', 'einstein', 'elvis', 'my teacher'])} {_pick(r, ['was overrated', 'was a genius', 'never said that', 'would hate this room'])}"
+    elif t == 36: s = f"{_pick(r, ['still', 'already', 'finally'])} {_pick(r, ['in my day clothes', 'in pajamas', 'awake', 'at work', 'home'])}"
+    elif t == 37: s = f"{_pick(r, ['my', 'the'])} {_pick(r, ['screen', 'text', 'font', 'chat'])} {_pick(r, ['is tiny', 'keeps freezing', 'is huge now', 'went blank'])}"
+    elif t == 38: s = f"{_pick(r, ['i like', 'i love', 'i hate', 'nobody likes'])} {_pick(r, ['mondays', 'rain', 'cats', 'this song', 'country music', 'spiders', 'that show'])}"
+    elif t == 39: s = f"{_pick(r, ['only', 'and', 'but'])} {_pick(r, ['i dont get paid enough', 'i see a lot of idiots', 'nobody listens', 'its too late now'])}"
+    elif t == 40: s = f"{_pick(r, ['ahhh', 'ohhh', 'mmm', 'hmm', 'awww'])} {_pick(r, ['i missed you', 'that sounds good', 'ok', 'i see', 'poor thing'])} {h}"
+    elif t == 41: s = f"{h} {_pick(r, ['u think', 'you think', 'did you know'])} {_pick(r, ['cotton breathes', 'im kidding', 'im 12', 'i care'])}? {_pick(r, ['not really', 'lol', 'nope', 'ha'])}"
+    elif t == 42: s = f"{_pick(r, ['im', 'i am', 'we are'])} {_pick(r, ['from', 'in', 'near', 'moving to'])} {_pick(r, PLACES)}"
+    else: s = f"{_pick(r, ['yeah', 'lol', 'true', 'ok', 'hmm', 'well'])}, {_pick(r, ['that happens', 'could be worse', 'its complicated', 'same here', 'been there'])}"
+    if r.random() < 0.25:
+        s = s + _pick(r, ["...", "..", "!", " lol", " :)", " =)", " ;0", "!!!", " haha", " ugh"])
+    if r.random() < 0.15:
+        s = s.capitalize()
+    if r.random() < 0.08:
+        s = s.upper()
+    return s
+
+
+def gen_commentary(r) -> str:
+    """Tweets of opinion, jokes, news and questions to nobody in particular: status, not requests."""
+    pl = _pick(r, PLACES); dis = _pick(r, DISASTERS); c = _pick(r, CELEBS); sub = _pick(r, SUBJECTS)
+    t = r.randrange(36)
+    if t == 0: s = f"If {dis} hit {pl}, {c} would {_pick(r, ['rename it after himself', 'blame the weather', 'tweet about it', 'hold a press conference', 'cancel it'])}"
+    elif t == 1: s = f"{sub.capitalize()} is {_pick(r, ADJS)}"
+    elif t == 2: s = f"{c.capitalize()} said {_pick(r, ['we are ready', 'everything is fine', 'it was a success', 'nobody saw it coming', 'the worst is over'])}"
+    elif t == 3: s = f"Remember when {c} {_pick(r, ['promised lower taxes', 'said it would never happen', 'tried to dance', 'cut the budget'])}?"
+    elif t == 4: s = f"Nobody talks about {sub} enough"
+    elif t == 5: s = f"I don't think {sub} is funny"
+    elif t == 6: s = f"Who else is {_pick(r, ['bored', 'awake', 'at work', 'hungry', 'watching this'])} right now?"
+    elif t == 7: s = f"Where is everyone tonight?"
+    elif t == 8: s = f"What is up with {sub} lately???"
+    elif t == 9: s = f"Is there {_pick(r, ['lightning', 'thunder', 'snow', 'a fire'])} outside??? I {_pick(r, ['dont hear anything', 'just saw a flash', 'cant tell'])}"
+    elif t == 10: s = f"How are the rest of you holding up???"
+    elif t == 11: s = f"Why does this always happen to me?"
+    elif t == 12: s = f"{dis} is a {_pick(r, ['beast', 'joke', 'drama queen', 'monster', 'diva'])}"
+    elif t == 13: s = f"That moment when {_pick(r, ['the power comes back', 'the wifi dies', 'your mom calls', 'the rain stops'])}"
+    elif t == 14: s = f"Not long until {_pick(r, ['the weekend', 'the storm hits', 'christmas', 'the game', 'payday'])}"
+    elif t == 15: s = f"If we {_pick(r, ['die', 'survive', 'lose power'])} in {dis}, {_pick(r, ['it was nice knowing you', 'blame the weatherman', 'i regret nothing'])}"
+    elif t == 16: s = f"{_pick(r, ['Even though', 'Although'])} nothing {_pick(r, ['bad', 'much'])} happened, I {_pick(r, ['feel like celebrating', 'am still shaking', 'will sleep well tonight'])}"
+    elif t == 17: s = f"{_pick(r, ['Thank you', 'Big thanks', 'Shout out'])} to {_pick(r, ['the firefighters', 'the nurses', 'the linemen', 'our teachers', 'the police'])} for {_pick(r, ['their hard work', 'keeping us safe', 'everything tonight'])}"
+    elif t == 18: s = f"{c.capitalize()} {_pick(r, ['responded too fast', 'did a great job', 'messed up again', 'is on tv again'])}, {_pick(r, ['apparently', 'lol', 'wow', 'go figure'])}"
+    elif t == 19: s = f"Can I get a {_pick(r, ['hello', 'retweet', 'follow', 'shout out'])} before {_pick(r, ['the storm', 'bedtime', 'the game', 'I turn 18'])}?!"
+    elif t == 20: s = f"I hope {dis} {_pick(r, ['knocks out the power so school is cancelled', 'misses us', 'is not as bad as they say', 'cancels my exam'])}"
+    elif t == 21: s = f"Some {_pick(r, ['breeze', 'rain', 'wind', 'storm'])} out there. {_pick(r, ['Wonder if work is cancelled', 'Sigh', 'Not going out', 'Hope it stops soon'])}"
+    elif t == 22: s = f"{_pick(r, ['Indeed', 'Exactly', 'Agreed', 'True', 'Nope'])}. {_pick(r, ['No taped windows?', 'Stay safe', 'Same here', 'Could be worse'])}"
+    elif t == 23: s = f"Praying for all the people {_pick(r, ['affected by', 'in the path of', 'dealing with'])} {dis}"
+    elif t == 24: s = f"{_pick(r, ['Wonder how long', 'I bet', 'Watch how'])} {_pick(r, ['FEMA', 'the city', 'the power company', 'the landlord'])} {_pick(r, ['takes to respond', 'will handle this', 'blames someone else'])}"
+    elif t == 25: s = f"{_pick(r, ['Lol', 'Haha', 'Wow', 'Ok'])} {_pick(r, ['people are buying all the bread', 'my dog hates the wind', 'the lights just flickered', 'the cable is out'])}"
+    elif t == 26: s = f"The {_pick(r, ['power', 'lights', 'wifi', 'tv'])} just {_pick(r, ['flickered', 'went out', 'came back'])}. {_pick(r, ['NO', 'Damn you', 'Thank god', 'Here we go'])}"
+    elif t == 27: s = f"{_pick(r, ['Times Square', 'The mall', 'Main street', 'The beach', 'Downtown'])} {_pick(r, ['is empty', 'is flooded', 'looks abandoned', 'is packed'])} {_pick(r, ['right now', 'tonight', 'because of ' + dis, ''])}"
+    elif t == 28: s = f"Vote {_pick(r, ['tuesday', 'early', 'for change', 'like your job depends on it'])}. {_pick(r, ['Climate change is real', 'Every vote counts', 'Just saying'])}"
+    elif t == 29: s = f"{_pick(r, ['Finally', 'Just', 'Already'])} {_pick(r, ['home', 'awake', 'done', 'fed up'])}. {_pick(r, ['What a day', 'Long night', 'Time for bed', 'Never again'])}"
+    elif t == 30: s = f"Squirrels {_pick(r, ['looking', 'running', 'hiding'])} {_pick(r, ['everywhere', 'for cover', 'in the rain'])}. {_pick(r, ['Never mind', 'Cute', 'Weird'])}"
+    elif t == 31: s = f"{_pick(r, ['Fer crying out loud', 'For real', 'Seriously', 'Wow'])}. {_pick(r, ['The crane is still hanging', 'The line is a mile long', 'Still no bus', 'The roof is leaking'])}"
+    elif t == 32: s = f"{_pick(r, ['She', 'He', 'It'])} might have competition {_pick(r, ['tonight', 'with the wind', 'from my dog'])}"
+    elif t == 33: s = f"Day {r.randrange(2, 9)} without {_pick(r, ['power', 'heat', 'internet', 'coffee', 'school'])}. {_pick(r, ['Send help', 'Losing my mind', 'Board games again', 'Still alive'])}"
+    elif t == 34: s = f"{_pick(r, ['I', 'We'])} {_pick(r, ['made it', 'survived', 'are fine', 'lost a tree'])}. {_pick(r, ['Thanks for the prayers', 'Crazy night', 'Not much damage', 'Hope you are all ok'])}"
+    else: s = f"{_pick(r, ['Honestly', 'Ngl', 'Tbh', 'Lowkey'])} {sub} {_pick(r, ['is getting to me', 'is not that deep', 'made my day', 'is everything'])}"
+    tags = DISASTER_TAGS if r.random() < 0.6 else STATUS_TAGS
+    return drop_hashtags(r, tweetify(r, casual(r, s) if r.random() < 0.4 else s, tags, p_tag=0.45, p_rt=0.35, p_url=0.15, p_mention=0.2, p_emo=0.05))
+
+
+NARR_SUBJ = ["My neighbour", "My {rel}", "The guy next door", "Our teacher", "My boss", "The bus driver",
+             "Some lady at the store", "My dog", "The cat", "We", "I", "My roommate", "The whole office",
+             "My kid", "Everyone at work", "The landlord", "Our team", "Grandpa", "The cashier"]
+NARR_VERB = ["finally fixed", "just painted", "accidentally broke", "spent all day on", "forgot about",
+             "could not stop talking about", "showed up late to", "laughed at", "fell asleep during",
+             "got stuck in", "won", "lost", "cleaned", "complained about", "sang through", "ruined",
+             "posted pictures of", "found", "ate", "burned", "moved", "crashed", "skipped"]
+NARR_OBJ = ["the fence", "the meeting", "the whole pizza", "the game", "my birthday", "the parking lot",
+            "the basement", "the group chat", "the kitchen", "the concert", "the school play", "his car",
+            "her phone", "the lottery", "the wedding", "the barbecue", "dinner", "the elevator", "class"]
+NARR_TIME = ["yesterday", "this morning", "last night", "today", "again", "on friday", "an hour ago",
+             "during lunch", "for the third time this week", "", "", ""]
+NARR_TAIL = ["", "", "lol", "of course", "classic", "what a day", "smh", "unbelievable", "not even kidding",
+             "so that happened", "typical", "haha", "and I'm still laughing", "#fail", "#life"]
+
+
+def gen_narrative(r) -> str:
+    subj = _pick(r, NARR_SUBJ).format(rel=_pick(r, RELATIVES))
+    s = f"{subj} {_pick(r, NARR_VERB)} {_pick(r, NARR_OBJ)} {_pick(r, NARR_TIME)}".strip()
+    tail = _pick(r, NARR_TAIL)
+    s = s + (". " + tail[0].upper() + tail[1:] if tail and r.random() < 0.5 else (" " + tail if tail else ""))
+    if r.random() < 0.3:
+        s += ". " + _pick(r, ["It was " + _pick(r, ADJS) + ".", "Still can't believe it.", "Anyway.",
+                              "Don't ask.", "Long story.", "Pics soon.", "I'm done.", "Never again.",
+                              "We all just stood there.", "Best part of my week."])
+    if r.random() < 0.5:
+        s = tweetify(r, casual(r, s), STATUS_TAGS, p_tag=0.3, p_rt=0.15, p_url=0.15, p_emo=0.1)
+    else:
+        s = casual(r, s)
+    return s
+
+
+def gen_long_status(r) -> str:
+    """Two or three status pieces in one post: tweets are often 20-30 words long."""
+    gens = [gen_narrative, gen_commentary, gen_disaster_status, gen_tweet_status, gen_chat_banter]
+    k = 2 + (r.random() < 0.3)
+    parts = []
+    for _ in range(k):
+        p = _pick(r, gens)(r)
+        if p.startswith("RT @"):
+            p = p.split(": ", 1)[-1]
+        parts.append(p.rstrip(" ."))
+    sep = _pick(r, [". ", "... ", "! ", " - ", ", ", " "])
+    return sep.join(parts)
+
+
+def gen_rhetorical(r) -> str:
+    """Questions that are not asking for help: rhetorical, social, jokes, small talk."""
+    dis = _pick(r, DISASTERS); c = _pick(r, CELEBS); sub = _pick(r, SUBJECTS); h = _handle(r)
+    t = r.randrange(20)
+    if t == 0: s = f"Does anyone else hope {dis} {_pick(r, ['cancels school', 'takes out the reality shows', 'skips us', 'cancels the election'])}??"
+    elif t == 1: s = f"Why do they name {_pick(r, ['hurricanes', 'storms', 'cars', 'babies'])} such {_pick(r, ['weird', 'boring', 'cute'])} names?"
+    elif t == 2: s = f"@{h} did you get hit by {dis}?"
+    elif t == 3: s = f"how u today {h}? we made it thru {dis}!"
+    elif t == 4: s = f"{_pick(r, ['Internet', 'TV', 'Phone', 'Cable'])} is working but really slow. Is this {dis.replace('the ', '')}-related?"
+    elif t == 5: s = f"{c.capitalize()} says we should {_pick(r, ['cut the budget', 'stay calm', 'go to work anyway', 'blame the weather'])}. What could go wrong?"
+    elif t == 6: s = f"Who the heck is this {_pick(r, ['Sandy', 'Irene', 'guy', 'lady'])} everyone keeps talking about?"
+    elif t == 7: s = f"Has anyone talked about the effect of {dis} on {_pick(r, ['the election', 'voter turnout', 'gas prices', 'the marathon'])}?"
+    elif t == 8: s = f"Hey {c}, how {_pick(r, ['many', 'much'])} {_pick(r, ['guards', 'money', 'generators', 'cars'])} do you have while the power is out?"
+    elif t == 9: s = f"Where do people find {_pick(r, ['all this bread', 'these cans of food', 'the time', 'the energy'])} anyway?"
+    elif t == 10: s = f"Do you not {_pick(r, ['watch the news', 'read', 'listen'])}? {dis.capitalize()} {_pick(r, ['wrecked everything', 'is all over the news', 'is real'])}"
+    elif t == 11: s = f"Is it just me or is {sub} {_pick(r, ADJS)}?"
+    elif t == 12: s = f"Why is {sub} always like this?"
+    elif t == 13: s = f"Who's ready for {_pick(r, ['the weekend', 'halloween', 'the game', 'the storm', 'pizza'])}?!"
+    elif t == 14: s = f"How did I {_pick(r, ['sleep through that', 'get so lucky', 'forget my keys again', 'end up here'])}?"
+    elif t == 15: s = f"{_pick(r, ['Can you believe', 'Did you see'])} {_pick(r, ['this weather', 'that game', 'what he said', 'the lines at the store'])}?"
+    elif t == 16: s = f"what's everyone doing {_pick(r, ['tonight', 'this weekend', 'for halloween', 'during the storm'])}?"
+    elif t == 17: s = f"Seriously, what is wrong with {_pick(r, ['people', 'drivers', 'this town', 'my phone'])}?"
+    elif t == 18: s = f"Remember {_pick(r, ['last year', 'the blackout', 'that storm', 'high school'])}? Good times"
+    else: s = f"Am I the only one {_pick(r, ['still awake', 'without power', 'who likes this weather', 'watching this'])}?"
+    return drop_hashtags(r, tweetify(r, casual(r, s) if r.random() < 0.4 else s,
+                                     DISASTER_TAGS if r.random() < 0.5 else STATUS_TAGS, p_tag=0.4, p_rt=0.3, p_url=0.1))
+
+
 def gen_status(r) -> tuple[str, str]:
+    if r.random() < 0.06:
+        return gen_rhetorical(r), "tweet"
     x = r.random()
-    if x < 0.38:
+    if x < 0.15:
+        return gen_long_status(r), "tweet"
+    if x < 0.25:
+        return gen_narrative(r), "tweet"
+    x = r.random()
+    if x < 0.22:
         return gen_chat_status(r), "chat"
-    if x < 0.63:
+    if x < 0.42:
+        return gen_chat_banter(r), "chat"
+    if x < 0.55:
         return gen_tweet_status(r), "tweet"
-    if x < 0.9:
+    if x < 0.70:
         return gen_disaster_status(r), "disaster"
+    if x < 0.92:
+        return gen_commentary(r), "tweet"
     d = DOMAINS[_pick(r, DOMAIN_NAMES)]
     th = _pick(r, d["things"])
     s = _pick(r, [f"Just got a new {th}!", f"Using my {th} for the first time today",
