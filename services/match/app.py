@@ -50,16 +50,17 @@ def _match_key(post_id: str) -> str:
     return f"match:post:{post_id}"
 
 
-async def apply_to_index(topic: str, value: bytes) -> None:
-    """One event of a followed topic into the index (bad records are the ranker's or another
-    service's to dead-letter; the follower skips them)."""
+def apply_to_index(topic: str, value: bytes) -> tuple[str, str] | None:
+    """One event of a followed topic into the index. Returns (helper, post_id) when a reply
+    closes a request routed to its author, for the caller to drop from the Redis inbox.
+    Records that do not decode are the producing or consuming service's to dead-letter."""
     data = orjson.loads(value)
+    closed = None
     if topic == "posts.classified.v1":
         post = ClassifiedPost.from_dict(data)
         if post.reply_to:  # a reply closes the request in the replier's inbox, if it was routed there
             index.close(post.reply_to, post.author_id)
-            assert rt.redis is not None
-            await rt.redis.zrem(_inbox_key(post.author_id), post.reply_to)
+            closed = (post.author_id, post.reply_to)
         index.observe_post(post.to_dict(), post.topics)
     elif topic == "reactions.v1":
         index.observe_reaction(Reaction.from_dict(data).to_dict())
@@ -69,6 +70,7 @@ async def apply_to_index(topic: str, value: bytes) -> None:
         match = Match.from_dict(data)
         index.route(match.post_id, [c.helper_id for c in match.candidates], match.matched_at)
     FOLLOWED.labels(topic).inc()
+    return closed
 
 
 async def follow_topics() -> None:
@@ -89,12 +91,23 @@ async def follow_topics() -> None:
             rt.state_recovered.set()
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+            closed = []
             for tp, messages in batches.items():
                 for msg in messages:
                     try:
-                        await apply_to_index(tp.topic, msg.value)
+                        hit = apply_to_index(tp.topic, msg.value)
                     except Exception as exc:  # a record that does not decode: skipped here
                         event("index skipped a record", topic=tp.topic, offset=msg.offset, error=str(exc)[:200])
+                        continue
+                    if hit:
+                        closed.append(hit)
+            if closed:
+                assert rt.redis is not None
+                async with rt.redis.pipeline(transaction=False) as pipe:
+                    for helper_id, post_id in closed:
+                        pipe.zrem(_inbox_key(helper_id), post_id)
+                    await pipe.execute()
+            await asyncio.sleep(0)  # let the ranking agent and the web server run between batches
             if pending:
                 pending = {tp for tp in pending if await consumer.position(tp) < end[tp]}
                 if not pending:
