@@ -160,19 +160,21 @@ def start_service(name: str) -> None:
     if _pid(name):
         print(f"{name}: already running (pid {_pid(name)})")
         return
+    ensure_dev_key()  # a service started on its own must find the same keys as `up` gave it
     _spawn(name, [sys.executable, "-m", f"services.{name}"])
 
 
-def ensure_dev_key() -> None:
+def ensure_dev_key(announce: bool = False) -> None:
     """Without operator keys, the local stack makes a development key (and says where)."""
-    if env("GOALPOST_API_KEYS") or env("GOALPOST_API_KEYS_FILE"):
+    if env("GOALPOST_API_KEYS") or (env("GOALPOST_API_KEYS_FILE") and not announce):
         return
-    path = state_dir() / "api-keys"
+    path = Path(env("GOALPOST_API_KEYS_FILE") or state_dir() / "api-keys")
     if not path.exists():
         path.write_text(f"dev:{secrets.token_urlsafe(24)}\n")
         path.chmod(0o600)
     os.environ["GOALPOST_API_KEYS_FILE"] = str(path)
-    print(f"api keys: none configured; a development key is in {path}")
+    if announce and path == state_dir() / "api-keys":
+        print(f"api keys: none configured; using the development key in {path}")
 
 
 def first_api_key() -> str:
@@ -186,7 +188,7 @@ def first_api_key() -> str:
 
 
 def up(services: tuple[str, ...] = SERVICES, timeout: float = 120) -> None:
-    ensure_dev_key()
+    ensure_dev_key(announce=True)
     start_redis()
     start_kafka()
     created = asyncio.run(topic_admin.ensure_topics(env("GOALPOST_KAFKA_BOOTSTRAP"),

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Histogram
 
 from services.core.contracts import Candidate, ClassifiedPost, Match, Reaction, Relation, epoch_seconds, utc_now
+from services.core.kafka_io import topic_partitions
 from services.core.runtime import Runtime, event, json_response, problem
 from services.match.ranking import ExpertiseIndex, MatchConfig
 
@@ -73,22 +74,24 @@ def apply_to_index(topic: str, value: bytes) -> tuple[str, str] | None:
     return closed
 
 
-async def follow_topics() -> None:
+async def follow_topics(positions: dict[TopicPartition, int]) -> None:
+    """Applies the followed topics to the index from `positions` (updated as it goes, so that
+    after a broker failure the caller can resume exactly where this stopped)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
                                 isolation_level="read_committed", max_poll_records=2000)
     await consumer.start()
     try:
-        partitions = []
-        for topic in FOLLOWED_TOPICS:
-            for p in sorted(consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)):
-                partitions.append(TopicPartition(topic, p))
+        partitions = await topic_partitions(consumer, FOLLOWED_TOPICS)
         consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        pending = {tp for tp, off in end.items() if off > 0}
-        event("index recovery started", events=sum(end.values()))
-        if not pending:
-            rt.state_recovered.set()
+        for tp in partitions:
+            consumer.seek(tp, positions.get(tp, 0))
+        pending: set[TopicPartition] = set()
+        if not rt.state_recovered.is_set():
+            end = await consumer.end_offsets(partitions)
+            pending = {tp for tp in partitions if end[tp] > positions.get(tp, 0)}
+            event("index recovery started", events=sum(end.values()))
+            if not pending:
+                rt.state_recovered.set()
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=2000)
             closed = []
@@ -98,7 +101,8 @@ async def follow_topics() -> None:
                         hit = apply_to_index(tp.topic, msg.value)
                     except Exception as exc:  # a record that does not decode: skipped here
                         event("index skipped a record", topic=tp.topic, offset=msg.offset, error=str(exc)[:200])
-                        continue
+                        hit = None
+                    positions[tp] = msg.offset + 1
                     if hit:
                         closed.append(hit)
             if closed:
@@ -109,17 +113,12 @@ async def follow_topics() -> None:
                     await pipe.execute()
             await asyncio.sleep(0)  # let the ranking agent and the web server run between batches
             if pending:
-                pending = {tp for tp in pending if await consumer.position(tp) < end[tp]}
+                pending = {tp for tp in pending if positions.get(tp, 0) < end[tp]}
                 if not pending:
                     rt.state_recovered.set()
                     event("index recovered", helpers=len(index.helpers))
     finally:
         await consumer.stop()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()  # first call may not have the metadata yet
-    return consumer.partitions_for_topic(topic) or set()
 
 
 def build_match(post: ClassifiedPost, k: int) -> Match:
@@ -185,7 +184,15 @@ rt.route("/v1/helpers/{user_id}/inbox", helper_inbox)
 
 @rt.app.task
 async def _follower() -> None:
-    await follow_topics()
+    positions: dict[TopicPartition, int] = {}
+    while True:
+        try:
+            await follow_topics(positions)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # broker away: resume from where the index stopped
+            event("index follower failed; resuming", error=repr(exc)[:300])
+            await asyncio.sleep(1)
 
 
 app = rt.app

@@ -62,6 +62,52 @@ def offline_balances(events: list[dict[str, Any]], matches: list[dict[str, Any]]
     return {u: b for u, b in state.balances.items() if u.startswith(prefix)}
 
 
+def send_all(events: list[dict[str, Any]], retry_unavailable: bool = False) -> dict[str, int]:
+    """Sends a replay through the ingest HTTP API in order (posts in batches). Counts what was
+    acknowledged; with retry_unavailable, 503s during an outage are retried until accepted."""
+    import aiohttp
+
+    from services.core.replay import IngestClient
+    from services.core.settings import port_of
+    from services.core.stack import first_api_key
+
+    acked = {"posts": 0, "reactions": 0}
+
+    async def go() -> None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            client = IngestClient(session, f"http://127.0.0.1:{port_of('ingest')}", first_api_key())
+            attempts = 200 if retry_unavailable else 20
+
+            async def post(route: str, body: Any) -> tuple[int, Any]:
+                for _ in range(attempts):
+                    try:
+                        return await client.post(route, body, attempts=attempts)
+                    except aiohttp.ClientError:  # the ingest itself is being restarted
+                        await asyncio.sleep(0.5)
+                raise AssertionError(f"{route} never answered")
+
+            batch: list[dict] = []
+            for ev in events:
+                body = {k: v for k, v in ev.items() if k != "type"}
+                if ev["type"] == "post":
+                    batch.append(body)
+                    continue
+                if batch:
+                    status, _ = await post("/v1/posts/batch", batch)
+                    assert status == 202, status
+                    acked["posts"] += len(batch)
+                    batch = []
+                status, _ = await post("/v1/reactions", body)
+                assert status in (200, 202), status
+                acked["reactions"] += 1
+            if batch:
+                status, _ = await post("/v1/posts/batch", batch)
+                assert status == 202, status
+                acked["posts"] += len(batch)
+    asyncio.run(go())
+    return acked
+
+
 async def _ledger_lag() -> int:
     consumer = AIOKafkaConsumer(bootstrap_servers=env("GOALPOST_KAFKA_BOOTSTRAP"), group_id=GROUP_ID,
                                 enable_auto_commit=False)
@@ -105,4 +151,4 @@ def topic_records(topic: str, prefix: str, field: str = "post_id") -> list[dict[
     return asyncio.run(go())
 
 
-__all__ = ["load_with_extra_reactions", "offline_balances", "ledger_lag", "journal", "topic_records", "TopicPartition"]
+__all__ = ["send_all", "load_with_extra_reactions", "offline_balances", "ledger_lag", "journal", "topic_records", "TopicPartition"]

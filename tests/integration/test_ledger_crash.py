@@ -10,35 +10,10 @@ import time
 import pytest
 
 from services.core import stack
-from services.core.replay import IngestClient
-from services.core.stack import first_api_key
 from services.ledger import admin
 from tests.integration.conftest import wait_for
 from tests.integration.ledger_load import (journal, ledger_lag, load_with_extra_reactions,
-                                           offline_balances, topic_records)
-
-
-def send_all(events):
-    import aiohttp
-
-    async def go():
-        async with aiohttp.ClientSession() as session:
-            client = IngestClient(session, "http://127.0.0.1:8081", first_api_key())
-            batch = []
-            for ev in events:
-                body = {k: v for k, v in ev.items() if k != "type"}
-                if ev["type"] == "post":
-                    batch.append(body)
-                    continue
-                if batch:
-                    status, _ = await client.post("/v1/posts/batch", batch)
-                    assert status == 202
-                    batch = []
-                status, _ = await client.post("/v1/reactions", body)
-                assert status in (200, 202)
-            if batch:
-                assert (await client.post("/v1/posts/batch", batch))[0] == 202
-    asyncio.run(go())
+                                           offline_balances, send_all, topic_records)
 
 
 def kill_ledger_repeatedly(times: int, every_s: float, done: threading.Event) -> None:
