@@ -28,13 +28,15 @@ def classified(post: Post, result: Any) -> ClassifiedPost:
 
 async def classify_posts(events: list) -> None:
     decoded = await rt.decode_or_dead_letter(events, Post)
-    posts = [post for _, post in decoded]
+    todo = await rt.not_done("classified", [post.post_id for _, post in decoded])
+    posts = list({post.post_id: post for _, post in decoded if post.post_id in todo}.values())
     results = classify_batch([p.text for p in posts], [p.tags for p in posts])
     out = [classified(p, r) for p, r in zip(posts, results)]
     for rec in out:
         POSTS_BY_INTENT.labels(rec.intent).inc()
         CONFIDENCE.observe(rec.confidence)
     await rt.send_records(out)
+    await rt.mark_done("classified", [rec.post_id for rec in out])
 
 
 async def classify_route(view, request) -> Any:

@@ -101,6 +101,10 @@ class Runtime:
             topic_disable_leader=True,
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
+            # A worker killed with SIGKILL leaves the group only when its session expires: keep
+            # that short so its partitions move on within seconds, not a minute.
+            broker_session_timeout=10,
+            broker_heartbeat_interval=2,
             web_enabled=True,
             web_host=s.http_host,
             web_bind=s.http_host,
@@ -162,6 +166,32 @@ class Runtime:
         metrics.DLQ.labels(self.service, topic).inc()
         log.warning("dead-lettered", extra={"fields": {"topic": topic, "partition": partition,
                                                          "offset": offset, "error": error[:300]}})
+
+    # ------------------------------------------------------------ output dedupe
+    # A batch whose offsets were not committed before a crash or rebalance is consumed again.
+    # Marking each output id in Redis after Kafka acknowledged it, and skipping marked ids,
+    # narrows repeats on the output topic to a kill between the ack and the mark.
+    DONE_TTL_S = 7 * 86400
+
+    async def not_done(self, kind: str, ids: list[str]) -> set[str]:
+        """The ids whose output was not written yet."""
+        if not ids:
+            return set()
+        assert self.redis is not None
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for i in ids:
+                pipe.exists(f"done:{kind}:{i}")
+            present = await pipe.execute()
+        return {i for i, p in zip(ids, present) if not p}
+
+    async def mark_done(self, kind: str, ids: list[str]) -> None:
+        if not ids:
+            return
+        assert self.redis is not None
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for i in ids:
+                pipe.set(f"done:{kind}:{i}", b"1", ex=self.DONE_TTL_S)
+            await pipe.execute()
 
     def stream_batches(self, topic_name: str, handler: Callable[[list], Awaitable[None]],
                        name: Optional[str] = None) -> None:

@@ -9,7 +9,8 @@ through this very class.
 State is deliberately simple so that a Redis-backed store can hold it later (several
 workers sharing one index):
 
-* postings: ``term -> {helper_id: weight}``.  Weights decay exponentially with time.  The
+* postings: ``term -> Postings`` (``helper_id -> weight``, at most ``max_postings_per_term`` of
+  them: the heaviest).  Weights decay exponentially with time.  The
   decay uses one global clock: a weight added at time ``t`` is stored as
   ``w * exp((t - t0) / tau)`` and read back multiplied by ``exp(-(now - t0) / tau)``.  So an
   update touches only the terms of that one post, and nothing ever has to be rewritten as time
@@ -19,7 +20,9 @@ workers sharing one index):
   open inbox count.
 * relations: who follows / blocks whom.
 * small bounded caches: root post -> (author, terms); reply -> (author, root) so a later
-  reply or reaction can be attributed.
+  reply or reaction can be attributed; (actor, post) reactions; the "@asker" pseudo-terms are
+  an LRU.  Every structure except the word vocabulary and the per-user state is bounded, so
+  memory stays flat on a long stream.
 
 Every method is a deterministic function of the events it was given (ties are broken by
 helper id), so two workers that saw the same events rank the same way.
@@ -30,6 +33,8 @@ from __future__ import annotations
 import heapq
 import math
 import re
+import sys
+from array import array
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -38,6 +43,7 @@ from typing import Any, Iterable, Optional
 __all__ = [
     "Candidate",
     "HelperState",
+    "Postings",
     "MatchConfig",
     "ExpertiseIndex",
     "tokenize",
@@ -132,16 +138,22 @@ class MatchConfig:
     w_follow: float = 0.5            # helper follows the author or the author follows the helper
     w_load: float = 0.0              # minus this per open (routed, unanswered) request
     # --- candidate generation (keeps rank() fast with many helpers) ---
-    max_postings_scan: int = 300     # terms with more postings only score existing candidates
-    max_candidates: int = 200        # once this many, further terms only score existing ones
+    max_postings_scan: int = 150     # terms with more postings only score existing candidates
+    max_candidates: int = 100        # once this many, further terms only score existing ones
     hot_size: int = 60               # plus the top helpers by recent answers
     recent_size: int = 60            # plus the most recently active users
+    common_df_fraction: float = 0.05  # query terms in more than this share of profiles ...
+    common_df_min: int = 2000         # ... and in more than this many are skipped (near-zero IDF)
     answerers_only: bool = True      # only users who have answered at least once are candidates
     # --- capacity ---
     capacity: Optional[int] = 20     # helpers with this many open requests are skipped (None: off)
     route_ttl_days: float = 7.0      # an unanswered routed request stops counting after this
-    # --- memory bounds ---
-    max_cached_posts: int = 500_000
+    # --- memory bounds (memory stays flat however long the stream runs) ---
+    max_postings_per_term: int = 300   # a term keeps its heaviest (most recent) helpers only
+    max_asker_terms: int = 50_000    # "@asker" pseudo-terms kept (least recently used dropped)
+    max_reactions: int = 200_000     # (actor, post) reactions remembered for unvote/unaccept
+    max_cached_roots: int = 100_000  # root posts whose terms later replies can still learn from
+    max_cached_posts: int = 300_000  # replies kept to attribute reactions / replies-to-replies
 
 
 @dataclass(frozen=True)
@@ -154,13 +166,53 @@ class Candidate:
         return {"helper_id": self.helper_id, "score": self.score, "reasons": list(self.reasons)}
 
 
+_SLOTS = tuple(range(4096))   # shared int objects for postings slots (CPython caches only <= 256)
+
+
+class Postings:
+    """One term's postings: helper -> slot in an array of weights, i.e. 8 bytes a weight
+    instead of a 24-byte float object (the slot ints are shared objects)."""
+
+    __slots__ = ("slot", "w")
+
+    def __init__(self) -> None:
+        self.slot: dict[str, int] = {}
+        self.w = array("d")
+
+    def __len__(self) -> int:
+        return len(self.slot)
+
+    def __contains__(self, helper_id: object) -> bool:
+        return helper_id in self.slot
+
+    def get(self, helper_id: str, default: Optional[float] = None) -> Optional[float]:
+        i = self.slot.get(helper_id)
+        return default if i is None else self.w[i]
+
+    def items(self) -> Iterable[tuple[str, float]]:
+        w = self.w
+        return [(hid, w[i]) for hid, i in self.slot.items()]
+
+    def add(self, helper_id: str, v: float) -> bool:
+        """Add v to the helper's weight; True if the helper is new to this term."""
+        i = self.slot.get(helper_id)
+        if i is None:
+            n = len(self.w)
+            self.slot[helper_id] = _SLOTS[n] if n < len(_SLOTS) else n
+            self.w.append(v)
+            return True
+        self.w[i] += v
+        return False
+
+
 class HelperState:
     """Per-user state.  Plain numbers only, so it maps to one Redis hash."""
 
-    __slots__ = ("doclen", "answers", "recent", "recent_short", "recent_ts", "accepted",
+    __slots__ = ("id", "doclen", "answers", "recent", "recent_short", "recent_ts", "accepted",
                  "votes", "last_active", "open")
 
-    def __init__(self) -> None:
+    def __init__(self, user_id: str = "") -> None:
+        self.id = user_id        # the one shared copy of the id string (postings, caches)
         self.doclen = 0.0        # sum of the helper's posting weights (global clock scale)
         self.answers = 0         # replies to other people's root posts
         self.recent = 0.0        # answers, decayed with recent_half_life, as of recent_ts
@@ -172,7 +224,7 @@ class HelperState:
         self.open = 0            # routed requests not answered yet
 
     def to_dict(self) -> dict:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in self.__slots__ if name != "id"}
 
 
 def post_terms(text: str, tags: Iterable[str] | None, topics: Iterable[str] | None,
@@ -208,13 +260,16 @@ class ExpertiseIndex:
         self._last_answers: deque[str] = deque()   # the site's last N answerers
         self._last_counts: dict[str, int] = {}
         self._t0: Optional[float] = None
-        self.postings: dict[str, dict[str, float]] = {}
+        self.postings: dict[str, Postings] = {}
+        self._df_extra: dict[str, int] = {}         # helpers trimmed off a term's postings
+        self._askers: OrderedDict[str, None] = OrderedDict()  # "@asker" terms, LRU order
         self.helpers: dict[str, HelperState] = {}
         self._n_profiles = 0
         self._total_len = 0.0
-        self._roots: OrderedDict[str, tuple[str, dict[str, float]]] = OrderedDict()
+        self._roots: OrderedDict[str, tuple[str, tuple[str, ...], str]] = OrderedDict()
         self._replies: OrderedDict[str, tuple[str, Optional[str]]] = OrderedDict()
-        self._reactions: dict[tuple, str] = {}  # (actor, post[, kind]) -> vote / accept / thanks
+        # (actor, post[, kind]) -> vote / accept / thanks; oldest forgotten past max_reactions
+        self._reactions: OrderedDict[tuple, str] = OrderedDict()
         self.follows: dict[str, set[str]] = {}      # follower -> followees
         self.blocks: dict[str, set[str]] = {}       # blocker -> blocked
         self._blocked_by: dict[str, set[str]] = {}  # blocked -> blockers
@@ -226,7 +281,7 @@ class ExpertiseIndex:
     def _helper(self, user_id: str) -> HelperState:
         h = self.helpers.get(user_id)
         if h is None:
-            h = self.helpers[user_id] = HelperState()
+            h = self.helpers[user_id] = HelperState(user_id)
         return h
 
     def _clock(self, t: float) -> float:
@@ -242,8 +297,9 @@ class ExpertiseIndex:
     def _rebase(self, t: float) -> None:
         f = math.exp(-(t - self._t0) / self._tau_profile)
         for plist in self.postings.values():
-            for hid in plist:
-                plist[hid] *= f
+            w = plist.w
+            for i in range(len(w)):
+                w[i] *= f
         for h in self.helpers.values():
             h.doclen *= f
         self._total_len *= f
@@ -253,26 +309,62 @@ class ExpertiseIndex:
         h = self._helper(user_id)
         if t > h.last_active:
             h.last_active = t
-        self._recent_users[user_id] = None
-        self._recent_users.move_to_end(user_id)
+        self._recent_users[h.id] = None
+        self._recent_users.move_to_end(h.id)
         if len(self._recent_users) > max(self.config.recent_size * 4, 64):
             self._recent_users.popitem(last=False)
         return h
 
-    def _add_terms(self, user_id: str, terms: dict[str, float], scale: float) -> None:
-        h = self._helper(user_id)
+    def _add_terms(self, h: HelperState, terms: dict[str, float], scale: float) -> None:
         if h.doclen == 0.0 and terms:
             self._n_profiles += 1
+        uid = h.id
+        postings = self.postings
+        cap = self.config.max_postings_per_term
+        slack = cap + max(cap >> 2, 1)
         added = 0.0
         for term, w in terms.items():
             v = w * scale
-            plist = self.postings.get(term)
+            plist = postings.get(term)
             if plist is None:
-                plist = self.postings[term] = {}
-            plist[user_id] = plist.get(user_id, 0.0) + v
+                plist = postings[term] = Postings()
+            if plist.add(uid, v) and len(plist) > slack:
+                self._trim(term, plist, cap)
             added += v
         h.doclen += added
         self._total_len += added
+
+    def _trim(self, term: str, plist: Postings, cap: int) -> None:
+        """Keep a term's cap heaviest postings.  Stored weights share one clock, so the
+        heaviest are the helpers who used the term most and most recently; the ones dropped
+        only counted toward a very common (low-IDF) term.  The document frequency keeps
+        counting them (``_df_extra``), and profile lengths are unchanged."""
+        ws = plist.w
+        threshold = sorted(ws, reverse=True)[cap - 1]
+        keep = Postings()
+        for hid, i in plist.slot.items():
+            if ws[i] >= threshold:                    # ties: all kept
+                keep.add(hid, ws[i])
+        self._df_extra[term] = self._df_extra.get(term, 0) + len(plist) - len(keep)
+        self.postings[term] = keep
+
+    def _asker_term(self, asker: str) -> str:
+        """The "@asker" pseudo-term, kept in LRU order: past max_asker_terms the least recently
+        used one is dropped with its postings, so the vocabulary does not grow per asker."""
+        term = "@" + asker
+        askers = self._askers
+        if term in askers:
+            askers.move_to_end(term)
+        else:
+            askers[term] = None
+            if len(askers) > self.config.max_asker_terms:
+                old, _ = askers.popitem(last=False)
+                self.postings.pop(old, None)
+                self._df_extra.pop(old, None)
+        return term
+
+    def _df(self, term: str, plist: Postings) -> int:
+        return len(plist) + self._df_extra.get(term, 0)
 
     def _bump_recent(self, user_id: str, h: HelperState, t: float, delta: float) -> None:
         if t > h.recent_ts:
@@ -304,10 +396,16 @@ class ExpertiseIndex:
         else:
             self._hot.pop(user_id, None)
 
-    def _cache(self, cache: OrderedDict, key: str, value: Any) -> None:
+    @staticmethod
+    def _cache(cache: OrderedDict, key: str, value: Any, limit: int) -> None:
         cache[key] = value
-        if len(cache) > self.config.max_cached_posts:
+        if len(cache) > limit:
             cache.popitem(last=False)
+
+    def _remember(self, key: tuple, value: str) -> None:
+        self._reactions[key] = value
+        if len(self._reactions) > self.config.max_reactions:
+            self._reactions.popitem(last=False)
 
     # ------------------------------------------------------------------ events
     def observe_post(self, post: dict, topics: list[str] | None = None) -> None:
@@ -323,26 +421,31 @@ class ExpertiseIndex:
             topics = post.get("topics")
         if not reply_to:
             terms = post_terms(post.get("text", ""), post.get("tags"), topics, c)
-            if post_id:
-                self._cache(self._roots, post_id, (author, terms))
+            if post_id:   # kept compactly: interned term strings (weights follow from '#')
+                self._cache(self._roots, post_id,
+                            (h.id, tuple(map(sys.intern, terms)), post_id), c.max_cached_roots)
             if c.ask_weight > 0 and terms:
-                self._add_terms(author, {k: v * c.ask_weight for k, v in terms.items()},
+                self._add_terms(h, {k: v * c.ask_weight for k, v in terms.items()},
                                 self._clock(t))
             return
         reply_to = str(reply_to)
         root_id: Optional[str] = reply_to
         if reply_to not in self._roots and reply_to in self._replies:
             root_id = self._replies[reply_to][1]          # reply to a reply: find the root
-        if post_id:
-            self._cache(self._replies, post_id, (author, root_id))
         root = self._roots.get(root_id) if root_id else None
+        if root is not None:
+            root_id = root[2]                             # the cache's copy of the id string
+        if post_id:
+            self._cache(self._replies, post_id, (h.id, root_id), c.max_cached_posts)
         if root is not None and root[0] == author:
             return                                        # the asker talking in their own thread
         terms: dict[str, float] = {}
         if root is not None:
-            terms.update(root[1])
+            tag_w = c.tag_weight
+            for term in root[1]:
+                terms[term] = tag_w if term[0] == "#" else 1.0
             if c.author_term_weight > 0:
-                terms["@" + root[0]] = c.author_term_weight
+                terms[self._asker_term(root[0])] = c.author_term_weight
         if c.own_text_weight > 0:
             own: set[str] = set()
             for tok in tokenize(post.get("text", "")):
@@ -351,9 +454,9 @@ class ExpertiseIndex:
                     terms[tok] = terms.get(tok, 0.0) + c.own_text_weight
                     if len(own) >= c.text_term_cap:
                         break
-        self._add_terms(author, terms, self._clock(t))
+        self._add_terms(h, terms, self._clock(t))
         h.answers += 1
-        self._bump_recent(author, h, t, 1.0)
+        self._bump_recent(h.id, h, t, 1.0)
         if root_id:
             self.close(root_id, author)
 
@@ -376,7 +479,7 @@ class ExpertiseIndex:
         key = (actor, post_id)
         if kind == "accept":
             if (actor, post_id, "accept") not in self._reactions:
-                self._reactions[(actor, post_id, "accept")] = "accept"
+                self._remember((actor, post_id, "accept"), "accept")
                 h.accepted += 1
         elif kind == "unaccept":
             if self._reactions.pop((actor, post_id, "accept"), None):
@@ -386,13 +489,13 @@ class ExpertiseIndex:
             prev = self._reactions.get(key)
             if prev != kind:
                 h.votes += delta - ({"upvote": 1, "downvote": -1}.get(prev, 0))
-                self._reactions[key] = kind
+                self._remember(key, kind)
         elif kind == "unvote":
             prev = self._reactions.pop(key, None)
             h.votes -= {"upvote": 1, "downvote": -1}.get(prev, 0)
         elif kind == "thanks":
             if (actor, post_id, "thanks") not in self._reactions:
-                self._reactions[(actor, post_id, "thanks")] = "thanks"
+                self._remember((actor, post_id, "thanks"), "thanks")
                 h.votes += 1
 
     def observe_relation(self, relation: dict) -> None:
@@ -477,48 +580,106 @@ class ExpertiseIndex:
         q = post_terms(post.get("text", ""), post.get("tags"), topics, c)
         if c.author_term_weight > 0 and author:
             q["@" + author] = c.author_term_weight
-        excluded = self._excluded(author)
-        text = self._bm25(q, t)
-        cands = set(text)
-        cands.update(self._hot)
-        cands.update(self._last_counts)
+        qterms = self._query_terms(q)
+        text = self._bm25(qterms, t)
+        cands = dict.fromkeys(text)
+        cands.update(dict.fromkeys(self._hot))
+        cands.update(dict.fromkeys(self._last_counts))
         if c.recent_size:
             for i, uid in enumerate(reversed(self._recent_users)):
                 if i >= c.recent_size:
                     break
-                cands.add(uid)
+                cands[uid] = None
+        excluded = self._excluded(author)
         helpers = self.helpers
+        capacity = c.capacity
+        min_answers = 1 if c.answerers_only else 0
+        # _score, inlined with the constants hoisted (this loop is most of rank()'s time)
+        log1p, exp = math.log1p, math.exp
+        w_text, w_recent, w_recent_short = c.w_text, c.w_recent, c.w_recent_short
+        w_answers, w_last, w_active, w_active_short = (c.w_answers, c.w_last_answers,
+                                                       c.w_active, c.w_active_short)
+        w_accepted, w_votes, w_follow, w_load = c.w_accepted, c.w_votes, c.w_follow, c.w_load
+        tau_r, tau_rs = self._tau_recent, self._tau_recent_short
+        tau_a, tau_as = self._tau_active, self._tau_active_short
+        last_counts = self._last_counts
+        follows = self.follows
+        author_follows = follows.get(author, ()) if w_follow else ()
+        active_horizon = 60 * DAY
         scored = []
         for hid in cands:
             if hid in excluded:
                 continue
             h = helpers.get(hid)
-            if h is None or (c.answerers_only and h.answers <= 0):
+            if h is None or h.answers < min_answers:
                 continue
-            if c.capacity is not None and h.open >= c.capacity:
+            if capacity is not None and h.open >= capacity:
                 continue
-            scored.append((self._score(hid, h, author, text.get(hid, 0.0), t), hid))
-        best = heapq.nsmallest(k, scored, key=lambda x: (-x[0], x[1]))
-        return [Candidate(hid, round(sc, 6), self._reasons(hid, author, q, t)) for sc, hid in best]
+            bm = text.get(hid)
+            s = w_text * log1p(bm) if bm else 0.0
+            if h.recent > 0.0:
+                age = t - h.recent_ts
+                if age < 0.0:
+                    age = 0.0
+                s += (w_recent * log1p(h.recent * exp(-age / tau_r))
+                      + w_recent_short * log1p(h.recent_short * exp(-age / tau_rs)))
+            s += w_answers * log1p(h.answers)
+            last = last_counts.get(hid)
+            if last:
+                s += w_last * log1p(last)
+            idle = t - h.last_active
+            if idle < active_horizon:
+                if idle < 0.0:
+                    idle = 0.0
+                s += w_active * exp(-idle / tau_a) + w_active_short * exp(-idle / tau_as)
+            if h.accepted > 0:
+                s += w_accepted * log1p(h.accepted)
+            if h.votes > 0:
+                s += w_votes * log1p(h.votes)
+            if w_follow and (hid in author_follows or author in follows.get(hid, ())):
+                s += w_follow
+            if w_load and h.open:
+                s -= w_load * h.open
+            scored.append((-s, hid))
+        best = [(-ns, hid) for ns, hid in heapq.nsmallest(k, scored)]
+        return [Candidate(hid, round(sc, 6), self._reasons(hid, author, qterms, t))
+                for sc, hid in best]
 
-    def _bm25(self, q: dict[str, float], t: float) -> dict[str, float]:
-        """BM25 of each helper's decayed profile against the query terms.  Rare terms first;
-        terms with long postings, or once max_candidates helpers are found, only add to the
-        helpers already found (so a query costs O(max_candidates x terms), not O(helpers))."""
+    def _query_terms(self, q: dict[str, float]) -> list[tuple[float, str, Postings]]:
+        """(query weight x IDF, term, postings) of the query's known terms, rarest first."""
+        n = self._n_profiles
+        postings = self.postings
+        df_extra = self._df_extra
+        log = math.log
+        c = self.config
+        max_df = max(c.common_df_min, c.common_df_fraction * n)
+        terms = []
+        for term, qw in q.items():
+            plist = postings.get(term)
+            if plist:
+                df = len(plist)
+                if df_extra:
+                    df += df_extra.get(term, 0)
+                    if df > max_df:
+                        continue
+                terms.append((qw * log(1.0 + (n - df + 0.5) / (df + 0.5)), term, plist))
+        terms.sort(key=lambda x: (-x[0], x[1]))      # rarest (most telling) terms first
+        return terms
+
+    def _bm25(self, terms: list[tuple[float, str, Postings]],
+              t: float) -> dict[str, float]:
+        """BM25 of each helper's decayed profile against the query terms (``_query_terms``).
+        Rare terms first; terms with long postings, or once max_candidates helpers are found,
+        only add to the helpers already found (so a query costs O(max_candidates x terms), not
+        O(helpers))."""
         c = self.config
         n = self._n_profiles
-        if n == 0 or not q:
+        if n == 0 or not terms:
             return {}
         decay = math.exp(-(t - (self._t0 or t)) / self._tau_profile)
         avgdl = max(self._total_len / n, 1e-12)
-        terms = []
-        for term, qw in q.items():
-            plist = self.postings.get(term)
-            if plist:
-                df = len(plist)
-                terms.append((qw * math.log(1.0 + (n - df + 0.5) / (df + 0.5)), term, plist))
-        terms.sort(key=lambda x: (-x[0], x[1]))      # rarest (most telling) terms first
         scores: dict[str, float] = {}
+        norm: dict[str, float] = {}                   # helper -> BM25 length norm, once each
         helpers = self.helpers
         k1, b = c.k1, c.b
         # BM25 term: tf / (tf + k1 * norm) with tf = stored * decay, i.e.
@@ -526,26 +687,31 @@ class ExpertiseIndex:
         kk = k1 / max(decay, 1e-300)
         c0 = kk * (1.0 - b)
         c1 = kk * b / avgdl
+        scan, max_c = c.max_postings_scan, c.max_candidates
         for wq, term, plist in terms:
             num = wq * (k1 + 1.0)
-            if len(plist) <= c.max_postings_scan and len(scores) < c.max_candidates:
-                items = plist.items()
+            ws = plist.w
+            if len(plist) <= scan and len(scores) < max_c:
+                for hid, i in plist.slot.items():
+                    w = ws[i]
+                    d = norm.get(hid)
+                    if d is None:
+                        d = norm[hid] = c0 + c1 * helpers[hid].doclen
+                    scores[hid] = scores.get(hid, 0.0) + num * w / (w + d)
             else:                                     # only the helpers already found
-                items = [(hid, plist[hid]) for hid in scores if hid in plist]
-            for hid, w in items:
-                scores[hid] = scores.get(hid, 0.0) + num * w / (w + c0 + c1 * helpers[hid].doclen)
+                slot = plist.slot
+                for hid in slot.keys() & scores.keys():
+                    w = ws[slot[hid]]
+                    scores[hid] += num * w / (w + norm[hid])
         return scores
 
     def _score(self, hid: str, h: HelperState, author: str, bm25: float, t: float) -> float:
         c = self.config
-        age = t - h.recent_ts
-        if age < 0.0:
-            age = 0.0
-        idle = t - h.last_active
-        if idle < 0.0:
-            idle = 0.0
-        s = c.w_text * math.log1p(bm25)
+        s = c.w_text * math.log1p(bm25) if bm25 > 0.0 else 0.0
         if h.recent > 0.0:
+            age = t - h.recent_ts
+            if age < 0.0:
+                age = 0.0
             s += c.w_recent * math.log1p(h.recent * math.exp(-age / self._tau_recent))
             s += c.w_recent_short * math.log1p(
                 h.recent_short * math.exp(-age / self._tau_recent_short))
@@ -553,6 +719,9 @@ class ExpertiseIndex:
         last = self._last_counts.get(hid)
         if last:
             s += c.w_last_answers * math.log1p(last)
+        idle = t - h.last_active
+        if idle < 0.0:
+            idle = 0.0
         if idle < 60 * DAY:
             s += c.w_active * math.exp(-idle / self._tau_active)
             s += c.w_active_short * math.exp(-idle / self._tau_active_short)
@@ -566,18 +735,11 @@ class ExpertiseIndex:
         if c.w_load and h.open:
             s -= c.w_load * h.open
         return s
-
-    def _reasons(self, hid: str, author: str, q: dict[str, float], t: float) -> list[str]:
+    def _reasons(self, hid: str, author: str, qterms: list[tuple[float, str, Postings]],
+                 t: float) -> list[str]:
         """Human-readable reasons, computed for the returned candidates only."""
         h = self.helpers[hid]
-        n = max(self._n_profiles, 1)
-        matched = []
-        for term, qw in q.items():
-            plist = self.postings.get(term)
-            if plist and hid in plist:
-                df = len(plist)
-                matched.append((qw * math.log(1.0 + (n - df + 0.5) / (df + 0.5)), term))
-        matched.sort(key=lambda x: (-x[0], x[1]))
+        matched = [(w, term) for w, term, plist in qterms if hid in plist]   # rarest first
         out: list[str] = []
         tags = [term[1:] for _, term in matched if term.startswith("#")][:3]
         words = [term for _, term in matched if not term.startswith(("#", "@"))][:3]

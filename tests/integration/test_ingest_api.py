@@ -61,7 +61,7 @@ def test_author_rate_limit_answers_429_with_retry_after(http, run_id):
 
 
 def test_raw_topic_garbage_goes_to_the_dead_letter_topic(run_id):
-    bad = [b"\xff\xfe not utf-8 json", orjson.dumps({"author_id": f"{run_id}:raw", "text": ""})]
+    bad = [b"\xff\xfe not utf-8 json " + run_id.encode(), orjson.dumps({"author_id": f"{run_id}:raw", "text": ""})]
     good = orjson.dumps({"post_id": f"{run_id}:rawok", "author_id": f"{run_id}:raw", "text": "Any tips for a first 10k?"})
     produce_raw("posts.raw.v1", bad + [good], key=f"{run_id}:raw".encode())
     letters = wait_for(lambda: (lambda r: r if len(r) >= 2 else None)(read_topic(

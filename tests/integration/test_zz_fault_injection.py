@@ -45,22 +45,22 @@ def test_kill_each_service_and_restart_the_broker_during_a_replay(run_id):
         done.set()
         injector.join()
     for service in ("ingest", "classify", "match", "ledger"):
-        wait_for(lambda s=service: stack._healthy(s), timeout=120, what=f"{service} ready again")
+        wait_for(lambda s=service: stack._healthy(s), timeout=180, what=f"{service} ready again")
 
     posts = [e for e in events if e["type"] == "post"]
     assert acked["posts"] == len(posts)
     want = {p["post_id"] for p in posts}
     classified = wait_for(lambda: (lambda r: r if {x["post_id"] for x in r} >= want else None)(
-        topic_records("posts.classified.v1", prefix)), timeout=120, what="every acknowledged post classified")
+        topic_records("posts.classified.v1", prefix)), timeout=180, what="every acknowledged post classified")
     repeats = len(classified) - len({x["post_id"] for x in classified})
     print(f"posts.classified.v1: {len(want)} posts, {repeats} delivered twice (at least once)")
 
     roots = {x["post_id"] for x in classified if x["reply_to"] is None and x["intent"] in ("goal", "request")}
     matched = wait_for(lambda: (lambda r: r if {m["post_id"] for m in r} >= roots else None)(
-        topic_records("matches.v1", prefix)), timeout=120, what="a match for every goal and request")
+        topic_records("matches.v1", prefix)), timeout=180, what="a match for every goal and request")
     assert {m["post_id"] for m in matched} >= roots
 
-    wait_for(lambda: ledger_lag() == 0, timeout=120, what="the ledger to commit all its input")
+    wait_for(lambda: ledger_lag() == 0, timeout=180, what="the ledger to commit all its input")
     balances, n_entries, n_distinct = journal(prefix)
     assert n_entries == n_distinct, "a ledger entry was written twice"
     assert balances == offline_balances(events, matched, prefix)

@@ -223,3 +223,70 @@ def test_evaluate_rank_two_and_share(tmp_path):
     assert out["warm"]["n"] == 2 and out["warm"]["mrr@10"] == 0.75
     # slots: q2 [u2], q3 [u2, u3]: 3 users -> top 1 user (u2) holds 2 of 3
     assert out["top1pct_share"] == pytest.approx(0.6667)
+
+
+def test_postings_trimmed_to_heaviest_and_df_kept():
+    idx = ExpertiseIndex(MatchConfig(max_postings_per_term=4))
+    for i in range(12):   # h0 answers first (lightest on the global clock), h11 last
+        idx.observe_post(post(f"q{i}", "carol", "kombucha", ts(i)))
+        idx.observe_post(post(f"r{i}", f"h{i}", "ok", ts(i, 1), reply_to=f"q{i}"))
+    plist = idx.postings["kombucha"]
+    assert len(plist) <= 5 and "h11" in plist and "h0" not in plist
+    assert idx._df("kombucha", plist) == 12      # document frequency still counts everyone
+    got = ids(idx.rank(post("new", "dave", "kombucha", ts(12))))
+    assert got[0] == "h11"
+
+
+def test_memory_bounds_asker_terms_and_reactions():
+    idx = ExpertiseIndex(MatchConfig(max_asker_terms=3, max_reactions=5))
+    for i in range(10):
+        idx.observe_post(post(f"q{i}", f"asker{i}", "espresso", ts(i)))
+        idx.observe_post(post(f"r{i}", "alice", "grind finer", ts(i, 1), reply_to=f"q{i}"))
+        idx.observe_reaction({"actor_id": f"asker{i}", "post_id": f"r{i}", "kind": "accept",
+                              "created_at": ts(i, 2)})
+    askers = [t for t in idx.postings if t.startswith("@")]
+    assert sorted(askers) == ["@asker7", "@asker8", "@asker9"]   # least recently used dropped
+    assert len(idx._reactions) == 5 and idx.helpers["alice"].accepted == 10
+    # a repeat accept of a remembered reaction is still idempotent
+    idx.observe_reaction({"actor_id": "asker9", "post_id": "r9", "kind": "accept",
+                          "created_at": ts(10)})
+    assert idx.helpers["alice"].accepted == 10
+
+
+def test_common_terms_skipped_only_at_scale():
+    cfg = MatchConfig(max_postings_per_term=2, common_df_min=3, common_df_fraction=0.5)
+    idx = ExpertiseIndex(cfg)
+    for i in range(6):
+        idx.observe_post(post(f"q{i}", "carol", "coffee beans", ts(i)))
+        idx.observe_post(post(f"r{i}", f"h{i}", "ok", ts(i, 1), reply_to=f"q{i}"))
+    terms = [term for _, term, _ in idx._query_terms({"coffee": 1.0, "@carol": 1.0})]
+    assert "coffee" not in terms                  # in all 6 profiles: near-zero IDF, skipped
+    small = ExpertiseIndex()
+    seed(small)
+    assert [t for _, t, _ in small._query_terms({"sourdough": 1.0})] == ["sourdough"]
+
+
+def test_bench_smoke(capsys, monkeypatch):
+    from tests.bench import bench_match
+    monkeypatch.setattr("sys.argv", ["bench_match", "--helpers", "300", "--posts", "1200",
+                                     "--vocab", "2000", "--tags", "50", "--queries", "50"])
+    bench_match.main()
+    out = json.loads(capsys.readouterr().out)
+    assert out["queries"] == 50 and out["helpers_with_profile"] > 250
+    assert out["rank_ms_p99"] > 0 and out["rss_mib"] > 0
+
+
+def test_inlined_score_matches_score_method():
+    idx = ExpertiseIndex()
+    seed(idx)
+    idx.observe_reaction({"actor_id": "carol", "post_id": "r0a", "kind": "accept",
+                          "created_at": ts(0, 1)})
+    idx.observe_relation({"actor_id": "bob", "target_id": "dave", "kind": "follow"})
+    q = post("new", "dave", "sourdough starter marathon", ts(3, 5), tags=["baking"])
+    qterms = idx._query_terms({"sourdough": 1.0, "starter": 1.0, "marathon": 1.0,
+                               "#baking": 2.0, "@dave": 1.0})
+    t = idx.helpers["alice"].last_active + 3600 * 2
+    text = idx._bm25(qterms, t)
+    for c in idx.rank(q, now=t):
+        h = idx.helpers[c.helper_id]
+        assert c.score == round(idx._score(c.helper_id, h, "dave", text.get(c.helper_id, 0.0), t), 6)
