@@ -59,19 +59,16 @@ def _idempotency_key(kind: Kind, data: Any, record: Record, header: Optional[str
     return None  # the id was assigned here: it cannot be a repeat
 
 
-async def _read_body(view, request) -> tuple[Optional[bytes], Any]:
-    body = await request.read()
-    if len(body) > MAX_BODY_BYTES:
-        return None, problem(view, 413, "Payload Too Large", f"body over {MAX_BODY_BYTES} bytes")
-    return body, None
-
-
-def _auth(view, request) -> tuple[Optional[str], Any]:
+async def _authorised_body(view, request) -> tuple[str, bytes, Any]:
+    """(API key name, body, None), or (.., .., the problem response) when the request is refused."""
     name = authenticate(request.headers.get("Authorization"), API_KEYS)
     if name is None:
-        return None, problem(view, 401, "Unauthorized", "a valid 'Authorization: Bearer <API key>' is required",
-                             headers={"WWW-Authenticate": 'Bearer realm="goalpost"'})
-    return name, None
+        return "", b"", problem(view, 401, "Unauthorized", "a valid 'Authorization: Bearer <API key>' is required",
+                                headers={"WWW-Authenticate": 'Bearer realm="goalpost"'})
+    body = await request.read()
+    if len(body) > MAX_BODY_BYTES:
+        return name, b"", problem(view, 413, "Payload Too Large", f"body over {MAX_BODY_BYTES} bytes")
+    return name, body, None
 
 
 async def _rate_limited(view, buckets: list[tuple[str, float]], cost: int = 1) -> Any:
@@ -85,12 +82,9 @@ async def _rate_limited(view, buckets: list[tuple[str, float]], cost: int = 1) -
 
 
 async def write_one(kind: Kind, view, request) -> Any:
-    key_name, err = _auth(view, request)
-    if err:
-        return err
-    body, err = await _read_body(view, request)
-    if err:
-        return err
+    key_name, body, refused = await _authorised_body(view, request)
+    if refused:
+        return refused
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -141,12 +135,9 @@ def parse_batch(body: bytes, content_type: str) -> list[Any]:
 
 
 async def write_batch(view, request) -> Any:
-    key_name, err = _auth(view, request)
-    if err:
-        return err
-    body, err = await _read_body(view, request)
-    if err:
-        return err
+    key_name, body, refused = await _authorised_body(view, request)
+    if refused:
+        return refused
     try:
         items = parse_batch(body, request.headers.get("Content-Type", ""))
     except (ValueError, orjson.JSONDecodeError) as exc:

@@ -121,8 +121,7 @@ class LedgerWorker:
         dead: list[DeadLetter] = []
         for msg in sorted(msgs, key=lambda m: (INPUT_ORDER[m.topic], m.timestamp, m.partition, m.offset)):
             try:
-                for e in apply_event(self.state, to_event(msg.topic, msg.value), RULES):
-                    entries.append(LedgerEntry(**e.to_dict()))
+                entries.extend(apply_event(self.state, to_event(msg.topic, msg.value), RULES))
                 for ring in self.state.last_flagged:
                     RINGS.inc()
                     event("reward ring flagged", members=ring.get("members"))

@@ -1,4 +1,4 @@
-"""Ledger rules: social currency as pure, deterministic functions (stdlib only).
+"""Ledger rules: social currency as pure, deterministic functions (no Kafka, no Redis, no I/O).
 
 No Kafka or Redis here. The ledger service decodes a message, calls :func:`apply_event` with its
 :class:`LedgerState`, writes the returned entries to ``ledger.entries.v1`` and the changed balances
@@ -62,6 +62,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from services.core.contracts import LedgerEntry
+
 RULES_PATH = Path(__file__).with_name("rules.toml")
 
 REACTION_KINDS = frozenset({"accept", "unaccept", "upvote", "downvote", "unvote", "thanks"})
@@ -98,37 +100,8 @@ class UnknownPost(LedgerError):
 # -------------------------------------------------------------------------------------- entries
 
 
-@dataclass(frozen=True)
-class Entry:
-    """A LedgerEntry record (ledger.entries.v1, key user_id)."""
-
-    entry_id: str
-    user_id: str
-    delta: int
-    reason: str
-    source_event_id: str
-    created_at: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "entry_id": self.entry_id,
-            "user_id": self.user_id,
-            "delta": self.delta,
-            "reason": self.reason,
-            "source_event_id": self.source_event_id,
-            "created_at": self.created_at,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Entry":
-        return cls(
-            entry_id=str(d["entry_id"]),
-            user_id=str(d["user_id"]),
-            delta=int(d["delta"]),
-            reason=str(d["reason"]),
-            source_event_id=str(d["source_event_id"]),
-            created_at=str(d["created_at"]),
-        )
+# An entry is the contract's LedgerEntry record itself (one definition of the wire format).
+Entry = LedgerEntry
 
 
 def entry_id_for(source_event_id: str, user_id: str, base_reason: str) -> str:
@@ -454,7 +427,8 @@ class _Out:
             n += 1
             eid = entry_id_for(source, user, f"{base}#{n}")
         self._ids.add(eid)
-        e = Entry(eid, user, delta, reason, source, created)
+        e = Entry(entry_id=eid, user_id=user, delta=delta, reason=reason, source_event_id=source,
+                  created_at=created)
         self.entries.append(e)
         st = self.state
         st.balances[user] = st.balances.get(user, 0) + delta
