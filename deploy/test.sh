@@ -5,6 +5,14 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 deploy/setup.sh || exit 1
 export GOALPOST_REQUIRE_STACK=1   # integration tests fail (never skip) without the stack
+# The tests get a stack of their own, fresh each run, so they neither see nor leave data in the
+# demo's stack (.stack). Both use the same ports: stop a running stack first.
+export GOALPOST_STATE_DIR="$PWD/.stack-test"
+if .venv/bin/python -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', 9092)) != 0)"; then
+  echo "a Kafka is already listening on 127.0.0.1:9092 (a running stack?); stop it first: make down" >&2
+  exit 1
+fi
+rm -rf "$GOALPOST_STATE_DIR"
 if ! .venv/bin/goalpost stack up; then
   echo "stack did not come up; last lines of each log:" >&2
   for f in .stack/logs/*.log; do echo "== $f" >&2; tail -n 30 "$f" >&2; done
