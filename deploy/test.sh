@@ -15,7 +15,7 @@ fi
 rm -rf "$GOALPOST_STATE_DIR"
 if ! .venv/bin/goalpost stack up; then
   echo "stack did not come up; last lines of each log:" >&2
-  for f in .stack/logs/*.log; do echo "== $f" >&2; tail -n 30 "$f" >&2; done
+  for f in "$GOALPOST_STATE_DIR"/logs/*.log; do echo "== $f" >&2; tail -n 30 "$f" >&2; done
   .venv/bin/goalpost stack down
   exit 1
 fi
