@@ -19,16 +19,17 @@ import math
 import os
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 
-MODEL_VERSION = "intent-lr-2026.11.1"
+MODEL_VERSION = "intent-lr-2026.11.2"
 INTENTS: tuple[str, ...] = ("goal", "request", "offer", "status")
 
 ARTEFACT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "artefact", "intent_model.json")
 
 MAX_TOKENS = 120  # features are taken from the first MAX_TOKENS tokens: bounded cost per post
 MAX_TOPICS = 8
-CUE_VALUE = 0.35  # value of each "r:" cue feature (lexical features share an L2 norm of 1)
+CUE_VALUE = 0.25  # value of each "r:" cue feature (lexical features share an L2 norm of 1)
 
 
 @dataclass(frozen=True)
@@ -47,14 +48,11 @@ _URL_RE = re.compile(r"(?:https?://|www\.)\S+|\b\S+\.(?:com|org|net|ly|co|io)/\S
 _MENTION_RE = re.compile(r"@\w+")
 _ENTITY_RE = re.compile(r"&(amp|lt|gt|quot|#39);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "#39": "'"}
-_HASHTAG_RE = re.compile(r"#(\w+)")
 _EMOTICON_RE = re.compile(r"(?:^|\s)(?:[:;=8][-'^o]?[()\[\]dpo/\\|*3]+|<3|\^_\^|xd+|[(][:;])(?=\s|$)", re.I)
-_TOKEN_RE = re.compile(r"_url_|_user_|#?[a-z0-9]+(?:['\u2019][a-z]+)*|[?!]")
+_TOKEN_RE = re.compile(r"_url_|_user_|#?[a-z0-9]+(?:['\u2019][a-z]+)*|[?!,;:]|\.(?:\.\.+)?")
+_DIGIT_RE = re.compile(r"[0-9]")
 _QUOTE_RE = re.compile(r"[\u2019\u2018`]")
 
-_SENT_END_RE = re.compile(r"[.!?]+")
-_DIGIT_RE = re.compile(r"[0-9]")
-_SENT_SPLIT_RE = re.compile(r"[.!?]+(?:\s|$)")
 _ALNUM_RE = re.compile(r"^(?=.*[a-z])(?=.*[0-9])[a-z0-9]+$")
 _TITLE_RE = re.compile(
     r"^[^.?!:\n]{8,120}?[a-z0-9)\]\"'] (?:The|This|These|There|So|When|What|How|Is|Are|Can|Many|Some|In|A|An|"
@@ -75,7 +73,11 @@ _IMPERATIVE = frozenset(
     "graduate finish complete master perfect develop improve reduce increase spend cut eliminate "
     "kick break build clean dress wake treat tone train lift run bike write visit volunteer "
     "reconnect forgive invest declutter buy sell pass win land hit beat reach finally never always "
-    "stay keep fall find give go".split())
+    "stay keep fall find give go release register raise adopt attend bring choose clear donate drive "
+    "educate enroll enrol express gain heal jog knit lower mend open own pack plan relax remember rest "
+    "return ride scale sign simplify speak spread stand surf teach tidy trust turn upgrade wash wear "
+    "memorize memorise rebuild restart redo replace renovate remodel repair quit unrush declutter "
+    "grow perfect visit master try learn finish start keep".split())
 _STOP = frozenset("""
 a an the and or but if then so of to in on at by for with from as into onto about over under
 up down out off is are was were be been being am do does did doing have has had having it its
@@ -94,9 +96,8 @@ year years day days time today tonight now back first last next see way lot bit 
 """.split())
 
 def _cue_sets(spec: str) -> frozenset:
-    """'a|b c|d' -> {'w:a', 'b:b c', 'w:d'}: unigram and bigram feature names."""
-    items = [" ".join(x.split()) for x in spec.replace("\n", " ").split("|") if x.strip()]
-    return frozenset(("b:" if " " in x else "w:") + x for x in items)
+    """'a|b c|d' -> {'a', 'b c', 'd'}: words and two-word phrases."""
+    return frozenset(" ".join(x.split()) for x in spec.replace("\n", " ").split("|") if x.strip())
 
 
 # cue phrases (one or two normalised tokens), matched by set intersection: cheap per post
@@ -125,6 +126,8 @@ _DONATE = _cue_sets("""donate|donated|donating|donation|donations|donor|donors|r
 _CHAT = _cue_sets("""lol|lool|lolol|lmao|rofl|haha|hahaha|hehe|brb|wb|omg|ty|thx|nite|bye|byee|hi|hii|hey|
     heya|hello|hiya|yo|sup|wassup|ugh|yay|aw|aww|awww|kk|ok|okay|nah|yeah|yea|yep|cya|g2g|gtg|bbl|hugs|
     pm|pms|afk|lmfao""")
+_YOU = frozenset(("you", "your", "you're", "yours", "u", "ur"))
+_ME = frozenset(("i", "my", "me", "i'm", "im", "i've", "myself"))
 _TEXT_CODE_RE = re.compile(r"\btext\w*\s+[a-z]+\s+to\s+\d{4,6}\b")
 
 
@@ -148,80 +151,131 @@ def _bucket(n: int, edges: tuple[int, ...]) -> int:
     return len(edges)
 
 
+def _tokens(t: str) -> list[str]:
+    """The one tokenisation of a normalised post, shared by the features and the topics."""
+    return _TOKEN_RE.findall(t)
+
+
+class _WordMap(dict):
+    """token -> the word the features use: numbers and years become placeholders, hashtags lose
+    their '#', handles and codes (mike22, sk8r) become `_alnum_`. A bounded memo."""
+
+    def __missing__(self, tok: str) -> str:
+        w = tok[1:] if tok[0] == "#" and len(tok) > 1 else tok
+        if w.isdigit():
+            w = "_year_" if (len(w) == 4 and w[:2] in ("19", "20")) else "_num_"
+        elif len(w) > 4 and not w.isalpha() and _ALNUM_RE.match(w):
+            w = "_alnum_"
+        if len(self) < 300_000:
+            self[tok] = w
+        return w
+
+
+_WORD = _WordMap()
+_PUNCT_SOFT = frozenset(". , ; : ...".split())
+
+
+def _cue_map() -> dict:
+    """term (a word or a (word, word) bigram) -> the letters of the cue groups it belongs to."""
+    groups = (("F", _FUTURE), ("G", _GOALW), ("R", _REQ), ("O", _OFFER), ("D", _DONATE), ("C", _CHAT),
+              ("Y", _YOU), ("M", _ME))
+    out: dict = {}
+    for letter, terms in groups:
+        for term in terms:
+            key = tuple(term.split(" ")) if " " in term else term
+            out[key] = out.get(key, "") + letter
+    # punctuation: sentence ends (P), questions (Q), exclamations (E), commas (K)
+    out.update({".": "P", "...": "P", "?": "Q", "!": "E", ",": "K"})
+    return out
+
+
 def features(text: str, normalised: str | None = None) -> list[str]:
-    """The sparse feature strings of one post: lexical ones, then cue ("r:...") ones."""
+    """The sparse feature names of one post (as in the artefact): lexical ones, then cue ones."""
     lex, cue = _extract(text or "", normalised)
-    return sorted(lex) + cue
+    return sorted(set(map(feature_name, lex))) + cue
 
 
-_YOU = frozenset(("you", "your", "you're", "yours", "u", "ur"))
-_ME = frozenset(("i", "my", "me", "i'm", "im", "i've", "myself"))
+def feature_name(f) -> str:
+    """Runtime feature key -> its name in the artefact: a word `w` -> 'w:w', a bigram
+    ('a', 'b') -> 'b:a b'; hashtag ('h:'), first-word ('f:', 'f2:') and cue ('r:') names as they are."""
+    if f.__class__ is tuple:
+        return "b:" + f[0] + " " + f[1]
+    if ":" in f and f[:2] in ("h:", "f:", "f2", "r:"):
+        return f
+    return "w:" + f
 
 
-def _extract(raw: str, normalised: str | None = None) -> tuple[dict[str, None], list[str]]:
+def feature_key(name: str):
+    """The inverse of feature_name."""
+    if name.startswith("w:"):
+        return name[2:]
+    if name.startswith("b:"):
+        a, _, b = name[2:].partition(" ")
+        return (a, b)
+    return name
+
+
+def _extract(raw: str, normalised: str | None = None, toks: list[str] | None = None) -> tuple[list, list[str]]:
+    """(lexical feature keys, cue feature names) of one post. Lexical keys: words (str), bigrams
+    ((str, str) tuples, with <s> and </s> at the ends), 'h:' hashtags, 'f:'/'f2:' first words.
+    Repeated words and bigrams are repeated (a term-frequency weight)."""
     t = _normalise(raw) if normalised is None else normalised
-    toks = _TOKEN_RE.findall(t)
+    if toks is None:
+        toks = _TOKEN_RE.findall(t)
     if len(toks) > MAX_TOKENS:
         toks = toks[:MAX_TOKENS]
-    lexl: list[str] = []
+    words = list(map(_WORD.__getitem__, toks)) if ("#" in t or _DIGIT_RE.search(t)) else toks
     cue: list[str] = []
     add = cue.append
-    words: list[str] = toks
-    nhash = 0
-    if "#" in t or _DIGIT_RE.search(t):
-        words = []
-        for tok in toks:
-            if tok[0] == "#":
-                nhash += 1
-                lexl.append("h:" + tok[1:])
-                tok = tok[1:]
-            if tok.isdigit():
-                tok = "_year_" if (len(tok) == 4 and tok[:2] in ("19", "20")) else "_num_"
-            elif len(tok) > 4 and not tok.isalpha() and _ALNUM_RE.match(tok):
-                lexl.append("w:_alnum_")  # user handles and codes: mike22, user45, sk8r
-            words.append(tok)
-    lexl += ["w:" + w for w in words]
-    lexl += ["b:" + a + " " + b for a, b in zip(["<s>"] + words, words + ["</s>"])]
+    core = [w for w in words if w not in _PUNCT_SOFT] if ("," in t or "." in t or ":" in t or ";" in t) else words
+    bigrams = list(zip(["<s>"] + core, core + ["</s>"]))  # bigrams skip . , ; : (their unigrams stay)
+    lex: list = words + bigrams
+    if "#" in t:
+        hs = ["h:" + x[1:] for x in toks if x[0] == "#"]
+        if hs:
+            lex += hs
+            add("r:hash%d" % _bucket(len(hs), (1, 3)))
     # first words (outside a retweet/mention prefix)
     k = 0
-    while k < len(words) and words[k] in ("rt", "_user_", "_url_"):
+    n = len(words)
+    while k < n and words[k] in _SKIP_FIRST:
         k += 1
-    first = words[k:k + 2]
-    if first:
-        lexl.append("f:" + first[0])
-        if len(first) > 1:
-            lexl.append("f2:" + first[0] + " " + first[1])
-        if first[0] in _IMPERATIVE:
+    if k < n:
+        w0 = words[k]
+        lex.append("f:" + w0)
+        if k + 1 < n:
+            lex.append("f2:" + w0 + " " + words[k + 1])
+        if w0 in _IMPERATIVE:
             add("r:imp_start")
-        if first[0] in _WH:
+        if w0 in _WH:
             add("r:wh_start")
-    lex = dict.fromkeys(lexl)  # an ordered set: deterministic summation order
-    nq = raw.count("?")
+    hits = "".join(filter(None, map(_CUES.get, lex)))
+    nq = hits.count("Q")
     if nq:
         add("r:q")
         if nq > 1:
             add("r:q2")
-        try:
-            qi = words.index("?")
-        except ValueError:
-            qi = -1
-        if 0 <= qi <= 15:
+        qi = words.index("?")
+        if qi <= 15:
             add("r:q_early")
-        elif 0 <= qi <= 40:
+        elif qi <= 40:
             add("r:q_mid")
         # first sentence is a question (forum title / opening question)
-        m = _SENT_END_RE.search(raw)
-        if m and m.group(0)[0] == "?":
-            add("r:first_sent_q")
-        if raw.rstrip().endswith("?") or words[-1:] == ["?"]:
+        for w in words:
+            if w in _SENT_END:
+                if w == "?":
+                    add("r:first_sent_q")
+                break
+        if words[-1] == "?" or raw.rstrip().endswith("?"):
             add("r:q_end")
     if _TITLE_RE.match(raw):
         add("r:title")  # "Some title words Then the body starts": a forum question's title + body
     if "!" in raw:
         add("r:excl")
-    ntok = len(words)
-    add("r:len%d" % _bucket(ntok, (2, 5, 10, 20, 40, 80)))
-    nsent = len(_SENT_SPLIT_RE.findall(raw))
+    nstop = hits.count("P")
+    nw = n - hits.count("K") - nstop
+    add("r:len%d" % _bucket(nw, (2, 5, 10, 20, 40, 80)))
+    nsent = nstop + nq + hits.count("E")
     add("r:sent%d" % _bucket(nsent, (0, 1, 3, 6)))
     if "_url_" in t:
         add("r:url")
@@ -229,44 +283,46 @@ def _extract(raw: str, normalised: str | None = None) -> tuple[dict[str, None], 
         add("r:mention")
         if words[:1] == ["rt"] or " rt _user_" in t:
             add("r:rt")
-    if nhash:
-        add("r:hash%d" % _bucket(nhash, (1, 3)))
-    if _EMOTICON_RE.search(raw):
-        add("r:emoticon")
-    ntok = len(words)
-    keys = lex.keys()
-    longp = "L" if ntok > 40 else ("M" if ntok > 15 else "S")  # cue x length conjunctions
-    if not keys.isdisjoint(_FUTURE):
-        add("r:future")
-        add("r:future" + longp)
-    if not keys.isdisjoint(_GOALW):
-        add("r:goalw")
-        add("r:goalw" + longp)
-    n_req = len(keys & _REQ)
-    if n_req:
-        add("r:req%d" % _bucket(n_req, (1, 2)))
-    n_off = len(keys & _OFFER)
-    if n_off:
-        add("r:off%d" % _bucket(n_off, (1, 3, 6)))
-    if not keys.isdisjoint(_DONATE):
-        add("r:donate")
-    if ("w:text" in lex or "w:texting" in lex) and _TEXT_CODE_RE.search(t):
+    if ":" in raw or ";" in raw or "=" in raw or "<3" in raw or "^_^" in raw or "xd" in t:
+        if _EMOTICON_RE.search(raw):
+            add("r:emoticon")
+    if hits:
+        longp = "L" if nw > 40 else ("M" if nw > 15 else "S")  # cue x length conjunctions
+        if "F" in hits:
+            add("r:future")
+            add("r:future" + longp)
+        if "G" in hits:
+            add("r:goalw")
+            add("r:goalw" + longp)
+        c = hits.count("R")
+        if c:
+            add("r:req%d" % _bucket(c, (1, 2)))
+        c = hits.count("O")
+        if c:
+            add("r:off%d" % _bucket(c, (1, 3, 6)))
+        if "D" in hits:
+            add("r:donate")
+        if "C" in hits:
+            add("r:chat")
+        c = hits.count("Y")
+        if c:
+            add("r:you%d" % _bucket(c, (1, 3)))
+        c = hits.count("M")
+        if c:
+            add("r:i%d" % _bucket(c, (1, 3, 6)))
+    if "text" in t and _TEXT_CODE_RE.search(t):
         add("r:textcode")
-    if not keys.isdisjoint(_CHAT):
-        add("r:chat")
-    if ntok:
-        nyou = sum(map(_YOU.__contains__, words))
-        ni = sum(map(_ME.__contains__, words))
-        if nyou:
-            add("r:you%d" % _bucket(nyou, (1, 3)))
-        if ni:
-            add("r:i%d" % _bucket(ni, (1, 3, 6)))
     if len(raw) > 3 and raw.isupper():
         add("r:caps")
-    if not words:
+    if not n:
         add("r:empty")
     add("r:bias")
     return lex, cue
+
+
+_CUES = _cue_map()
+_SKIP_FIRST = frozenset(("rt", "_user_", "_url_", ".", ",", ":", ";", "...", "!"))
+_SENT_END = frozenset((".", "?", "!", "..."))
 
 
 # --------------------------------------------------------------------------------------------
@@ -293,17 +349,25 @@ today tonight tomorrow yesterday morning night week weeks month months day days 
 """.split())
 
 
-_TOPIC_TOKEN_RE = re.compile(r"[a-z][a-z0-9'+-]*[a-z0-9+]|[a-z]|[.,;:!?()\[\]\"/|_]|\s-\s")
-_topic_word_cache: dict[str, str] = {}
+class _TopicMap(dict):
+    """token -> its topic form, or '' when it cannot be a topic (stopword, punctuation, short,
+    number, placeholder, hashtag: hashtags are handled apart). A bounded memo."""
+
+    def __missing__(self, tok: str) -> str:
+        w = tok.strip("'")
+        if len(w) < 3 or w in _TOPIC_STOP or not w[0].isalpha():
+            s = ""
+        else:
+            s = _stem(w)
+            if s in _TOPIC_STOP:
+                s = ""
+        if len(self) < 300_000:
+            self[tok] = s
+        return s
 
 
-def _topic_word(w: str) -> str:
-    """The topic form of one token, or '' when it cannot be a topic (stopword, punctuation, short)."""
-    w = w.strip("'-")
-    if len(w) < 3 or w in _TOPIC_STOP or not w[0].isalpha():
-        return ""
-    s = _stem(w)
-    return "" if s in _TOPIC_STOP else s
+_TOPIC = _TopicMap()
+MAX_TOPIC_TOKENS = 600  # topics are taken from the first MAX_TOPIC_TOKENS tokens
 
 
 def _stem(w: str) -> str:
@@ -327,7 +391,7 @@ def normalise_tag(tag: str) -> str:
 
 
 def topics(text: str, tags: list[str] | None = None, limit: int = MAX_TOPICS,
-           normalised: str | None = None) -> list[str]:
+           normalised: str | None = None, toks: list[str] | None = None) -> list[str]:
     """Normalised routing keywords: the post's tags, its hashtags, then salient words and phrases."""
     out: list[str] = []
     seen: set[str] = set()
@@ -340,50 +404,41 @@ def topics(text: str, tags: list[str] | None = None, limit: int = MAX_TOPICS,
     for tag in tags or ():
         if isinstance(tag, str):
             push(normalise_tag(tag))
-    raw = text or ""
-    t = _normalise(raw) if normalised is None else normalised
-    if "#" in t:
-        for m in _HASHTAG_RE.finditer(t):
-            h = m.group(1)
-            if not h.isdigit() and h not in _TOPIC_STOP:
-                push(_stem(normalise_tag(h)))
+    if toks is None:
+        toks = _TOKEN_RE.findall(_normalise(text or "") if normalised is None else normalised)
+    if len(toks) > MAX_TOPIC_TOKENS:
+        toks = toks[:MAX_TOPIC_TOKENS]
+    if normalised is None or "#" in normalised:
+        for tok in toks:
+            if tok[0] == "#" and len(tok) > 1:
+                h = tok[1:]
+                if not h.isdigit() and h not in _TOPIC_STOP:
+                    push(_stem(normalise_tag(h)))
         if len(out) >= limit:
             return out
-        t = _HASHTAG_RE.sub(" ", t)
-    counts: dict[str, int] = {}
-    firstpos: dict[str, int] = {}
-    bigrams: dict[str, int] = {}
-    prev = None
-    cache = _topic_word_cache
-    for pos, w in enumerate(_TOPIC_TOKEN_RE.findall(t)):
-        s = cache.get(w)
-        if s is None:
-            s = _topic_word(w)
-            if len(cache) < 200_000:
-                cache[w] = s
-        if not s:
-            prev = None
-            continue
-        if s in counts:
-            counts[s] += 1
-        else:
-            counts[s] = 1
-            firstpos[s] = pos
-        if prev is not None:
-            bg = prev + "-" + s
-            bigrams[bg] = bigrams.get(bg, 0) + 1
-        prev = s
+    stems = list(map(_TOPIC.__getitem__, toks))
+    counts = Counter(filter(None, stems))  # in order of first occurrence
+    if not counts:
+        return out
+    bigrams = Counter([a + "-" + b for a, b in zip(stems, stems[1:]) if a and b])
     if bigrams:
         for b in [b for b, c in bigrams.items() if c > 1][:2]:
             push(b)
     # most frequent first (long words get a half-count bonus), ties by first position
-    ranked = sorted((-c - (0.5 if len(w) > 6 else 0.0), firstpos[w], w) for w, c in counts.items())
-    for _, _, w in ranked[:limit]:
+    for w in counts:
+        if len(w) > 6:
+            counts[w] += 0.5
+    ranked = sorted(counts, key=counts.__getitem__, reverse=True)  # stable: ties keep their order
+    for w in ranked[:limit]:
         push(w)
     if len(out) < limit and bigrams:
         # the phrase whose words are most frequent, e.g. "cold-brew", "sourdough-starter"
-        best = max(enumerate(bigrams), key=lambda ib: (
-            bigrams[ib[1]], sum(counts.get(w, 0) for w in ib[1].split("-", 1)), -ib[0]))[1]
+        best, bk = "", None
+        for b, c in bigrams.items():
+            x, _, y = b.partition("-")
+            k = (c, counts[x] + counts[y])
+            if bk is None or k > bk:
+                best, bk = b, k
         push(best)
     return out
 
@@ -396,13 +451,14 @@ _lock = threading.Lock()
 _model: tuple[dict[str, list[float]], list[float], tuple[str, ...]] | None = None
 
 
-def load_artefact(path: str = ARTEFACT_PATH) -> tuple[dict[str, list[float]], list[float], tuple[str, ...]]:
+def load_artefact(path: str = ARTEFACT_PATH) -> tuple[dict, list[float], tuple[str, ...]]:
+    """(weights keyed by runtime feature key (see feature_key), bias, labels)."""
     with open(path, "rb") as f:
         data = json.loads(f.read())
     labels = tuple(data["labels"])
     if len(labels) != 4:
         raise ValueError("artefact must have exactly four labels")
-    weights = {k: tuple(float(x) for x in v) for k, v in data["weights"].items()}
+    weights = {feature_key(k): tuple(float(x) for x in v) for k, v in data["weights"].items()}
     bias = [float(x) for x in data["bias"]]
     return weights, bias, labels
 
@@ -414,6 +470,10 @@ def _get_model():
         with _lock:
             if _model is None:
                 _model = load_artefact()
+                for k in _model[0]:  # fill the token memos with the model's vocabulary
+                    if k.__class__ is str and ":" not in k:
+                        _WORD[k]
+                        _TOPIC[k]
             m = _model
     return m
 
@@ -424,23 +484,24 @@ def reset_model_cache() -> None:
         _model = None
 
 
-def feature_vector(text: str, normalised: str | None = None) -> tuple[list[str], list[str], float]:
-    """(lexical features, cue features, lexical value). Features are binary; the lexical ones
-    (words, bigrams, first words, hashtags) carry 1/sqrt(#lexical) each (L2-normalised, so long
-    posts do not get extreme scores; at scoring time the count is over the features the model
-    knows), the cue features ("r:...") carry CUE_VALUE whatever the length."""
+def feature_vector(text: str, normalised: str | None = None) -> tuple[list, list[str], float]:
+    """(lexical feature keys, cue features, lexical value). The lexical features (words, bigrams,
+    first words, hashtags) carry 1/sqrt(#lexical) each (L2-normalised, so long posts do not get
+    extreme scores; at scoring time the count is over the features the model knows), the cue
+    features ("r:...") carry CUE_VALUE whatever the length."""
     lex, cue = _extract(text or "", normalised)
-    return sorted(lex), cue, (1.0 / math.sqrt(len(lex)) if lex else 0.0)
+    return lex, cue, (1.0 / math.sqrt(len(lex)) if lex else 0.0)
 
 
-def _scores(text: str, normalised: str, weights, bias) -> list[float]:
-    lex, cue = _extract(text, normalised)
+def _scores(text: str, normalised: str, weights, bias, toks: list[str] | None = None) -> list[float]:
+    lex, cue = _extract(text, normalised, toks)
     get = weights.get
-    z = list(bias)
     ws = list(filter(None, map(get, lex)))  # known features, in a deterministic order
     if ws:
         v = 1.0 / math.sqrt(len(ws))  # normalise over the features the model knows
-        z = [b + v * x for b, x in zip(z, map(sum, zip(*ws)))]
+        z = [b + v * x for b, x in zip(bias, map(sum, zip(*ws)))]
+    else:
+        z = list(bias)
     ws = list(filter(None, map(get, cue)))
     if ws:
         z = [b + CUE_VALUE * x for b, x in zip(z, map(sum, zip(*ws)))]
@@ -456,16 +517,15 @@ def classify(text: str, tags: list[str] | None = None) -> Classification:
         text = "" if text is None else str(text)
     if not text.strip():
         # nothing to read: "status" is the catch-all intent
-        n = len(labels)
-        probs = [0.0] * n
+        probs = [0.0] * len(labels)
         probs[labels.index("status")] = 1.0
-        scores = dict(zip(labels, probs))
-        return Classification("status", 1.0, scores, topics("", tags))
+        return Classification("status", 1.0, dict(zip(labels, probs)), topics("", tags))
     t = _normalise(text)
-    probs = _scores(text, t, weights, bias)
-    best = max(range(len(labels)), key=lambda i: probs[i])
-    scores = dict(zip(labels, probs))
-    return Classification(labels[best], probs[best], scores, topics(text, tags, normalised=t))
+    toks = _TOKEN_RE.findall(t)  # one tokenisation for the features and the topics
+    probs = _scores(text, t, weights, bias, toks)
+    p = max(probs)
+    return Classification(labels[probs.index(p)], p, dict(zip(labels, probs)),
+                          topics(text, tags, normalised=t, toks=toks))
 
 
 def classify_batch(texts: list[str], tags: list[list[str]] | None = None) -> list[Classification]:

@@ -62,25 +62,27 @@ def train(data: list[tuple[str, str]], epochs: int = 5, lr0: float = 0.5, l2: fl
     li = {lab: i for i, lab in enumerate(LABELS)}
     t0 = time.time()
     vecs = []
-    counts: dict[str, int] = {}
+    cue_names: set = set()
+    counts: dict = {}
     for text, lab in data:
         lex, cue, v = M.feature_vector(text)
         for f in lex:
             counts[f] = counts.get(f, 0) + 1
         for f in cue:
             counts[f] = counts.get(f, 0) + 1
-        fv = [(f, v) for f in sorted(lex)] + [(f, cue_scale) for f in sorted(cue)]
+            cue_names.add(f)
+        fv = [(f, v) for f in lex] + [(f, cue_scale) for f in cue]
         vecs.append((fv, li[lab]))
-    keep = {f for f, c in counts.items() if c >= min_count}
+    keep = {f: None for f, c in counts.items() if c >= min_count}  # in order of first occurrence
     vecs2 = []
     for fv, y in vecs:
         kept = [fx for fx in fv if fx[0] in keep]
-        nlex = sum(1 for f, _ in kept if not f.startswith("r:"))
+        nlex = sum(1 for f, _ in kept if f not in cue_names)
         v = 1.0 / math.sqrt(nlex) if nlex else 0.0  # as model._scores: norm over known features
-        vecs2.append(([(f, x if f.startswith("r:") else v) for f, x in kept], y))
+        vecs2.append(([(f, cue_scale if f in cue_names else v) for f, _ in kept], y))
     vecs = vecs2
     log(f"featurised {len(vecs)} posts, {len(keep)} features kept of {len(counts)} in {time.time() - t0:.1f}s")
-    W: dict[str, list[float]] = {f: [0.0] * n for f in sorted(keep)}
+    W: dict = {f: [0.0] * n for f in keep}
     b = [0.0] * n
     rng = random.Random(seed)
     order = list(range(len(vecs)))
@@ -120,10 +122,10 @@ def train(data: list[tuple[str, str]], epochs: int = 5, lr0: float = 0.5, l2: fl
         for k, lab in enumerate(LABELS):
             b[k] += math.log(priors[lab] / (freq[k] / len(vecs)))
     weights = {}
-    for f in sorted(W):
+    for name, f in sorted((M.feature_name(f), f) for f in W):
         w = [round(x, 4) for x in W[f]]
         if any(abs(x) >= 1e-3 for x in w):
-            weights[f] = w
+            weights[name] = w
     return {
         "model_version": M.MODEL_VERSION,
         "labels": list(LABELS),
@@ -141,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hand-weight", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--lr", type=float, default=0.5)
-    ap.add_argument("--l2", type=float, default=1e-3)
+    ap.add_argument("--l2", type=float, default=1.5e-3)
     args = ap.parse_args(argv)
     data = build_corpus(args.per_label, args.hand_weight)
     art = train(data, epochs=args.epochs, lr0=args.lr, l2=args.l2, priors=DEPLOYMENT_PRIORS,

@@ -452,7 +452,89 @@ def _goal_phrase(r) -> str:
     return g
 
 
+FRAG_ADJ = ["financial", "mental", "physical", "emotional", "personal", "professional", "academic",
+            "creative", "social", "daily", "weekly", "healthy", "better", "real", "total", "inner", "more",
+            "less", "steady", "honest", "positive", "consistent", "quiet", "early", "slow", "simple"]
+FRAG_NOUN = ["growth", "freedom", "health", "fitness", "discipline", "balance", "peace", "focus", "habits",
+             "self care", "self love", "sleep", "savings", "independence", "confidence", "patience",
+             "gratitude", "kindness", "progress", "mornings", "workouts", "budgeting", "journaling",
+             "prayer", "reading", "writing", "walks", "meals", "stretching", "mindfulness", "hydration",
+             "organisation", "boundaries", "honesty", "courage", "stability", "adventures", "family dinners"]
+FRAG_GERUND = ["reading", "saving", "running", "cooking", "praying", "writing", "travelling", "studying",
+               "stretching", "swimming", "volunteering", "walking", "smiling", "laughing", "listening",
+               "eating clean", "drinking water", "working out", "getting organised", "learning", "sleeping",
+               "calling home", "hiking", "meditating", "budgeting", "dancing", "forgiving"]
+FRAG_WHAT = ["sugar", "soda", "takeout", "gossip", "drama", "screen time", "junk", "stress", "debt",
+             "procrastination", "caffeine", "negativity", "spending", "complaining", "snacking", "excuses"]
+
+
+def gen_goal_fragment(r) -> str:
+    """Resolution posts whose hashtag was moved to the tags: often just a noun phrase or a bare
+    verb phrase ("Better habits", "more stretching", "cut back on soda")."""
+    a = _pick(r, FRAG_ADJ); nn = _pick(r, FRAG_NOUN); gg = _pick(r, FRAG_GERUND); wh = _pick(r, FRAG_WHAT)
+    t = r.randrange(16)
+    if t == 0: s = f"{a} {nn}"
+    elif t == 1: s = f"{nn}"
+    elif t == 2: s = f"more {gg}"
+    elif t == 3: s = f"less {wh}"
+    elif t == 4: s = f"{gg} more"
+    elif t == 5: s = f"{gg} every day"
+    elif t == 6: s = f"no {wh}"
+    elif t == 7: s = f"cut back on {wh}"
+    elif t == 8: s = f"{a} {nn} and {gg} more"
+    elif t == 9: s = f"{_goal_vo(r)}"
+    elif t == 10: s = f"{_pick(r, GENERIC_GOALS)}"
+    elif t == 11: s = f"{nn}. {_pick(r, FRAG_NOUN)}. {_pick(r, FRAG_NOUN)}"
+    elif t == 12: s = f"my {_pick(r, ['only one', 'main one', 'big one', 'number one'])}: {gg} more"
+    elif t == 13: s = f"{_pick(r, ['focus on', 'prioritise', 'all about', 'committing to'])} {a} {nn}"
+    elif t == 14: s = f"{_pick(r, GENERIC_GOALS)} and {_pick(r, GENERIC_GOALS)}"
+    else: s = f"{_pick(r, ['to', 'To'])} {_pick(r, GENERIC_GOALS)}"
+    x = r.random()
+    if x < 0.5:
+        s = s[0].upper() + s[1:]
+    elif x < 0.6:
+        s = s.title()
+    if r.random() < 0.3:
+        s += _pick(r, ["!", ".", " :)", "!!", " lol", " 🙏", " 💪", " for real", " this time"])
+    x = r.random()
+    if x < 0.15:
+        s = f"RT @{_handle(r)}: " + s
+    elif x < 0.25:
+        s = s + " @" + _handle(r)
+    elif x < 0.35:
+        s = s + " #" + _pick(r, ["fitness", "health", "motivation", "selfcare", "faith", "money", "2015", "life"])
+    return s
+
+
+def gen_goal_casual(r) -> str:
+    """Resolutions said in passing: musing, half-joking, with a reason or a complaint attached."""
+    g = _goal_vo(r) if r.random() < 0.5 else _pick(r, GENERIC_GOALS)
+    gg = _pick(r, FRAG_GERUND); wh = _pick(r, FRAG_WHAT)
+    yr = _pick(r, ["2015", "2016", "this year", "the new year", "january"])
+    t = r.randrange(14)
+    if t == 0: s = f"Seriously considering {gg} more, it just makes sense"
+    elif t == 1: s = f"I still love {wh} way too much... MUST {g}!"
+    elif t == 2: s = f"Here's to {gg} more in {yr}"
+    elif t == 3: s = f"{wh.capitalize()} has to go. Something to change."
+    elif t == 4: s = f"Yearly tradition: promise to {g}. Let's see how long it lasts"
+    elif t == 5: s = f"Maybe {yr} should be about {gg}. Can't hurt"
+    elif t == 6: s = f"Not {gg} enough lately. That changes {_pick(r, ['now', 'tomorrow', 'monday', 'this week'])}"
+    elif t == 7: s = f"The plan for {yr}? {g.capitalize()}. Who's with me?"
+    elif t == 8: s = f"{_pick(r, ['Ugh', 'Welp', 'Ok', 'Alright'])}. {yr.capitalize()}. Time to {g}"
+    elif t == 9: s = f"I keep saying I'll {g}. This time I mean it"
+    elif t == 10: s = f"Day one of trying to {g}. {_pick(r, ['So far so good', 'Already hard', 'Pray for me', 'Send snacks'])}"
+    elif t == 11: s = f"Thinking about {gg} every morning instead of scrolling"
+    elif t == 12: s = f"Less {wh}, more {gg}. That's all I ask of myself"
+    else: s = f"Quick reminder to self: {g}"
+    return drop_hashtags(r, tweetify(r, casual(r, s) if r.random() < 0.4 else s, GOAL_TAGS, p_tag=0.35, p_rt=0.2,
+                                     p_url=0.05, p_mention=0.15, p_emo=0.1), 0.4)
+
+
 def gen_goal(r) -> tuple[str, str]:
+    if r.random() < 0.12:
+        return gen_goal_fragment(r), "tweet"
+    if r.random() < 0.08:
+        return gen_goal_casual(r), "tweet"
     g = _goal_phrase(r)
     adv = _pick(r, GOAL_ADVERBS)
     yr = _pick(r, ["2015", "2016", "2017", "2024", "2025", "2027", "this year", "next year", "the new year"])
@@ -609,7 +691,22 @@ def _short_question(r, d) -> str:
 def _context_sentence(r, d) -> str:
     th = _pick(r, d["things"]); a = _pick(r, d["acts"]); pb = _pick(r, d["problems"])
     pr = _pick(r, d["props"]); fa = _pick(r, d["factors"]); me = _pick(r, d["methods"])
-    t = r.randrange(20)
+    pe = _pick(r, d["people"])
+    t = r.randrange(34)
+    if t == 20: return f"Most {pe} I know assume that {fa} is what matters, and the usual advice is {me}."
+    if t == 21: return f"For example, in my last {_pick(r, ['class', 'batch', 'project', 'attempt', 'semester'])} the {pr} was {_pick(r, ['fine', 'terrible', 'unpredictable', 'much better than expected'])}."
+    if t == 22: return f"Disclaimer: I will use {th} as an example because it is easier for me to explain."
+    if t == 23: return f"The {th} is {_pick(r, ['widely', 'often', 'usually', 'sometimes'])} described as the standard choice, and there are many ways of doing it."
+    if t == 24: return f"I was {_pick(r, ['helping a friend', 'tutoring a student', 'talking to a colleague', 'at a meetup', 'reading a book'])} {_pick(r, ['today', 'last week', 'recently', 'the other day'])} and we got onto {pr}."
+    if t == 25: return f"{_pick(r, ['Some', 'Many', 'Most'])} {pe} {_pick(r, ['insist on', 'swear by', 'avoid', 'forbid'])} {me}, and I never understood why."
+    if t == 26: return f"There are {_pick(r, ['many', 'several', 'a few', 'two'])} {_pick(r, ['schools of thought', 'approaches', 'common answers', 'opinions'])} on this, and {_pick(r, ['none', 'all', 'most'])} of them seem convincing."
+    if t == 27: return f"I attended a {_pick(r, ['great', 'small', 'strict', 'typical'])} {_pick(r, ['university', 'school', 'workshop', 'course', 'club'])} where {me} was the norm."
+    if t == 28: return f"It {_pick(r, ['tasted', 'looked', 'felt', 'worked', 'went'])} {_pick(r, ['awful', 'great', 'odd', 'fine', 'wrong'])} and I had to {_pick(r, ['stop', 'start over', 'throw it out', 'ask around'])}."
+    if t == 29: return f"In my experience {fa} matters, but I have no data on it."
+    if t == 30: return f"This question is about {pr}, not about {_pick(r, d['props'])}."
+    if t == 31: return f"As I understand it, {me} is supposed to help with the {pr}."
+    if t == 32: return f"My {_pick(r, ['students', 'friends', 'colleagues', 'kids', 'readers'])} keep {_pick(r, ['asking', 'complaining', 'arguing'])} about the {pr} of the {th}."
+    if t == 33: return f"Here is what I have so far: {me}, then {_pick(r, d['methods'])}."
     if t == 0: return f"I've been trying to {a} for about {_num(r)} months now."
     if t == 1: return f"Recently I bought a {th}."
     if t == 2: return f"I read somewhere that {fa} has a big effect on the {pr}."
@@ -666,7 +763,13 @@ def gen_forum_question(r) -> str:
         title = _pick(r, [f"{th[0].upper() + th[1:]} {_pick(r, d['problems'])}",
                           f"Choosing a {th}", f"Best {th} for beginners", f"{_pick(r, d['props']).capitalize()} of {th}",
                           f"Help with my {th}", f"{th[0].upper() + th[1:]} recommendations",
-                          f"Advice on how to {_pick(r, d['acts'])}", f"Problem with {th}"])
+                          f"Advice on how to {_pick(r, d['acts'])}", f"Problem with {th}",
+                          f"{_pick(r, d['props']).capitalize()} vs. {_pick(r, d['props'])}",
+                          f"{th[0].upper() + th[1:]} and {_pick(r, d['props'])}",
+                          f"{_pick(r, ['Teaching', 'Learning', 'Explaining', 'Understanding'])} {_pick(r, d['props'])}",
+                          f"Using {th} {_pick(r, ['in class', 'at home', 'for beginners', 'every day'])}",
+                          f"{_pick(r, d['methods']).capitalize()} or not",
+                          f"Distinguishing a {th} from a {_pick(r, d['things'])}"])
     else:
         title = ""
     body = []
@@ -846,6 +949,30 @@ def _story_sentence(r, d) -> str:
     return f"{_pick(r, ['Home brew here', 'Teacher here', 'Barista here', 'Long time runner here', 'Developer here'])}: I use a {th} and {me}."
 
 
+ANSWER_OPENERS = [
+    "I'll assume you mean {th}.", "I'm going to read your question as being about {pr}.",
+    "Let me start with a caveat: this is only my experience.", "I'll answer the second part first.",
+    "As others have said in the comments, {fa} is the key.", "First, have a look at the related question about {th}.",
+    "I think there are really two separate issues here.", "I find it useful to split this into steps.",
+    "I'll share what worked for me, and I'd like to hear from others too.",
+    "I'm not entirely sure what you are asking, so I'll cover both readings.",
+    "This answer only covers {pr}.", "To put it simply: {fa}.", "It depends on what you mean by {pr}.",
+    "Short answer: yes. Long answer below.", "Short answer: no, not really.", "The answer is a bit subtle.",
+    "I remember struggling with exactly this when I started.", "Speaking as one of the {pe}:",
+    "Funny you ask, I wrote about this on my blog last year.", "For what it's worth, here is my take.",
+    "There is a common misconception here.", "You are right to be suspicious of that advice.",
+    "I'd push back a little on the premise.", "Technically, the question has no single answer.",
+    "Let me answer with an example.", "Two things come to mind.", "A few thoughts, in no particular order.",
+    "Quoting the question: \"{q}\" The short answer is that it depends on {fa}.",
+]
+
+
+def _answer_opener(r, d) -> str:
+    o = _pick(r, ANSWER_OPENERS)
+    return o.format(th=_pick(r, d["things"]), pr=_pick(r, d["props"]), fa=_pick(r, d["factors"]),
+                    pe=_pick(r, d["people"]), q=_question_sentence(r, d))
+
+
 def gen_forum_answer(r) -> str:
     d = DOMAINS[_pick(r, DOMAIN_NAMES)]
     n = _pick(r, [1, 1, 2, 3, 3, 4, 5, 6, 7, 8, 10])
@@ -853,12 +980,21 @@ def gen_forum_answer(r) -> str:
     if r.random() < 0.15:
         sents.insert(0, _pick(r, ["Great question.", "I had the same problem.", "Good question!",
                                   "I'll add to the other answers.", "Not an expert, but here goes."]))
+    if r.random() < 0.3:
+        sents.insert(0, _answer_opener(r, d))
     if r.random() < 0.15:
         sents.append(_pick(r, ["Hope this helps.", "Good luck!", "Hope that helps!", "Cheers.",
                                "Enjoy!", "Let me know how it goes."]))
     if r.random() < 0.04:
         sents.append(_pick(r, ["Does that make sense?", "Why? Because it is cheaper.",
                                "Who knows?", "Isn't that what you want?"]))
+    if r.random() < 0.12 and len(sents) > 1:
+        pr = _pick(r, d["props"]); fa = _pick(r, d["factors"])
+        sents.insert(r.randrange(1, len(sents)), _pick(r, [
+            f"Why does {fa} matter? Because it changes the {pr}.", f"What is {pr}, really? Mostly {fa}.",
+            f"So what should you do? Start with {_pick(r, d['methods'])}.",
+            f"What does the learner think {pr} means? Ask them, and listen.",
+            f"Is it worth it? In my opinion, yes.", f"Does {fa} matter? Less than you would think."]))
     if r.random() < 0.12:
         i = r.randrange(len(sents))
         sents[i] = "- " + sents[i]
@@ -931,7 +1067,36 @@ def gen_offer(r) -> tuple[str, str]:
                          f"Pro tip: {_pick(r, DOMAINS[d]['methods'])}.",
                          f"Free {d} workshop this saturday, everyone welcome!",
                          f"You should try {_pick(r, DOMAINS[d]['methods'])}, it worked for me"]), "chat"
+    if r.random() < 0.3:
+        return gen_relief_news(r), "disaster"
     return gen_donation_offer(r), "disaster"
+
+
+DONORS = ["A local bakery", "The hockey team", "Our bank", "A famous singer", "The phone company", "A tech firm",
+          "The mayor's office", "Our union", "A billionaire", "The airline", "A coffee chain", "The school board",
+          "Our neighbours", "A church group", "The football club", "A supermarket chain"]
+
+
+def gen_relief_news(r) -> str:
+    """Offers of help reported as news or announcements: donations made, hotlines, where to get aid."""
+    dis = _pick(r, DISASTERS); res = _pick(r, RESOURCES); org = _pick(r, ORGS); v = _pick(r, VICTIMS)
+    who = _pick(r, DONORS); amt = _pick(r, ["$5,000", "$50k", "$1 million", "$250,000", "$10 million", "$2k"])
+    t = r.randrange(14)
+    if t == 0: s = f"{who} is giving {amt} to {v} of {dis}"
+    elif t == 1: s = f"{who} just donated {amt} to {org} for {dis} relief"
+    elif t == 2: s = f"{dis.capitalize()} hotline for {v}: call {r.randrange(200, 999)}-{r.randrange(200, 999)}-{r.randrange(1000, 9999)} for {res}"
+    elif t == 3: s = f"Where to get {res} after {dis}: our list, updated hourly {_url(r)}"
+    elif t == 4: s = f"We're safe, but many aren't, so we just sent {amt} to {org}. Details: {_url(r)}"
+    elif t == 5: s = f"{org.capitalize()} will match every donation for {dis} {v} until friday"
+    elif t == 6: s = f"Need {res}? {org.capitalize()} is handing it out at {_pick(r, PLACES)} today"
+    elif t == 7: s = f"{who} turns its {_pick(r, ['parking lot', 'store', 'gym', 'hall'])} into a {res} drop-off for {v}"
+    elif t == 8: s = f"Map of open shelters and {res} after {dis}: {_url(r)}"
+    elif t == 9: s = f"Our {_pick(r, ['store', 'office', 'church', 'school', 'cafe'])} has power: come charge your phone and grab {res}"
+    elif t == 10: s = f"Insurance tips for {v} of {dis}, read before you file: {_url(r)}"
+    elif t == 11: s = f"{who} pledges {amt} and {res} for {v}"
+    elif t == 12: s = f"Update: {org} now has {res} for {v} in {_pick(r, PLACES)}"
+    else: s = f"If you lost {_pick(r, ['power', 'your home', 'your car', 'food'])} in {dis}, {org} can help: {_url(r)}"
+    return drop_hashtags(r, tweetify(r, s, DISASTER_TAGS, p_tag=0.5, p_rt=0.4, p_url=0.15, p_mention=0.1, p_emo=0.0))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1248,7 +1413,22 @@ def gen_rhetorical(r) -> str:
                                      DISASTER_TAGS if r.random() < 0.5 else STATUS_TAGS, p_tag=0.4, p_rt=0.3, p_url=0.1))
 
 
+def gen_chat_you(r) -> str:
+    """Chat-room remarks addressed to someone that are banter, not advice."""
+    h = _handle(r); f = _pick(r, FOODS); rel = _pick(r, RELATIVES)
+    s = _pick(r, [f"you can have my {f}, i'm full", f"you should see my room right now lol",
+                  f"{h} you should have been there", f"you gotta be kidding me {h}",
+                  f"u can keep ur {_pick(r, ['opinion', 'jokes', 'pizza', 'drama'])}",
+                  f"{h} - you sound like my {rel}", f"you need a nap {h}", f"you guys are crazy",
+                  f"if you say so", f"you know it", f"you wish", f"you're the best {h}",
+                  f"you should totally come to the party", f"well you could always just go to bed lol",
+                  f"{h} you'd better be joking", f"you'll never guess what my {rel} did"])
+    return casual(r, s)
+
+
 def gen_status(r) -> tuple[str, str]:
+    if r.random() < 0.05:
+        return gen_chat_you(r), "chat"
     if r.random() < 0.06:
         return gen_rhetorical(r), "tweet"
     x = r.random()
