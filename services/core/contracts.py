@@ -88,15 +88,13 @@ class Record:
     def from_dict(cls, data: Any):
         if not isinstance(data, dict):
             raise ContractError("$", f"expected a JSON object, got {type(data).__name__}")
-        hints = typing.get_type_hints(cls)
         kwargs = {}
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-            if f.name not in data:
+        for name, check, required in _field_specs(cls):
+            if name not in data:
                 if required:
-                    raise ContractError(f.name, "is required")
+                    raise ContractError(name, "is required")
                 continue
-            kwargs[f.name] = _check(f.name, data[f.name], hints[f.name])
+            kwargs[name] = check(name, data[name])
         return cls(**kwargs)
 
     @classmethod
@@ -106,6 +104,15 @@ class Record:
         except orjson.JSONDecodeError as exc:
             raise ContractError("$", f"invalid JSON or UTF-8: {exc}") from None
         return cls.from_dict(data)
+
+
+@functools.lru_cache(maxsize=None)
+def _field_specs(cls: type) -> tuple[tuple[str, Any, bool], ...]:
+    """(name, checker, required) per field; resolving the annotations is slow, so once per class."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, _checker(hints[f.name]),
+                  f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+                 for f in dataclasses.fields(cls))
 
 
 @functools.lru_cache(maxsize=None)
@@ -123,38 +130,55 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _check(name: str, value: Any, hint: Any) -> Any:
-    """Type-check one field value against its annotation (the subset of types records use)."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
+@functools.lru_cache(maxsize=None)
+def _checker(hint: Any):
+    """A function (field name, value) -> value that type-checks one field against its annotation
+    (the subset of types records use). Built once per annotation: decoding is a hot path."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Union:  # Optional[X]
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)][0]
-        return _check(name, value, inner)
+        inner = _checker([a for a in args if a is not type(None)][0])
+        return lambda name, value: None if value is None else inner(name, value)
     if origin is list:
-        if not isinstance(value, list):
-            raise ContractError(name, "must be a list")
-        return [_check(f"{name}[{i}]", v, args[0]) for i, v in enumerate(value)]
+        item = _checker(args[0])
+
+        def check_list(name: str, value: Any) -> list:
+            if not isinstance(value, list):
+                raise ContractError(name, "must be a list")
+            if args[0] is str and all(type(v) is str for v in value):
+                return value  # the common case, without building a name per item
+            return [item(f"{name}[{i}]", v) for i, v in enumerate(value)]
+        return check_list
     if origin is dict:
-        if not isinstance(value, dict):
-            raise ContractError(name, "must be an object")
-        return {str(k): _check(f"{name}.{k}", v, args[1]) for k, v in value.items()}
+        val = _checker(args[1])
+
+        def check_dict(name: str, value: Any) -> dict:
+            if not isinstance(value, dict):
+                raise ContractError(name, "must be an object")
+            if args[1] is float and all(type(v) is float for v in value.values()):
+                return value
+            return {str(k): val(f"{name}.{k}", v) for k, v in value.items()}
+        return check_dict
     if isinstance(hint, type) and issubclass(hint, Record):
-        return hint.from_dict(value)
+        return lambda name, value: hint.from_dict(value)
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ContractError(name, "must be a number")
-        return float(value)
+        def check_float(name: str, value: Any) -> float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ContractError(name, "must be a number")
+            return float(value)
+        return check_float
     if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ContractError(name, "must be an integer")
-        return value
+        def check_int(name: str, value: Any) -> int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ContractError(name, "must be an integer")
+            return value
+        return check_int
     if hint is str:
-        if not isinstance(value, str):
-            raise ContractError(name, "must be a string")
-        return value
-    return value
+        def check_str(name: str, value: Any) -> str:
+            if not isinstance(value, str):
+                raise ContractError(name, "must be a string")
+            return value
+        return check_str
+    return lambda name, value: value
 
 
 @dataclass(frozen=True)

@@ -63,11 +63,13 @@ def apply_to_index(topic: str, value: bytes) -> tuple[str, str] | None:
         if post.reply_to:  # a reply closes the request in the replier's inbox, if it was routed there
             index.close(post.reply_to, post.author_id)
             closed = (post.author_id, post.reply_to)
-        index.observe_post(post.to_dict(), post.topics)
+        index.observe_post(data, post.topics)  # the decoded dict: validated above, no second copy
     elif topic == "reactions.v1":
-        index.observe_reaction(Reaction.from_dict(data).to_dict())
+        Reaction.from_dict(data)
+        index.observe_reaction(data)
     elif topic == "relations.v1":
-        index.observe_relation(Relation.from_dict(data).to_dict())
+        Relation.from_dict(data)
+        index.observe_relation(data)
     elif topic == "matches.v1":
         match = Match.from_dict(data)
         index.route(match.post_id, [c.helper_id for c in match.candidates], match.matched_at)
