@@ -6,6 +6,7 @@ RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY services ./services
 RUN pip install --no-cache-dir --no-deps . && useradd --uid 10001 goalpost
 USER goalpost
-ENV GOALPOST_HTTP_HOST=0.0.0.0 PYTHONUNBUFFERED=1
+# GOALPOST_STATE_DIR: where faust keeps its small local data (a writable place in the container)
+ENV GOALPOST_HTTP_HOST=0.0.0.0 PYTHONUNBUFFERED=1 GOALPOST_STATE_DIR=/tmp/goalpost
 # The command picks the service: python -m services.ingest | classify | match | ledger
 CMD ["python", "-m", "services.ingest"]

@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.core import metrics
-from services.core.contracts import TOPICS, ContractError, DeadLetter, Record
+from services.core.contracts import ContractError, DeadLetter, Record
 from services.core.settings import Settings
 
 log = logging.getLogger("goalpost")
@@ -110,10 +110,10 @@ class Runtime:
             web_bind=s.http_host,
             web_port=s.http_port,
             web_in_thread=False,
+            datadir=str(s.state_dir / "faust"),  # not the working directory (read-only in containers)
         )
         self.producer: Optional[AIOKafkaProducer] = None
         self.redis: Optional[aioredis.Redis] = None
-        self.ready_checks: list[Callable[[], Awaitable[Optional[str]]]] = []
         self.state_recovered = asyncio.Event()
         self.app.add_dependency(Resources(self))
         self._add_common_routes()
@@ -282,10 +282,6 @@ class Runtime:
                 problems.append(f"redis unreachable: {type(exc).__name__}")
         if not self.state_recovered.is_set():
             problems.append("state not recovered yet")
-        for check in self.ready_checks:
-            problem = await check()
-            if problem:
-                problems.append(problem)
         return problems
 
     # ------------------------------------------------------------ consumer lag
@@ -345,4 +341,4 @@ def json_response(view: Any, body: Any, status: int = 200) -> Any:
     return view.bytes(orjson.dumps(body), status=status, content_type="application/json")
 
 
-__all__ = ["Runtime", "problem", "json_response", "event", "TOPICS"]
+__all__ = ["Runtime", "problem", "json_response", "event"]
