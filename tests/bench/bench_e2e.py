@@ -54,8 +54,10 @@ async def end_offsets(topics: list[str]) -> dict[TopicPartition, int]:
         await c.stop()
 
 
-async def drive(rate: float, seconds: float, batch: int, run: str) -> dict:
-    """Sends posts in batches at `rate` posts/s, one accept per 10 replies; returns counts."""
+async def drive(rate: float, seconds: float, batch: int, run: str, users: str | None = None) -> dict:
+    """Sends posts in batches at `rate` posts/s, one accept per 10 replies; returns counts.
+    Post ids start with `run`; authors with `users` (default `run`), so that a soak can keep
+    one population of 2,000 users across many calls."""
     posts = source_posts()
     rng = random.Random(1)
     headers = {"Authorization": f"Bearer {first_api_key()}", "Content-Type": "application/json"}
@@ -89,7 +91,7 @@ async def drive(rate: float, seconds: float, batch: int, run: str) -> dict:
             for _ in range(batch):
                 src = posts[k % len(posts)]
                 k += 1
-                pid, author = f"{run}p{k}", f"{run}u{rng.randrange(2000)}"
+                pid, author = f"{run}p{k}", f"{users or run}u{rng.randrange(2000)}"
                 item = {"post_id": pid, "author_id": author, "text": src["text"], "tags": src["tags"]}
                 if not src["root"] and roots:
                     root_id, root_author = roots[rng.randrange(max(0, len(roots) - 200), len(roots))]
