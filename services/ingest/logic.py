@@ -109,10 +109,20 @@ def normalise_tags(value: Any) -> list[str]:
     return out
 
 
-def _require_object(data: Any) -> dict:
+def _require_object(data: Any, *required: str) -> dict:
+    """The payload as a dict holding every `required` field (else the first missing is named)."""
     if not isinstance(data, dict):
         raise ValidationError("$", "must be a JSON object")
+    for name in required:
+        if data.get(name) is None:
+            raise ValidationError(name, "is required")
     return data
+
+
+def _kind(d: dict, kinds: tuple[str, ...]) -> str:
+    if d["kind"] not in kinds:
+        raise ValidationError("kind", f"must be one of {', '.join(kinds)}")
+    return d["kind"]
 
 
 def _optional_id(data: dict, field: str, prefix: str) -> str:
@@ -127,10 +137,7 @@ def _created_at(data: dict, now: datetime) -> str:
 
 def validate_post(data: Any, source: str, now: Optional[datetime] = None) -> Post:
     now = now or datetime.now(timezone.utc)
-    d = _require_object(data)
-    for name in ("author_id", "text"):
-        if d.get(name) is None:
-            raise ValidationError(name, "is required")
+    d = _require_object(data, *("author_id", "text"))
     reply_to = d.get("reply_to")
     return Post(
         post_id=_optional_id(d, "post_id", "p"),
@@ -145,28 +152,20 @@ def validate_post(data: Any, source: str, now: Optional[datetime] = None) -> Pos
 
 def validate_reaction(data: Any, now: Optional[datetime] = None) -> Reaction:
     now = now or datetime.now(timezone.utc)
-    d = _require_object(data)
-    for name in ("actor_id", "post_id", "kind"):
-        if d.get(name) is None:
-            raise ValidationError(name, "is required")
-    if d["kind"] not in REACTION_KINDS:
-        raise ValidationError("kind", f"must be one of {', '.join(REACTION_KINDS)}")
+    d = _require_object(data, *("actor_id", "post_id", "kind"))
+    kind = _kind(d, REACTION_KINDS)
     return Reaction(reaction_id=_optional_id(d, "reaction_id", "r"),
                     actor_id=check_id(d["actor_id"], "actor_id"),
-                    post_id=check_id(d["post_id"], "post_id"), kind=d["kind"],
+                    post_id=check_id(d["post_id"], "post_id"), kind=kind,
                     created_at=_created_at(d, now))
 
 
 def validate_relation(data: Any, now: Optional[datetime] = None) -> Relation:
     now = now or datetime.now(timezone.utc)
-    d = _require_object(data)
-    for name in ("actor_id", "target_id", "kind"):
-        if d.get(name) is None:
-            raise ValidationError(name, "is required")
-    if d["kind"] not in RELATION_KINDS:
-        raise ValidationError("kind", f"must be one of {', '.join(RELATION_KINDS)}")
+    d = _require_object(data, *("actor_id", "target_id", "kind"))
+    kind = _kind(d, RELATION_KINDS)
     actor, target = check_id(d["actor_id"], "actor_id"), check_id(d["target_id"], "target_id")
     if actor == target:
         raise ValidationError("target_id", "must differ from actor_id")
     return Relation(relation_id=_optional_id(d, "relation_id", "rel"), actor_id=actor,
-                    target_id=target, kind=d["kind"], created_at=_created_at(d, now))
+                    target_id=target, kind=kind, created_at=_created_at(d, now))
