@@ -51,9 +51,10 @@ async def _send(records: list[Record]) -> None:
     m.PRODUCE_SECONDS.observe(asyncio.get_running_loop().time() - started)
 
 
-def _idempotency_key(kind: Kind, data: Any, record: Record, header: Optional[str]) -> Optional[str]:
-    if header:
-        return f"hdr:{header}"
+def _idempotency_key(kind: Kind, data: Any, record: Record, header: Optional[str],
+                     key_name: str = "") -> Optional[str]:
+    if header:  # scoped by API key: two clients may pick the same Idempotency-Key
+        return f"hdr:{key_name}:{header}"
     if isinstance(data, dict) and data.get(kind.id_field) is not None:
         return getattr(record, kind.id_field)
     return None  # the id was assigned here: it cannot be a repeat
@@ -100,7 +101,7 @@ async def write_one(kind: Kind, view, request) -> Any:
     if limited:
         return limited
     record_id = getattr(record, kind.id_field)
-    idem = _idempotency_key(kind, data, record, request.headers.get("Idempotency-Key"))
+    idem = _idempotency_key(kind, data, record, request.headers.get("Idempotency-Key"), key_name)
     if idem is not None:
         (previous,) = await _guards().claim(kind.name, [(idem, record_id)])
         if previous is not None:

@@ -22,7 +22,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from services.core import metrics as core_metrics
 from services.core.contracts import Balance, DeadLetter, LedgerEntry, utc_now
 from services.core.kafka_io import read_until, topic_partitions
-from services.core.runtime import Runtime, event, json_response, problem
+from services.core.runtime import Runtime, event, json_response, log, problem
 from services.ledger.rules import InvalidEvent, LedgerState, UnknownPost, apply_event, load_rules
 from services.ledger.views import WINDOWS, Views, current_window, epoch, window_keys
 
@@ -127,6 +127,10 @@ class LedgerWorker:
                     event("reward ring flagged", members=ring.get("members"))
             except (ValueError, InvalidEvent, UnknownPost) as exc:  # JSON errors are ValueErrors
                 dead.append(DeadLetter.of("ledger", msg.topic, msg.partition, msg.offset, str(exc), msg.value or b""))
+            except Exception as exc:  # a bug must not turn one message into a crash loop
+                log.exception("ledger rule failed on %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+                dead.append(DeadLetter.of("ledger", msg.topic, msg.partition, msg.offset,
+                                          f"internal error: {exc!r}", msg.value or b""))
         changed = {}
         for e in entries:
             self.views.add(e)
