@@ -32,6 +32,7 @@ INPUT_ORDER = {"posts.classified.v1": 0, "matches.v1": 1, "reactions.v1": 2}
 GROUP_ID = "goalpost-ledger-journal"  # its offsets are committed inside the transactions
 TRANSACTIONAL_ID = "goalpost-ledger-0"
 RECENT_ENTRIES = 100
+TRIM_EVERY_S = 2.0
 
 ENTRIES = Counter("goalpost_ledger_entries_total", "Journal entries written, by reason", ["reason"])
 MINTED = Counter("goalpost_ledger_points_minted_total", "Sum of positive entry deltas")
@@ -62,6 +63,8 @@ class LedgerWorker:
     def __init__(self) -> None:
         self.state = LedgerState()
         self.views = Views()
+        self.untrimmed: set[str] = set()  # users whose recent-entry set may hold more than RECENT_ENTRIES
+        self.last_trim = 0.0
 
     # ------------------------------------------------------------ recovery
     async def recover(self, committed: dict[TopicPartition, int]) -> None:
@@ -141,8 +144,11 @@ class LedgerWorker:
         for m in msgs:
             tp = TopicPartition(m.topic, m.partition)
             offsets[tp] = max(offsets.get(tp, 0), m.offset + 1)
+        encoded = [(e, e.to_json()) for e in entries]  # once: for the journal and the recent-entry view
         async with producer.transaction():
-            for rec in (*entries, *balances, *dead):
+            for e, payload in encoded:
+                await producer.send(e.topic, payload, key=e.key())
+            for rec in (*balances, *dead):
                 await producer.send(rec.topic, rec.to_json(), key=rec.key())
             await producer.send_offsets_to_transaction(offsets, GROUP_ID)
         for e in entries:
@@ -153,13 +159,15 @@ class LedgerWorker:
         core_metrics.MESSAGES_IN.labels("ledger", "inputs").inc(len(msgs))
         core_metrics.MESSAGES_OUT.labels("ledger", "ledger.entries.v1").inc(len(entries))
         PARKED.set(self.state.pending_count)
-        await self.refresh_views(set(changed), entries)
+        await self.refresh_views(set(changed), encoded)
         APPLY_SECONDS.observe(time.perf_counter() - started)
 
     # ------------------------------------------------------------ Redis views
-    async def refresh_views(self, users: set[str], entries: list[LedgerEntry] | None = None) -> None:
+    async def refresh_views(self, users: set[str], entries: list[tuple[LedgerEntry, bytes]] | None = None) -> None:
         """Absolute values and idempotent members: safe to repeat after a crash. Without
-        `entries` (recovery) every balance and window is written again."""
+        `entries` (recovery) every balance and window is written again. `entries` are the new
+        entries with their JSON. Recent-entry sets are trimmed to RECENT_ENTRIES every few
+        seconds rather than on every write (readers take the newest N anyway)."""
         assert rt.redis is not None
         v = self.views
         windows: dict[tuple[str, str], set[str]] = {}
@@ -168,10 +176,14 @@ class LedgerWorker:
             for name in ("day", "week"):
                 for key, bucket in v.windows[name].items():
                     windows[(name, key)] = set(bucket)
-        for e in entries or []:
+        for e, payload in entries or []:
             for name, key in window_keys(e.created_at).items():
                 windows.setdefault((name, key), set()).add(e.user_id)
-            recent.setdefault(e.user_id, {})[e.to_json()] = epoch(e.created_at)
+            recent.setdefault(e.user_id, {})[payload] = epoch(e.created_at)
+        self.untrimmed.update(recent)
+        trim = time.monotonic() - self.last_trim > TRIM_EVERY_S
+        if trim:
+            self.last_trim = time.monotonic()
         async with rt.redis.pipeline(transaction=False) as pipe:
             if users:
                 current = {u: v.balances[u] for u in users}
@@ -182,8 +194,11 @@ class LedgerWorker:
                 pipe.zadd(_key("lb", name, key), {u: bucket[u] for u in members})
             for user, members in recent.items():
                 pipe.zadd(_key("entries", user), members)
+            for user in self.untrimmed if trim else ():
                 pipe.zremrangebyrank(_key("entries", user), 0, -RECENT_ENTRIES - 1)
             await pipe.execute()
+        if trim:
+            self.untrimmed.clear()
 
 
 worker = LedgerWorker()
