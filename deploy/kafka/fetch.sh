@@ -4,7 +4,9 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml")"
-cache="${GOALPOST_KAFKA_CACHE:-$HOME/.cache/goalpost}/kafka-$version/libs"
+# The cache is keyed by the pom's content: any change to the dependencies fetches afresh.
+pom_hash="$(sha1sum "$here/pom.xml" | cut -c1-10)"
+cache="${GOALPOST_KAFKA_CACHE:-$HOME/.cache/goalpost}/kafka-$version-$pom_hash/libs"
 if [ ! -f "$cache/kafka_2.13-$version.jar" ]; then
   command -v mvn >/dev/null || { echo "maven (mvn) is needed to fetch the Kafka jars" >&2; exit 1; }
   echo "fetching Apache Kafka $version jars with Maven into $cache ..." >&2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any, Awaitable, Callable, Iterable, Optional
@@ -226,6 +227,7 @@ class Runtime:
         """Adds an HTTP route; handler(request, **match_info) returns a faust/aiohttp Response.
         Requests are counted and timed by route template and status."""
         service = self.service
+        label = re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path)  # metrics name the template, not its regex
 
         async def timed(view: faust.web.View, request: Any, **kw: Any) -> Any:
             started = time.perf_counter()
@@ -238,8 +240,8 @@ class Runtime:
             except Exception:
                 log.exception("unhandled error in %s", path)
                 response = problem(view, 500, "Internal Server Error", "unexpected error; it was logged")
-            metrics.HTTP_REQUESTS.labels(service, path, str(response.status)).inc()
-            metrics.HTTP_SECONDS.labels(service, path).observe(time.perf_counter() - started)
+            metrics.HTTP_REQUESTS.labels(service, label, str(response.status)).inc()
+            metrics.HTTP_SECONDS.labels(service, label).observe(time.perf_counter() - started)
             return response
 
         attrs = {m.lower(): timed for m in methods}

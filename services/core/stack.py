@@ -139,8 +139,11 @@ def start_kafka() -> None:
     if not (d / "kafka" / "data" / "meta.properties").exists():
         cluster_id = subprocess.run(java + ["kafka.tools.StorageTool", "random-uuid"], check=True,
                                     capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        # Eligible leader replicas off: with a single replica they strand partitions after a
+        # kill -9 (see server.properties).
         subprocess.run(java + ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(conf),
-                               "--ignore-formatted"], check=True, capture_output=True)
+                               "--ignore-formatted", "--feature", "eligible.leader.replicas.version=0"],
+                       check=True, capture_output=True)
     _spawn("kafka", java + ["kafka.Kafka", str(conf)])
     _wait("kafka", lambda: _port_open(host, port), 90, "kafka.log")
     print(f"kafka: up on {host}:{port}")

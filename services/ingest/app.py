@@ -12,7 +12,7 @@ from services.core.runtime import Runtime, event, json_response, problem
 from services.core.settings import env
 from services.ingest import metrics as m
 from services.ingest.auth import authenticate, load_keys
-from services.ingest.guards import Guards
+from services.ingest.guards import PENDING, PENDING_TTL_S, Guards
 from services.ingest.logic import ValidationError, validate_post, validate_reaction, validate_relation
 from services.ingest.openapi import openapi_document
 
@@ -31,6 +31,10 @@ def _guards() -> Guards:
         assert rt.redis is not None
         guards = Guards(rt.redis, settings.idempotency_window_s)
     return guards
+
+
+class InProgress(Exception):
+    """An idempotency key is held by a write that has not been acknowledged yet."""
 
 
 class Kind:
@@ -102,19 +106,22 @@ async def write_one(kind: Kind, view, request) -> Any:
         return limited
     record_id = getattr(record, kind.id_field)
     idem = _idempotency_key(kind, data, record, request.headers.get("Idempotency-Key"), key_name)
-    if idem is not None:
-        (previous,) = await _guards().claim(kind.name, [(idem, record_id)])
-        if previous is not None:
-            m.DUPLICATES.labels(kind.name).inc()
-            return json_response(view, {"status": "duplicate", kind.id_field: previous}, 200)
+    claims = [(idem, record_id)] if idem is not None else []
+    (previous,) = await _guards().claim(kind.name, claims) or [None]
+    if previous is not None and previous.startswith(PENDING):
+        return problem(view, 503, "Service Unavailable", "a write with this id is in progress; retry",
+                       headers={"Retry-After": "1"})
+    if previous is not None:
+        m.DUPLICATES.labels(kind.name).inc()
+        return json_response(view, {"status": "duplicate", kind.id_field: previous}, 200)
     try:
         await _send([record])
     except Exception as exc:  # broker unreachable or timed out: nothing was acknowledged
-        if idem is not None:
-            await _guards().release(kind.name, [idem])
+        await _guards().release(kind.name, [key for key, _ in claims])
         event("produce failed", kind=kind.name, error=repr(exc))
         return problem(view, 503, "Service Unavailable", "the event log is unavailable; retry later",
                        headers={"Retry-After": "1"})
+    await _guards().confirm(kind.name, claims)
     m.ACCEPTED.labels(kind.name).inc()
     return json_response(view, {"status": "accepted", kind.id_field: record_id}, 202)
 
@@ -163,22 +170,34 @@ async def write_batch(view, request) -> Any:
         fresh.append((i, post, _idempotency_key(POSTS, data, post, None)))
     claims = [(idem, p.post_id) for _, p, idem in fresh if idem is not None]
     previous = iter(await _guards().claim("post", claims))
-    to_send: list[tuple[int, Post, Optional[str]]] = []
+    to_send: list[tuple[int, Post]] = []
+    new_claims: list[tuple[str, str]] = []
+    in_progress = False
     for i, post, idem in fresh:
         prior = next(previous) if idem is not None else None
-        if prior is not None:
+        if prior is None:
+            to_send.append((i, post))
+            if idem is not None:
+                new_claims.append((idem, post.post_id))
+        elif prior.startswith(PENDING):
+            in_progress = True
+        else:
             m.DUPLICATES.labels("post").inc()
             results[i] = {"index": i, "status": "duplicate", "post_id": prior}
-        else:
-            to_send.append((i, post, idem))
     try:
-        await _send([p for _, p, _ in to_send])
+        if in_progress:  # another request is writing some of these ids: all or nothing, retry
+            raise InProgress()
+        await _send([p for _, p in to_send])
     except Exception as exc:
-        await _guards().release("post", [idem for _, _, idem in to_send if idem is not None])
+        await _guards().release("post", [key for key, _ in new_claims])
+        if isinstance(exc, InProgress):
+            return problem(view, 503, "Service Unavailable", "some items of this batch are being written by "
+                           "another request; nothing of it was accepted; retry", headers={"Retry-After": "1"})
         event("produce failed", kind="post-batch", error=repr(exc), items=len(to_send))
         return problem(view, 503, "Service Unavailable", "the event log is unavailable; nothing of this batch "
                        "was accepted; retry later", headers={"Retry-After": "1"})
-    for i, post, _ in to_send:
+    await _guards().confirm("post", new_claims)
+    for i, post in to_send:
         results[i] = {"index": i, "status": "accepted", "post_id": post.post_id}
     m.ACCEPTED.labels("post").inc(len(to_send))
     counts = {s: sum(1 for r in results if r["status"] == s) for s in ("accepted", "duplicate", "rejected")}
@@ -218,18 +237,29 @@ async def _ingest_raw(events: list, validate: Callable[[Any], Record], kind: Kin
             continue
         valid.append((ev, record, _idempotency_key(kind, data, record, None)))
     claims = [(idem, getattr(r, kind.id_field)) for _, r, idem in valid if idem is not None]
-    previous = iter(await _guards().claim(kind.name, claims))
+    for _ in range(PENDING_TTL_S + 5):
+        previous = await _guards().claim(kind.name, claims)
+        new_claims = [c for c, prior in zip(claims, previous) if prior is None]
+        if not any(p is not None and p.startswith(PENDING) for p in previous):
+            break
+        # Some ids are being written by someone else (or by a writer that died: its claim expires).
+        await _guards().release(kind.name, [key for key, _ in new_claims])
+        await asyncio.sleep(1)
+    else:
+        raise InProgress("idempotency claims stayed pending")  # not acknowledged: redelivered
+    confirmed = {key for (key, _), prior in zip(claims, previous) if prior is not None}
     out = []
     for _, record, idem in valid:
-        if idem is not None and next(previous) is not None:
+        if idem in confirmed:
             m.DUPLICATES.labels(kind.name).inc()
             continue
         out.append(record)
     try:
         await rt.send_records(out)
     except Exception:
-        await _guards().release(kind.name, [idem for _, _, idem in valid if idem is not None])
+        await _guards().release(kind.name, [key for key, _ in new_claims])
         raise  # the batch is not acknowledged: the agent crashes and faust redelivers
+    await _guards().confirm(kind.name, new_claims)
     m.ACCEPTED.labels(kind.name).inc(len(out))
 
 

@@ -28,6 +28,10 @@ return {1, 0, 0}
 """
 
 
+PENDING = "pending:"
+PENDING_TTL_S = 10  # longer than the ingest's send timeout (3 s): a live writer confirms first
+
+
 class Guards:
     def __init__(self, redis: aioredis.Redis, window_s: int):
         self.redis = redis
@@ -35,19 +39,30 @@ class Guards:
         self._bucket = redis.register_script(TOKEN_BUCKETS)
 
     async def claim(self, kind: str, claims: list[tuple[str, str]]) -> list[str | None]:
-        """Claims idempotency keys, each (key, record id). Returns, per claim, None where the key
-        is new within the window, else the record id stored by the first claim."""
+        """Claims idempotency keys, each (key, record id), as *pending* for a short while. Returns,
+        per claim, None where the key is new, else what the key holds: the record id of a
+        confirmed write, or PENDING + id while another request is still writing it.
+        A pending claim expires by itself, so a writer killed before Kafka's ack (which can
+        neither confirm nor release) does not turn the client's retry into a false duplicate."""
         if not claims:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
             for key, record_id in claims:
-                pipe.set(f"idem:{kind}:{key}", record_id, nx=True, ex=self.window_s, get=True)
+                pipe.set(f"idem:{kind}:{key}", PENDING + record_id, nx=True, ex=PENDING_TTL_S, get=True)
             return [r.decode() if r is not None else None for r in await pipe.execute()]
 
-    async def release(self, kind: str, ids: list[str]) -> None:
-        """Forgets claims whose write failed, so that a retry is not taken for a duplicate."""
-        if ids:
-            await self.redis.delete(*[f"idem:{kind}:{i}" for i in ids])
+    async def confirm(self, kind: str, claims: list[tuple[str, str]]) -> None:
+        """Kafka acknowledged these writes: their keys now answer 'duplicate' for the window."""
+        if claims:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key, record_id in claims:
+                    pipe.set(f"idem:{kind}:{key}", record_id, ex=self.window_s)
+                await pipe.execute()
+
+    async def release(self, kind: str, keys: list[str]) -> None:
+        """Forgets claims whose write failed, so that a retry is not taken for a repeat."""
+        if keys:
+            await self.redis.delete(*[f"idem:{kind}:{k}" for k in keys])
 
     async def allow(self, buckets: list[tuple[str, float]], cost: int = 1) -> tuple[bool, str, float]:
         """Takes `cost` tokens from every (bucket, rate/s) or from none; returns (allowed,

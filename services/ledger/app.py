@@ -258,7 +258,7 @@ async def leaderboard_route(view, request) -> Any:
 
 
 rt.export_lag(GROUP_ID, INPUTS)
-rt.route("/v1/users/{user_id}/balance", balance_route)
-rt.route("/v1/users/{user_id}/entries", entries_route)
+rt.route("/v1/users/{user_id:.+}/balance", balance_route)  # ids may hold "/" (ingest allows it)
+rt.route("/v1/users/{user_id:.+}/entries", entries_route)
 rt.route("/v1/leaderboard", leaderboard_route)
 app = rt.app

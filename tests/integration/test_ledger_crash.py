@@ -2,10 +2,12 @@
 ledger is killed with SIGKILL several times; afterwards no entry is lost or counted twice,
 `goalpost ledger verify` agrees, and every balance equals the offline computation."""
 import asyncio
+import json
 import os
 import signal
 import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -53,3 +55,7 @@ def test_ledger_survives_kill_9_without_loss_or_double_counting(run_id):
     matches = topic_records("matches.v1", prefix)
     assert balances == offline_balances(events, matches, prefix)
     assert asyncio.run(admin.verify()) == 0
+    # The HTTP view serves the same balances (these user ids contain "/").
+    user, expected = max(balances.items(), key=lambda kv: kv[1])
+    with urllib.request.urlopen(f"http://127.0.0.1:8084/v1/users/{user}/balance", timeout=5) as r:
+        assert json.loads(r.read())["balance"] == expected

@@ -37,7 +37,7 @@ def test_broker_outage_gives_503_and_loses_nothing_acknowledged(http, run_id):
     assert http.post("ingest", "/v1/posts", after)[0] == 202
     classified = wait_for(lambda: (lambda r: r if len(r) >= 2 else None)(read_topic(
         "posts.classified.v1", lambda r: r["post_id"] in (before["post_id"], after["post_id"]))),
-        timeout=60, what="both acknowledged posts classified")
+        timeout=150, what="both acknowledged posts classified")
     assert sorted(r["post_id"] for r in classified) == sorted([before["post_id"], after["post_id"]])
     # The ledger went through the outage inside its transactions: its views still equal the journal.
     wait_for(lambda: ledger_lag() == 0, timeout=90, what="the ledger to commit all its input")
