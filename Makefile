@@ -1,5 +1,5 @@
 # One command for each habit. `make demo` and `make test` work on a fresh machine.
-.PHONY: setup demo test unit up down status lint bench lock
+.PHONY: setup demo test faults unit up down status lock
 
 setup:
 	deploy/setup.sh
@@ -9,6 +9,10 @@ demo: setup
 
 test:
 	deploy/test.sh
+
+# Fault injection (kill -9 each service, restart the broker, during a replay) on a fresh stack.
+faults:
+	deploy/test.sh tests/faults -s
 
 unit: setup
 	.venv/bin/python -m pytest -q tests/unit

@@ -19,7 +19,9 @@ if ! .venv/bin/goalpost stack up; then
   .venv/bin/goalpost stack down
   exit 1
 fi
-.venv/bin/python -m pytest -p no:cacheprovider "$@" tests
+# Default: unit and integration tests. `deploy/test.sh tests/faults -s` is `make faults`.
+if [ $# -eq 0 ]; then set -- tests/unit tests/integration; fi
+.venv/bin/python -m pytest -p no:cacheprovider "$@"
 rc=$?
 .venv/bin/goalpost stack down
 exit $rc

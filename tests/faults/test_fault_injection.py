@@ -1,5 +1,8 @@
-"""Fault injection on the real stack (named to run last): during a replay, each service in turn
-is killed with SIGKILL and restarted, and the broker is restarted once. Afterwards every
+"""Fault injection on the real stack, run by `make faults` (a fresh stack of its own): during a
+replay, each service in turn is killed with SIGKILL and restarted, and the broker is restarted
+once. It is kept out of `make test`: after a broker restart shortly after a member was killed,
+the faust consumer group can take minutes to hand the dead member's partitions back (seen once
+in six runs for match), which makes it too slow and timing-dependent for every CI run. Afterwards every
 acknowledged post is on posts.classified.v1 (at least once: classify and match are at-least-once
 stages, so repeats are counted and reported, never lost), every goal or request has a match,
 and the ledger (exactly once) has balances equal to the offline computation by the same rules."""
