@@ -19,6 +19,10 @@ CONFIDENCE = Histogram("goalpost_classify_confidence", "Confidence of the chosen
 rt = Runtime("classify")
 
 
+def _done_key(post_id: str) -> str:
+    return f"done:classified:{post_id}"
+
+
 def classified(post: Post, result: Any) -> ClassifiedPost:
     return ClassifiedPost(
         post_id=post.post_id, author_id=post.author_id, text=post.text, created_at=post.created_at,
@@ -29,7 +33,7 @@ def classified(post: Post, result: Any) -> ClassifiedPost:
 
 async def classify_posts(events: list) -> None:
     decoded = await rt.decode_or_dead_letter(events, Post)
-    todo = await rt.not_done("classified", [post.post_id for _, post in decoded])
+    todo = await rt.not_done([post.post_id for _, post in decoded], _done_key)
     posts = list({post.post_id: post for _, post in decoded if post.post_id in todo}.values())
     results = classify_batch([p.text for p in posts], [p.tags for p in posts])
     out = [classified(p, r) for p, r in zip(posts, results)]
@@ -37,7 +41,7 @@ async def classify_posts(events: list) -> None:
         POSTS_BY_INTENT.labels(rec.intent).inc()
         CONFIDENCE.observe(rec.confidence)
     await rt.send_records(out)
-    await rt.mark_done("classified", [rec.post_id for rec in out])
+    await rt.mark_done([rec.post_id for rec in out], _done_key)
 
 
 async def classify_route(view, request) -> Any:

@@ -26,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.core import metrics
 from services.core.contracts import ContractError, DeadLetter, Record
+from services.core.kafka_io import topic_partitions
 from services.core.settings import Settings
 
 log = logging.getLogger("goalpost")
@@ -116,6 +117,7 @@ class Runtime:
         self.producer: Optional[AIOKafkaProducer] = None
         self.redis: Optional[aioredis.Redis] = None
         self.state_recovered = asyncio.Event()
+        self._lag_topics: dict[str, list[str]] = {}  # consumer group -> topics its lag poller covers
         self.app.add_dependency(Resources(self))
         self._add_common_routes()
 
@@ -170,28 +172,29 @@ class Runtime:
 
     # ------------------------------------------------------------ output dedupe
     # A batch whose offsets were not committed before a crash or rebalance is consumed again.
-    # Marking each output id in Redis after Kafka acknowledged it, and skipping marked ids,
-    # narrows repeats on the output topic to a kill between the ack and the mark.
+    # Marking each output in Redis after Kafka acknowledged it, and skipping marked ids, narrows
+    # repeats on the output topic to a kill between the ack and the mark. `key` maps an id to
+    # its mark: a service whose view already holds one key per output uses that key as the mark.
     DONE_TTL_S = 7 * 86400
 
-    async def not_done(self, kind: str, ids: list[str]) -> set[str]:
+    async def not_done(self, ids: list[str], key: Callable[[str], str]) -> set[str]:
         """The ids whose output was not written yet."""
         if not ids:
             return set()
         assert self.redis is not None
         async with self.redis.pipeline(transaction=False) as pipe:
             for i in ids:
-                pipe.exists(f"done:{kind}:{i}")
+                pipe.exists(key(i))
             present = await pipe.execute()
         return {i for i, p in zip(ids, present) if not p}
 
-    async def mark_done(self, kind: str, ids: list[str]) -> None:
+    async def mark_done(self, ids: list[str], key: Callable[[str], str]) -> None:
         if not ids:
             return
         assert self.redis is not None
         async with self.redis.pipeline(transaction=False) as pipe:
             for i in ids:
-                pipe.set(f"done:{kind}:{i}", b"1", ex=self.DONE_TTL_S)
+                pipe.set(key(i), b"1", ex=self.DONE_TTL_S)
             await pipe.execute()
 
     def stream_batches(self, topic_name: str, handler: Callable[[list], Awaitable[None]],
@@ -289,16 +292,19 @@ class Runtime:
     # ------------------------------------------------------------ consumer lag
     def export_lag(self, group_id: str, topics: Iterable[str], every_s: float = 10.0) -> None:
         """Exports goalpost_consumer_lag_messages per partition for a consumer group (log end
-        offset minus committed offset), which faust does not export by itself."""
-        topics = list(topics)
+        offset minus committed offset), which faust does not export by itself. One poller per
+        group: later calls for the same group add their topics to it."""
+        if group_id in self._lag_topics:
+            self._lag_topics[group_id].extend(topics)
+            return
+        self._lag_topics[group_id] = group_topics = list(topics)
 
         async def lag_task() -> None:
-            from services.core.kafka_io import topic_partitions
             consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=group_id,
                                         enable_auto_commit=False)
             await consumer.start()
             try:
-                tps = await topic_partitions(consumer, topics)
+                tps = await topic_partitions(consumer, group_topics)
                 while True:
                     try:
                         end = await consumer.end_offsets(tps)

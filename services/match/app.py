@@ -139,7 +139,7 @@ async def rank_posts(events: list) -> None:
     await rt.state_recovered.wait()
     decoded = await rt.decode_or_dead_letter(events, ClassifiedPost)
     routed = {post.post_id: post for _, post in decoded if post.reply_to is None and post.intent in ROUTED_INTENTS}
-    todo = await rt.not_done("matched", list(routed))
+    todo = await rt.not_done(list(routed), _match_key)  # a stored match marks its post as done
     matches = [build_match(post, settings.match_top_k) for post_id, post in routed.items() if post_id in todo]
     await rt.send_records(matches)
     now = time.time()
@@ -153,7 +153,6 @@ async def rank_posts(events: list) -> None:
     async with rt.redis.pipeline(transaction=False) as pipe:
         for match in matches:
             pipe.set(_match_key(match.post_id), match.to_json(), ex=30 * 86400)
-            pipe.set(f"done:matched:{match.post_id}", b"1", ex=rt.DONE_TTL_S)
             for c in match.candidates:
                 pipe.zadd(_inbox_key(c.helper_id), {match.post_id: now})
                 pipe.zremrangebyrank(_inbox_key(c.helper_id), 0, -INBOX_LIMIT - 1)
