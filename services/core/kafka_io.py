@@ -1,9 +1,57 @@
 """Small aiokafka helpers shared by services and tools."""
 from __future__ import annotations
 
+import asyncio
+import itertools
+from functools import lru_cache
 from typing import AsyncIterator, Iterable, Mapping, Optional
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.partitioner import murmur2
+
+# Below this many records, producer.send is as cheap, and it shares the open batch with
+# concurrent senders (send_batch would queue behind another sender's batch of that partition).
+MANY = 32
+_spread = itertools.count()  # round robin for records without a key
+
+
+@lru_cache(maxsize=65536)  # keys repeat (user ids): murmur2 is pure Python, ~5 µs a key
+def partition_for(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2 of the key, made positive, modulo the partition
+    count), so records sent here land where Java and aiokafka producers put the same key."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+async def send_many(producer: AIOKafkaProducer, records: Iterable[tuple[str, Optional[bytes], bytes]]
+                    ) -> list[asyncio.Future]:
+    """Sends (topic, key, value) records, appending them to one record batch per partition
+    instead of going through producer.send once each (its per-message bookkeeping was a fifth
+    of the ledger's time). Keyed order is kept: one key, one partition, records in the order
+    given. Inside a transaction the batches join it. Returns futures that resolve when the
+    broker has acknowledged each batch."""
+    records = list(records)
+    if len(records) < MANY:
+        return [await producer.send(topic, value, key=key) for topic, key, value in records]
+    counts: dict[str, int] = {}
+    builders: dict[tuple[str, int], object] = {}
+    futures = []
+    for topic, key, value in records:
+        n = counts.get(topic)
+        if n is None:
+            await producer.client._wait_on_metadata(topic)
+            n = counts[topic] = len(producer.client.cluster.partitions_for_topic(topic))
+        p = partition_for(key, n) if key is not None else next(_spread) % n
+        builder = builders.get((topic, p))
+        if builder is None:
+            builder = builders[(topic, p)] = producer.create_batch()
+        if builder.append(key=key, value=value, timestamp=None) is None:  # full: ship it, start another
+            futures.append(await producer.send_batch(builder, topic, partition=p))
+            builder = builders[(topic, p)] = producer.create_batch()
+            if builder.append(key=key, value=value, timestamp=None) is None:
+                raise ValueError(f"record of {len(value)} bytes is larger than the producer's batch size")
+    for (topic, p), builder in builders.items():
+        futures.append(await producer.send_batch(builder, topic, partition=p))
+    return futures
 
 
 async def topic_partitions(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:

@@ -13,6 +13,7 @@ import logging
 import re
 import sys
 import time
+from collections import Counter
 from typing import Any, Awaitable, Callable, Iterable, Optional
 
 import faust
@@ -26,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.core import metrics
 from services.core.contracts import ContractError, DeadLetter, Record
-from services.core.kafka_io import topic_partitions
+from services.core.kafka_io import send_many, topic_partitions
 from services.core.settings import Settings
 
 log = logging.getLogger("goalpost")
@@ -155,13 +156,13 @@ class Runtime:
     async def send_records(self, records: Iterable[Record], wait: bool = True) -> int:
         """Sends records to their topics, keyed by their contract key; waits for acks=all."""
         assert self.producer is not None, "producer not started"
-        futures = []
-        for rec in records:
-            futures.append(await self.producer.send(rec.topic, rec.to_json(), key=rec.key()))
-            metrics.MESSAGES_OUT.labels(self.service, rec.topic).inc()
+        out = [(rec.topic, rec.key(), rec.to_json()) for rec in records]
+        futures = await send_many(self.producer, out)
+        for topic, count in Counter(topic for topic, _, _ in out).items():
+            metrics.MESSAGES_OUT.labels(self.service, topic).inc(count)
         if wait and futures:
             await asyncio.gather(*futures)
-        return len(futures)
+        return len(out)
 
     async def dead_letter(self, topic: str, partition: Optional[int], offset: Optional[int],
                           error: str, payload: bytes) -> None:

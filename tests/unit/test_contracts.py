@@ -26,6 +26,7 @@ def test_golden_payload_decodes_and_round_trips(path):
     raw = json.loads(path.read_text())
     record = cls.from_json(path.read_bytes())
     assert record.to_dict() == raw  # nothing lost, nothing added on the wire
+    assert json.loads(record.to_json()) == raw  # the fast encoder writes the same fields
 
 
 @pytest.mark.parametrize("path", GOLDEN_FILES, ids=lambda p: p.name)
