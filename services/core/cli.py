@@ -15,7 +15,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
             stack.up(tuple(args.services) if args.services else stack.SERVICES)
             print("stack is up; stop it with: goalpost stack down")
         elif args.action == "down":
-            stack.down()
+            stack.down(tuple(args.services) if args.services else None)
         else:
             return 0 if stack.status() else 1
     except stack.StackError as exc:

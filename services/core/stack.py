@@ -225,11 +225,15 @@ def _stop(name: str, timeout: float = 20) -> None:
     print(f"{name}: stopped")
 
 
-def down() -> None:
-    for name in reversed(SERVICES):
+def down(services: tuple[str, ...] | None = None) -> None:
+    """Stops the named services, or (none named) every service, then Kafka and Redis."""
+    for name in services or reversed(SERVICES):
+        if name not in SERVICES:
+            raise StackError(f"unknown service {name!r}; one of {', '.join(SERVICES)}")
         _stop(name)
-    _stop("kafka", timeout=40)
-    _stop("redis")
+    if services is None:
+        _stop("kafka", timeout=40)
+        _stop("redis")
 
 
 def status() -> bool:

@@ -6,25 +6,41 @@ import time
 
 import redis.asyncio as aioredis
 
-# Token buckets, all or nothing: KEYS are the buckets, ARGV[1] now (s), ARGV[2] cost, then a
-# rate (tokens/s) per key. Burst = 5 s of rate. Returns {allowed, index of the refusing bucket
-# (1-based, 0 if allowed), ms until it has the tokens}.
+from services.core.coalesce import Coalescer
+
+# Token buckets for several requests in one call (see Guards.allow). KEYS are the buckets of
+# every request in turn; ARGV[1] is now (s), then per request: its bucket count n, its cost,
+# and n rates (tokens/s). Each request takes its cost from all of its buckets or from none;
+# burst = 5 s of rate. Returns per request {allowed, index of the refusing bucket (1-based, 0
+# if allowed), ms until it has the tokens}. Requests sharing a bucket (one API key) see each
+# other's takes, in order.
 TOKEN_BUCKETS = """
-local now = tonumber(ARGV[1]); local cost = tonumber(ARGV[2])
-local tokens = {}
-for i, key in ipairs(KEYS) do
-  local rate = tonumber(ARGV[2 + i]); local burst = math.max(rate * 5, cost)
-  local b = redis.call('HMGET', key, 't', 'ts')
-  local t = math.min(burst, (tonumber(b[1]) or burst) + (now - (tonumber(b[2]) or now)) * rate)
-  if t < cost then return {0, i, math.ceil((cost - t) / rate * 1000)} end
-  tokens[i] = t
+local now = tonumber(ARGV[1])
+local out = {}
+local a, k = 2, 1
+while a <= #ARGV do
+  local n = tonumber(ARGV[a]); local cost = tonumber(ARGV[a + 1])
+  local tokens = {}; local refused = 0; local wait = 0
+  for i = 1, n do
+    local rate = tonumber(ARGV[a + 1 + i]); local burst = math.max(rate * 5, cost)
+    local b = redis.call('HMGET', KEYS[k + i - 1], 't', 'ts')
+    local t = math.min(burst, (tonumber(b[1]) or burst) + (now - (tonumber(b[2]) or now)) * rate)
+    if t < cost then refused = i; wait = math.ceil((cost - t) / rate * 1000); break end
+    tokens[i] = t
+  end
+  if refused == 0 then
+    for i = 1, n do
+      local rate = tonumber(ARGV[a + 1 + i])
+      redis.call('HSET', KEYS[k + i - 1], 't', tokens[i] - cost, 'ts', now)
+      redis.call('PEXPIRE', KEYS[k + i - 1], math.ceil(math.max(rate * 5, cost) / rate * 1000) + 1000)
+    end
+  end
+  out[#out + 1] = refused == 0 and 1 or 0
+  out[#out + 1] = refused
+  out[#out + 1] = wait
+  a = a + 2 + n; k = k + n
 end
-for i, key in ipairs(KEYS) do
-  local rate = tonumber(ARGV[2 + i])
-  redis.call('HSET', key, 't', tokens[i] - cost, 'ts', now)
-  redis.call('PEXPIRE', key, math.ceil(math.max(rate * 5, cost) / rate * 1000) + 1000)
-end
-return {1, 0, 0}
+return out
 """
 
 
@@ -33,10 +49,16 @@ PENDING_TTL_S = 10  # longer than the ingest's send timeout (3 s): a live writer
 
 
 class Guards:
+    """Every call is coalesced with the concurrent calls of other requests (services/core/
+    coalesce.py): under load one Redis round trip serves many requests."""
+
     def __init__(self, redis: aioredis.Redis, window_s: int):
         self.redis = redis
         self.window_s = window_s
         self._bucket = redis.register_script(TOKEN_BUCKETS)
+        self._allow = Coalescer(self._allow_many)
+        self._claim = Coalescer(self._claim_many)
+        self._confirm = Coalescer(self._confirm_many)
 
     async def claim(self, kind: str, claims: list[tuple[str, str]]) -> list[str | None]:
         """Claims idempotency keys, each (key, record id), as *pending* for a short while. Returns,
@@ -46,18 +68,32 @@ class Guards:
         neither confirm nor release) does not turn the client's retry into a false duplicate."""
         if not claims:
             return []
+        return await self._claim.submit((kind, claims))
+
+    async def _claim_many(self, calls: list[tuple[str, list[tuple[str, str]]]]) -> list[list[str | None]]:
         async with self.redis.pipeline(transaction=False) as pipe:
-            for key, record_id in claims:
-                pipe.set(f"idem:{kind}:{key}", PENDING + record_id, nx=True, ex=PENDING_TTL_S, get=True)
-            return [r.decode() if r is not None else None for r in await pipe.execute()]
+            for kind, claims in calls:
+                for key, record_id in claims:
+                    pipe.set(f"idem:{kind}:{key}", PENDING + record_id, nx=True, ex=PENDING_TTL_S, get=True)
+            replies = iter(await pipe.execute())
+        out = []
+        for _, claims in calls:
+            held = [next(replies) for _ in claims]
+            out.append([r.decode() if r is not None else None for r in held])
+        return out
 
     async def confirm(self, kind: str, claims: list[tuple[str, str]]) -> None:
         """Kafka acknowledged these writes: their keys now answer 'duplicate' for the window."""
         if claims:
-            async with self.redis.pipeline(transaction=False) as pipe:
+            await self._confirm.submit((kind, claims))
+
+    async def _confirm_many(self, calls: list[tuple[str, list[tuple[str, str]]]]) -> list[None]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for kind, claims in calls:
                 for key, record_id in claims:
                     pipe.set(f"idem:{kind}:{key}", record_id, ex=self.window_s)
-                await pipe.execute()
+            await pipe.execute()
+        return [None] * len(calls)
 
     async def release(self, kind: str, keys: list[str]) -> None:
         """Forgets claims whose write failed, so that a retry is not taken for a repeat."""
@@ -67,7 +103,15 @@ class Guards:
     async def allow(self, buckets: list[tuple[str, float]], cost: int = 1) -> tuple[bool, str, float]:
         """Takes `cost` tokens from every (bucket, rate/s) or from none; returns (allowed,
         the refusing bucket, seconds until it would allow)."""
-        keys = [f"rate:{name}" for name, _ in buckets]
-        allowed, index, wait_ms = await self._bucket(keys=keys, args=[time.time(), cost, *[r for _, r in buckets]])
+        allowed, index, wait_ms = await self._allow.submit((buckets, cost))
         refused = buckets[int(index) - 1][0] if not allowed else ""
         return bool(allowed), refused, int(wait_ms) / 1000.0
+
+    async def _allow_many(self, calls: list[tuple[list[tuple[str, float]], int]]) -> list[tuple[int, int, int]]:
+        keys: list[str] = []
+        args: list[float] = [time.time()]
+        for buckets, cost in calls:
+            keys.extend(f"rate:{name}" for name, _ in buckets)
+            args.extend((len(buckets), cost, *[rate for _, rate in buckets]))
+        flat = await self._bucket(keys=keys, args=args)
+        return [tuple(flat[i:i + 3]) for i in range(0, len(flat), 3)]
