@@ -2,7 +2,6 @@
 Thin: decode a batch, call the pure model (services/classify/model.py), send."""
 from __future__ import annotations
 
-import gc
 from typing import Any
 
 import orjson
@@ -63,6 +62,5 @@ async def classify_route(view, request) -> Any:
 rt.stream_batches("posts.v1", classify_posts)
 rt.route("/v1/classify", classify_route, methods=("POST",))
 rt.state_recovered.set()  # the model is loaded at import; no other state
-classify_batch(["warm up the model"])
-gc.freeze()  # the loaded model lives as long as the process: keep the collector from rescanning it
+classify_batch(["warm up the model"])  # the model is then frozen with the rest of the startup heap (settle_heap)
 app = rt.app

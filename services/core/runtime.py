@@ -8,6 +8,7 @@ through one aiokafka producer owned here (acks=all, idempotent), batched per str
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import re
@@ -60,6 +61,17 @@ def json_log_handler(service: str) -> logging.Handler:
 def event(msg: str, **fields: Any) -> None:
     """Log one state change with structured fields."""
     log.info(msg, extra={"fields": fields})
+
+
+def settle_heap() -> None:
+    """Tunes the garbage collector for a streaming service. What is alive after start (modules,
+    faust, clients, a loaded model, recovered state) lives as long as the process: freeze it so
+    that full collections stop walking it. Batches make thousands of short-lived objects at a
+    time: a larger first generation lets them die young instead of being promoted and rescanned
+    (collector passes showed up as a tenth to a quarter of the batch routes' time)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 class Resources(mode.Service):
@@ -140,6 +152,7 @@ class Runtime:
         pool = aioredis.BlockingConnectionPool.from_url(s.redis_url, max_connections=64, timeout=5,
                                                         socket_timeout=5, socket_connect_timeout=2)
         self.redis = aioredis.Redis(connection_pool=pool)
+        settle_heap()
         event("resources started", kafka=s.kafka_bootstrap, redis=s.redis_url)
 
     async def stop_resources(self) -> None:

@@ -3,6 +3,7 @@ authenticated, rate limited, and durable (202 only after Kafka acknowledged with
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 import orjson
@@ -161,9 +162,10 @@ async def write_batch(view, request) -> Any:
         return limited
     results: list[dict] = [{} for _ in items]
     fresh: list[tuple[int, Post, Optional[str]]] = []
+    now = datetime.now(timezone.utc)  # one receive time for the whole batch
     for i, data in enumerate(items):
         try:
-            post = validate_post(data, source="http")
+            post = validate_post(data, source="http", now=now)
         except ValidationError as exc:
             m.REJECTED.labels("post", exc.field).inc()
             results[i] = {"index": i, "status": "rejected", "field": exc.field, "error": exc.detail}

@@ -40,11 +40,12 @@ def new_id(prefix: str, now_ms: Optional[int] = None) -> str:
     base32), so ids sort by creation time and need no coordination between ingest workers."""
     ms = int(time.time() * 1000) if now_ms is None else now_ms
     value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return f"{prefix}_{''.join(reversed(chars))}"
+    # 26 characters of 5 bits = 130 bits, written as 13 pairs of 10 bits (a table lookup each).
+    return f"{prefix}_{''.join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])}"
+
+
+_PAIRS = [_CROCKFORD[i >> 5] + _CROCKFORD[i & 31] for i in range(1024)]
+_SHIFTS = tuple(range(120, -1, -10))
 
 
 # ---------------------------------------------------------------- fields

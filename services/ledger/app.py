@@ -12,7 +12,6 @@ commit and the view update is repaired by the next start. Business rules: servic
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 import collections
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from services.core import metrics as core_metrics
 from services.core.contracts import Balance, DeadLetter, LedgerEntry, utc_now
 from services.core.kafka_io import read_until, send_many, topic_partitions
-from services.core.runtime import Runtime, event, json_response, log, problem
+from services.core.runtime import Runtime, event, json_response, log, problem, settle_heap
 from services.ledger.rules import InvalidEvent, LedgerState, UnknownPost, apply_event, load_rules
 from services.ledger.views import WINDOWS, Views, current_window, epoch, window_keys
 
@@ -108,8 +107,7 @@ class LedgerWorker:
         await self.refresh_views(set(self.views.balances))
         # The rebuilt state is long-lived dicts and strings: keep the collector from walking it
         # again on every full pass (those passes showed up as a tenth of the ledger's time).
-        gc.collect()
-        gc.freeze()
+        settle_heap()
         event("ledger recovered", inputs=n, users=len(self.views.balances),
               seconds=round(time.perf_counter() - started, 2))
 

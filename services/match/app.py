@@ -12,7 +12,6 @@ Two parts in each worker:
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from typing import Any
 
@@ -22,7 +21,7 @@ from prometheus_client import Counter, Histogram
 
 from services.core.contracts import Candidate, ClassifiedPost, Match, Reaction, Relation, epoch_seconds, utc_now
 from services.core.kafka_io import topic_partitions
-from services.core.runtime import Runtime, event, json_response, problem
+from services.core.runtime import Runtime, event, json_response, problem, settle_heap
 from services.match.ranking import ExpertiseIndex, MatchConfig
 
 ROUTED_INTENTS = ("goal", "request")
@@ -121,7 +120,7 @@ async def follow_topics(positions: dict[TopicPartition, int]) -> None:
                     rt.state_recovered.set()
                     # The recovered index is long-lived: keep the collector from walking it on
                     # every full pass (a pause of milliseconds per rank at 100k helpers).
-                    gc.freeze()
+                    settle_heap()
                     event("index recovered", helpers=len(index.helpers))
     finally:
         await consumer.stop()
