@@ -104,6 +104,7 @@ class LedgerWorker:
         # The journal is the truth for amounts: the rebuilt rules' memory only decides what comes next.
         self.state.balances = dict(self.views.balances)
         self.state.last_entry_ids = dict(self.views.last_entry_ids)
+        self.views.dedupe, self.views.seen = False, set()
         await self.refresh_views(set(self.views.balances))
         # The rebuilt state is long-lived dicts and strings: keep the collector from walking it
         # again on every full pass (those passes showed up as a tenth of the ledger's time).

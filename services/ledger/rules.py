@@ -55,6 +55,7 @@ Malformed events raise :class:`InvalidEvent` (also for the DLQ) before the state
 from __future__ import annotations
 
 import copy
+import sys
 import hashlib
 import tomllib
 from dataclasses import dataclass
@@ -68,7 +69,9 @@ RULES_PATH = Path(__file__).with_name("rules.toml")
 
 REACTION_KINDS = frozenset({"accept", "unaccept", "upvote", "downvote", "unvote", "thanks"})
 EVENT_TYPES = frozenset({"post", "reaction", "match"})
-STATE_SCHEMA = 1
+STATE_SCHEMA = 2  # 2: vote records are lists (VOTE_*), grants are tuples
+# Fields of a vote record in LedgerState.votes
+VOTE_KIND, VOTE_DAY, VOTE_CAP_COUNTED, VOTE_GRANTS = range(4)
 
 _RING_PATH_BUDGET = 10_000  # max search steps per ring check
 
@@ -248,8 +251,9 @@ class LedgerState:
         self.routed: dict[str, dict[str, str]] = {}
         # root post_id -> {"reply", "author", "accepter", "reaction_id", "created_at", "bonus", "grants"}
         self.accepted: dict[str, dict[str, Any]] = {}
-        # post_id -> actor_id -> {"kind": "up"|"down", "day", "cap_counted", "grants"}
-        self.votes: dict[str, dict[str, dict[str, Any]]] = {}
+        # post_id -> actor_id -> [kind "up"|"down", day, cap_counted, grants] (a list, not a
+        # dict: there is one per standing vote, and a dict cost three times the memory)
+        self.votes: dict[str, dict[str, list[Any]]] = {}
         # post_id -> actors who thanked
         self.thanked: dict[str, set[str]] = {}
         # UTC day -> user -> vote-earned points granted that day
@@ -371,7 +375,8 @@ def _parse_time(value: Any, key: str) -> datetime:
 
 
 def _utc_day(created_at: str) -> str:
-    return _parse_time(created_at, "created_at").date().isoformat()
+    # interned: the day is kept in every standing vote, so one copy per day rather than per vote
+    return sys.intern(_parse_time(created_at, "created_at").date().isoformat())
 
 
 def _validate(event: Mapping[str, Any]) -> str:
@@ -436,7 +441,7 @@ class _Out:
         return e
 
     def grant(self, user: str, amount: int, base: str, source: str, created: str, *,
-              damped: bool = False, cap_day: str | None = None) -> list[Any] | None:
+              damped: bool = False, cap_day: str | None = None) -> tuple[Any, ...] | None:
         """Grant `amount` (after damping and cap). Returns the grant record [user, delta, base,
         reason] to keep for a later reversal, or None when nothing was granted."""
         if amount == 0:
@@ -455,7 +460,7 @@ class _Out:
                 self.emit(user, 0, base, reason, source, created)
             return None
         self.emit(user, amount, base, reason, source, created)
-        return [user, amount, base, reason]
+        return (user, amount, base, sys.intern(reason))  # a tuple, and one copy of each reason: kept per vote
 
     def reverse(self, grants: list[list[Any]], source: str, created: str) -> None:
         for user, delta, base, reason in grants:
@@ -735,32 +740,32 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
     want = {"upvote": "up", "downvote": "down", "unvote": None}[kind]
     on_post = st.votes.get(post_id, {})
     cur = on_post.get(actor)
-    if (cur["kind"] if cur else None) == want:
+    if (cur[VOTE_KIND] if cur else None) == want:
         return "noop:repeat"
     if cur:
-        out.reverse(cur["grants"], rid, created)
-        if cur["kind"] == "up":
-            _cap_give_back(st, author, cur["day"], cur["cap_counted"])
+        out.reverse(cur[VOTE_GRANTS], rid, created)
+        if cur[VOTE_KIND] == "up":
+            _cap_give_back(st, author, cur[VOTE_DAY], cur[VOTE_CAP_COUNTED])
             _pair_add(st, rules, "upvote", actor, author, -1, rid, created)
         del on_post[actor]
         if not on_post:
             st.votes.pop(post_id, None)
     if want is None:
         return "applied"
-    rec: dict[str, Any] = {"kind": want, "day": day, "cap_counted": 0, "grants": []}
+    rec: list[Any] = [want, day, 0, []]  # VOTE_KIND, VOTE_DAY, VOTE_CAP_COUNTED, VOTE_GRANTS
     if want == "up":
         _pair_add(st, rules, "upvote", actor, author, +1, rid, created)
         points = rules.upvote_root if reply_to is None else rules.upvote_reply
         g = out.grant(author, points, "upvote", rid, created,
                       damped=_is_damped(st, actor, author), cap_day=day)
         if g:
-            rec["grants"].append(g)
-            rec["cap_counted"] = g[1]
+            rec[VOTE_GRANTS].append(g)
+            rec[VOTE_CAP_COUNTED] = g[1]
     else:
         for g in (out.grant(author, rules.downvote_author, "downvote", rid, created),
                   out.grant(actor, rules.downvote_voter, "downvote:voter", rid, created)):
             if g:
-                rec["grants"].append(g)
+                rec[VOTE_GRANTS].append(g)
     st.votes.setdefault(post_id, {})[actor] = rec
     return "applied"
 
