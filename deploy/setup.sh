@@ -25,6 +25,11 @@ if ! command -v promtool >/dev/null; then
   sudo_if_needed apt-get update -qq
   DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (Debian package: the HTTP load generator of the ingest benchmark) ..."
+  sudo_if_needed apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq wrk >/dev/null
+fi
 command -v java >/dev/null || { echo "a JDK (java 17+) is needed to run Kafka" >&2; exit 1; }
 deploy/kafka/fetch.sh >/dev/null
 echo "setup done: .venv ready, redis-server at $(command -v redis-server), Kafka jars cached"

@@ -63,6 +63,19 @@ def event(msg: str, **fields: Any) -> None:
     log.info(msg, extra={"fields": fields})
 
 
+# One call per batch instead of a pipeline of one command per message: packing and parsing a
+# pipeline of small commands was a tenth of classify's time.
+_EXISTS_LUA = """
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('EXISTS', key) end
+return out
+"""
+_MARK_LUA = """
+for _, key in ipairs(KEYS) do redis.call('SET', key, '1', 'EX', ARGV[1]) end
+return #KEYS
+"""
+
+
 def settle_heap() -> None:
     """Tunes the garbage collector for a streaming service. What is alive after start (modules,
     faust, clients, a loaded model, recovered state) lives as long as the process: freeze it so
@@ -131,6 +144,7 @@ class Runtime:
         self.redis: Optional[aioredis.Redis] = None
         self.state_recovered = asyncio.Event()
         self._lag_topics: dict[str, list[str]] = {}  # consumer group -> topics its lag poller covers
+        self._scripts: dict[str, Any] = {}  # name -> registered Lua script
         self.app.add_dependency(Resources(self))
         self._add_common_routes()
 
@@ -192,24 +206,26 @@ class Runtime:
     DONE_TTL_S = 7 * 86400
 
     async def not_done(self, ids: list[str], key: Callable[[str], str]) -> set[str]:
-        """The ids whose output was not written yet."""
+        """The ids whose output was not written yet (one script call for the whole batch)."""
         if not ids:
             return set()
         assert self.redis is not None
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for i in ids:
-                pipe.exists(key(i))
-            present = await pipe.execute()
+        present = await self.script("exists", _EXISTS_LUA)(keys=[key(i) for i in ids])
         return {i for i, p in zip(ids, present) if not p}
 
     async def mark_done(self, ids: list[str], key: Callable[[str], str]) -> None:
         if not ids:
             return
         assert self.redis is not None
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for i in ids:
-                pipe.set(key(i), b"1", ex=self.DONE_TTL_S)
-            await pipe.execute()
+        await self.script("mark", _MARK_LUA)(keys=[key(i) for i in ids], args=[self.DONE_TTL_S])
+
+    def script(self, name: str, lua: str) -> Any:
+        """A Lua script registered once per Redis client (redis-py reloads it after a Redis restart)."""
+        script = self._scripts.get(name)
+        if script is None:
+            assert self.redis is not None
+            script = self._scripts[name] = self.redis.register_script(lua)
+        return script
 
     def stream_batches(self, topic_name: str, handler: Callable[[list], Awaitable[None]],
                        name: Optional[str] = None) -> None:

@@ -148,14 +148,25 @@ async def rank_posts(events: list) -> None:
         age = now - epoch_seconds(created[match.post_id])
         if 0 <= age < 86400:  # live traffic only: a backfill of old posts would swamp the histogram
             TIME_TO_MATCH.observe(age)
-    assert rt.redis is not None
-    async with rt.redis.pipeline(transaction=False) as pipe:
-        for match in matches:
-            pipe.set(_match_key(match.post_id), match.to_json(), ex=30 * 86400)
-            for c in match.candidates:
-                pipe.zadd(_inbox_key(c.helper_id), {match.post_id: now})
-                pipe.zremrangebyrank(_inbox_key(c.helper_id), 0, -INBOX_LIMIT - 1)
-        await pipe.execute()
+    if matches:
+        stored = [[_match_key(m.post_id), m.post_id, m.to_json().decode(), [_inbox_key(c.helper_id) for c in m.candidates]]
+                  for m in matches]
+        await rt.script("store_matches", STORE_MATCHES_LUA)(args=[orjson.dumps(stored), now, 30 * 86400, INBOX_LIMIT])
+
+
+# Each match and its helpers' inboxes in one call per batch (a pipeline held 21 commands per match).
+# ARGV[1]: JSON [[match key, post id, match JSON, [inbox keys]], ...]; then now, TTL (s), inbox size.
+STORE_MATCHES_LUA = """
+local now, ttl, keep = ARGV[2], ARGV[3], tonumber(ARGV[4])
+for _, m in ipairs(cjson.decode(ARGV[1])) do
+  redis.call('SET', m[1], m[3], 'EX', ttl)
+  for _, inbox in ipairs(m[4]) do
+    redis.call('ZADD', inbox, now, m[2])
+    redis.call('ZREMRANGEBYRANK', inbox, 0, -keep - 1)
+  end
+end
+return 1
+"""
 
 
 async def post_matches(view, request, post_id: str) -> Any:

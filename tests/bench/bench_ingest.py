@@ -9,8 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
+import shutil
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import aiohttp
 import orjson
@@ -19,6 +24,7 @@ from services.core.settings import port_of
 from services.core.stack import first_api_key
 from tests.bench.common import percentile, stack_memory
 
+WRK_SCRIPT = Path(__file__).with_name("wrk_posts.lua")
 TEXT = "How do I get started with sourdough? My starter never rises and smells of acetone."
 
 
@@ -45,9 +51,32 @@ async def single_posts_max(session, url, headers, seconds: float, concurrency: i
     await asyncio.gather(*(worker(w) for w in range(concurrency)))
     elapsed = time.perf_counter() - started
     latencies.sort()
-    return {"concurrency": concurrency, "requests": len(latencies), "errors": errors,
+    return {"generator": "python aiohttp", "concurrency": concurrency, "requests": len(latencies), "errors": errors,
             "requests_per_s": round(len(latencies) / elapsed), "p50_ms": round(percentile(latencies, .5) * 1e3, 2),
             "p99_ms": round(percentile(latencies, .99) * 1e3, 2)}
+
+
+def single_posts_max_wrk(url: str, api_key: str, seconds: float, concurrency: int) -> dict:
+    """The same measurement with wrk (a C load generator, `deploy/setup.sh` installs it): the
+    Python client above spends more CPU per request than the server, on the same two cores."""
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{int(seconds)}s", "--latency", "-s", str(WRK_SCRIPT),
+         "-H", f"Authorization: Bearer {api_key}", "-H", "Content-Type: application/json", url],
+        capture_output=True, text=True, check=True).stdout
+    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)$", out, re.M))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)$", out, re.M)
+    return {"generator": "wrk", "concurrency": concurrency,
+            "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+            "errors": int(errors.group(1)) if errors else 0,
+            "socket_errors": socket_errors.group(1) if socket_errors else "",
+            "requests_per_s": round(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))),
+            "p50_ms": _ms(latency["50"]), "p99_ms": _ms(latency["99"])}
+
+
+def _ms(wrk_time: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", wrk_time).groups()
+    return round(float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit], 2)
 
 
 async def single_posts_at_rate(session, url, headers, rate: float, seconds: float) -> dict:
@@ -123,7 +152,13 @@ async def main() -> None:
     connector = aiohttp.TCPConnector(limit=256)
     async with aiohttp.ClientSession(connector=connector) as session:
         out = {"memory_before_mib": stack_memory()}
-        out["single_max"] = await single_posts_max(session, base + "/v1/posts", headers, args.seconds, args.concurrency)
+        if shutil.which("wrk"):
+            out["single_max"] = await asyncio.to_thread(single_posts_max_wrk, base, first_api_key(),
+                                                        args.seconds, args.concurrency)
+        else:
+            print("wrk not found (deploy/setup.sh installs it): measuring with the Python client", file=sys.stderr)
+            out["single_max"] = await single_posts_max(session, base + "/v1/posts", headers, args.seconds,
+                                                       args.concurrency)
         out["single_at_rate"] = await single_posts_at_rate(session, base + "/v1/posts", headers, args.rate, args.seconds)
         out["batch"] = await batches(session, base + "/v1/posts/batch", headers, args.seconds, args.batch_size, 4)
         out["memory_after_mib"] = stack_memory()
