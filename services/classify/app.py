@@ -30,8 +30,8 @@ def classified(post: Post, result: Any) -> ClassifiedPost:
         topics=list(result.topics), model_version=MODEL_VERSION)
 
 
-async def classify_posts(events: list) -> None:
-    decoded = await rt.decode_or_dead_letter(events, Post)
+async def classify_posts(records: list) -> None:
+    decoded = await rt.decode_or_dead_letter(records, Post)
     todo = await rt.not_done([post.post_id for _, post in decoded], _done_key)
     posts = list({post.post_id: post for _, post in decoded if post.post_id in todo}.values())
     results = classify_batch([p.text for p in posts], [p.tags for p in posts])

@@ -23,7 +23,8 @@ import mode
 import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.core import metrics
@@ -110,15 +111,16 @@ class _WebOnlyApp(faust.App):
 
 
 class Runtime:
-    def __init__(self, service: str, settings: Optional[Settings] = None, faust_consumes: bool = True):
-        """`faust_consumes=False` for a service that runs its own Kafka clients (the ledger's
-        transactions): faust then only runs the lifecycle and the web server."""
+    def __init__(self, service: str, settings: Optional[Settings] = None):
+        """faust runs the lifecycle (start, stop, signals) and the web server. Kafka is read by
+        our own aiokafka consumer (stream_batches) or, for the ledger's transactions, by the
+        service itself: faust's per-message stream machinery cost ~40% of classify's CPU."""
         self.service = service
         self.settings = settings or Settings(service=service)
         s = self.settings
-        app_class = faust.App if faust_consumes else _WebOnlyApp
-        self.app = app_class(
-            f"goalpost-{service}",
+        self.group_id = f"goalpost-{service}"  # the consumer group of stream_batches (faust's app id before)
+        self.app = _WebOnlyApp(
+            self.group_id,
             broker=f"kafka://{s.kafka_bootstrap}",
             store="memory://",
             autodiscover=False,
@@ -127,12 +129,6 @@ class Runtime:
             topic_partitions=s.topic_partitions,
             topic_allow_declare=False,  # topics come from the contracts (goalpost stack up)
             topic_disable_leader=True,
-            consumer_auto_offset_reset="earliest",
-            producer_acks=-1,
-            # A worker killed with SIGKILL leaves the group only when its session expires: keep
-            # that short so its partitions move on within seconds, not a minute.
-            broker_session_timeout=10,
-            broker_heartbeat_interval=2,
             web_enabled=True,
             web_host=s.http_host,
             web_bind=s.http_host,
@@ -145,6 +141,7 @@ class Runtime:
         self.state_recovered = asyncio.Event()
         self._lag_topics: dict[str, list[str]] = {}  # consumer group -> topics its lag poller covers
         self._scripts: dict[str, Any] = {}  # name -> registered Lua script
+        self._handlers: dict[str, Callable[[list[ConsumerRecord]], Awaitable[None]]] = {}  # topic -> handler
         self.app.add_dependency(Resources(self))
         self._add_common_routes()
 
@@ -176,10 +173,6 @@ class Runtime:
             await self.redis.aclose()
 
     # ------------------------------------------------------------ topics and sending
-    def topic(self, name: str) -> faust.TopicT:
-        return self.app.topic(name, key_type=bytes, value_type=bytes, value_serializer="raw",
-                              key_serializer="raw", partitions=self.settings.topic_partitions)
-
     async def send_records(self, records: Iterable[Record], wait: bool = True) -> int:
         """Sends records to their topics, keyed by their contract key; waits for acks=all."""
         assert self.producer is not None, "producer not started"
@@ -227,30 +220,66 @@ class Runtime:
             script = self._scripts[name] = self.redis.register_script(lua)
         return script
 
-    def stream_batches(self, topic_name: str, handler: Callable[[list], Awaitable[None]],
-                       name: Optional[str] = None) -> None:
-        """Registers a thin agent: it takes batches of events off `topic_name` and hands them
-        to `handler`. Offsets are committed only after the handler returned (at least once)."""
+    def stream_batches(self, topic_name: str, handler: Callable[[list[ConsumerRecord]], Awaitable[None]]) -> None:
+        """Registers `handler` for batches of records (aiokafka ConsumerRecords) of `topic_name`.
+        The topics of a service share one consumer in its group; offsets are committed only
+        after every handler of a batch returned (at least once). A handler that raises is not
+        acknowledged: the consumer restarts from the committed offsets and the batch comes again."""
+        if not self._handlers:
+            self.app.task(self._consume)
+        self._handlers[topic_name] = handler
+        self.export_lag(self.group_id, [topic_name])
+
+    async def _consume(self) -> None:
         s = self.settings
-
-        async def agent(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(s.stream_batch, within=s.stream_batch_within_s):
-                started = time.perf_counter()
-                metrics.MESSAGES_IN.labels(self.service, topic_name).inc(len(events))
-                await handler(events)
-                metrics.BATCH_SECONDS.labels(self.service, topic_name).observe(time.perf_counter() - started)
-
-        agent.__name__ = name or f"{self.service}_{topic_name.replace('.', '_')}"
-        self.app.agent(self.topic(topic_name), name=agent.__name__)(agent)
-        self.export_lag(self.app.conf.id, [topic_name])
-
-    async def decode_or_dead_letter(self, events: list, record_cls: type[Record]) -> list[tuple[Any, Record]]:
-        """Decodes each event's value into `record_cls`; bad ones go to dlq.v1 with the reason."""
-        out = []
-        for ev in events:
-            msg = ev.message
+        # Join the group only once the state is rebuilt: a handler waiting minutes for it would
+        # exceed the poll interval, and the group would take its partitions away meanwhile.
+        await self.state_recovered.wait()
+        while True:
+            consumer = AIOKafkaConsumer(
+                *self._handlers, bootstrap_servers=s.kafka_bootstrap, group_id=self.group_id,
+                client_id=f"goalpost-{self.service}", enable_auto_commit=False, auto_offset_reset="earliest",
+                isolation_level="read_committed", max_poll_records=s.stream_batch,
+                # a worker killed with SIGKILL leaves the group when its session expires: keep that
+                # short so its partitions move on within seconds, not a minute
+                session_timeout_ms=10_000, heartbeat_interval_ms=2_000)
             try:
-                out.append((ev, record_cls.from_json(msg.value)))
+                await consumer.start()
+                while True:
+                    got = await consumer.getmany(timeout_ms=int(s.stream_batch_within_s * 1000),
+                                                 max_records=s.stream_batch)
+                    if not got:
+                        continue
+                    await self._dispatch(got)
+                    try:
+                        await consumer.commit({tp: records[-1].offset + 1 for tp, records in got.items()})
+                    except CommitFailedError as exc:  # the group rebalanced meanwhile
+                        event("offsets not committed after a rebalance; the partitions' new owner reads "
+                              "the batch again (output marks drop the repeats)", error=str(exc)[:300])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker away too long, a handler failed: start again from the commits
+                event("consumer failed; restarting from the committed offsets", error=repr(exc)[:300])
+                await asyncio.sleep(1)
+            finally:
+                await consumer.stop()
+
+    async def _dispatch(self, got: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        by_topic: dict[str, list[ConsumerRecord]] = {}
+        for tp, records in got.items():
+            by_topic.setdefault(tp.topic, []).extend(records)
+        for topic, records in by_topic.items():
+            started = time.perf_counter()
+            metrics.MESSAGES_IN.labels(self.service, topic).inc(len(records))
+            await self._handlers[topic](records)
+            metrics.BATCH_SECONDS.labels(self.service, topic).observe(time.perf_counter() - started)
+
+    async def decode_or_dead_letter(self, records: list[ConsumerRecord], record_cls: type[Record]) -> list[tuple[Any, Record]]:
+        """Decodes each record's value into `record_cls`; bad ones go to dlq.v1 with the reason."""
+        out = []
+        for msg in records:
+            try:
+                out.append((msg, record_cls.from_json(msg.value)))
             except ContractError as exc:
                 await self.dead_letter(msg.topic, msg.partition, msg.offset, str(exc), msg.value or b"")
         return out

@@ -224,10 +224,9 @@ rt.route("/openapi.json", openapi)
 
 # ---------------------------------------------------------------- raw topics
 
-async def _ingest_raw(events: list, validate: Callable[[Any], Record], kind: Kind) -> None:
+async def _ingest_raw(records: list, validate: Callable[[Any], Record], kind: Kind) -> None:
     valid: list[tuple[Any, Record, Optional[str]]] = []
-    for ev in events:
-        msg = ev.message
+    for msg in records:
         try:
             data = orjson.loads(msg.value)
             record = validate(data)
@@ -238,7 +237,7 @@ async def _ingest_raw(events: list, validate: Callable[[Any], Record], kind: Kin
             m.REJECTED.labels(kind.name, exc.field).inc()
             await rt.dead_letter(msg.topic, msg.partition, msg.offset, str(exc), msg.value or b"")
             continue
-        valid.append((ev, record, _idempotency_key(kind, data, record, None)))
+        valid.append((msg, record, _idempotency_key(kind, data, record, None)))
     claims = [(idem, getattr(r, kind.id_field)) for _, r, idem in valid if idem is not None]
     for _ in range(PENDING_TTL_S + 5):
         previous = await _guards().claim(kind.name, claims)
@@ -266,7 +265,7 @@ async def _ingest_raw(events: list, validate: Callable[[Any], Record], kind: Kin
     m.ACCEPTED.labels(kind.name).inc(len(out))
 
 
-rt.stream_batches("posts.raw.v1", lambda evs: _ingest_raw(evs, lambda d: validate_post(d, source="topic:posts.raw.v1"), POSTS))
-rt.stream_batches("reactions.raw.v1", lambda evs: _ingest_raw(evs, validate_reaction, REACTIONS))
+rt.stream_batches("posts.raw.v1", lambda records: _ingest_raw(records, lambda d: validate_post(d, source="topic:posts.raw.v1"), POSTS))
+rt.stream_batches("reactions.raw.v1", lambda records: _ingest_raw(records, validate_reaction, REACTIONS))
 rt.state_recovered.set()  # ingest keeps no state of its own
 app = rt.app

@@ -45,7 +45,7 @@ APPLY_SECONDS = Histogram("goalpost_ledger_apply_seconds", "Time from batch star
 PARKED = Gauge("goalpost_ledger_parked_reactions", "Reactions waiting for their post")
 RECOVERIES = Counter("goalpost_ledger_recoveries_total", "State rebuilds (at start and after failures)")
 
-rt = Runtime("ledger", faust_consumes=False)
+rt = Runtime("ledger")
 settings = rt.settings
 RULES = load_rules()
 
@@ -58,7 +58,8 @@ def to_event(topic: str, value: bytes) -> dict[str, Any]:
     data = orjson.loads(value)
     if not isinstance(data, dict):
         raise InvalidEvent("$", "expected a JSON object")
-    return {**data, "type": INPUTS[topic]}
+    data["type"] = INPUTS[topic]  # a fresh dict of our own: tagged in place, not copied
+    return data
 
 
 @dataclass

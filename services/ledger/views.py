@@ -46,18 +46,19 @@ class Views:
 
     def add(self, entry: Any) -> bool:
         """Counts one journal entry (a dict or a LedgerEntry) once, by entry_id; True if new."""
-        if not isinstance(entry, Mapping):
-            entry = {"entry_id": entry.entry_id, "user_id": entry.user_id, "delta": entry.delta,
-                     "created_at": entry.created_at}
+        if isinstance(entry, Mapping):
+            entry_id, user, delta, created = (entry["entry_id"], entry["user_id"], int(entry["delta"]),
+                                              entry["created_at"])
+        else:
+            entry_id, user, delta, created = entry.entry_id, entry.user_id, entry.delta, entry.created_at
         if self.dedupe:
-            if entry["entry_id"] in self.seen:
+            if entry_id in self.seen:
                 return False
-            self.seen.add(entry["entry_id"])
-        user, delta = entry["user_id"], int(entry["delta"])
+            self.seen.add(entry_id)
         self.balances[user] = self.balances.get(user, 0) + delta
-        self.last_entry_ids[user] = entry["entry_id"]
-        self.updated_at[user] = entry["created_at"]
-        for name, key in window_keys(entry["created_at"]).items():
+        self.last_entry_ids[user] = entry_id
+        self.updated_at[user] = created
+        for name, key in window_keys(created).items():
             bucket = self.windows[name].setdefault(key, {})
             bucket[user] = bucket.get(user, 0) + delta
         return True

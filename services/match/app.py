@@ -134,9 +134,9 @@ def build_match(post: ClassifiedPost, k: int) -> Match:
                  matched_at=utc_now(), model_version=RANKER_VERSION)
 
 
-async def rank_posts(events: list) -> None:
+async def rank_posts(records: list) -> None:
     await rt.state_recovered.wait()
-    decoded = await rt.decode_or_dead_letter(events, ClassifiedPost)
+    decoded = await rt.decode_or_dead_letter(records, ClassifiedPost)
     routed = {post.post_id: post for _, post in decoded if post.reply_to is None and post.intent in ROUTED_INTENTS}
     todo = await rt.not_done(list(routed), _match_key)  # a stored match marks its post as done
     matches = [build_match(post, settings.match_top_k) for post_id, post in routed.items() if post_id in todo]

@@ -38,7 +38,7 @@ from array import array
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 __all__ = [
     "Candidate",
@@ -76,16 +76,20 @@ STOPWORDS = frozenset(
 _TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-case word tokens, stop words and 1-letter tokens removed, light plural stemming."""
-    out = []
-    for tok in _TOKEN_RE.findall(text.lower()):
+def iter_tokens(text: str) -> Iterator[str]:
+    """Lower-case word tokens, stop words and 1-letter tokens removed, light plural stemming.
+    Lazy: callers that keep only the first distinct words stop reading a long post early."""
+    for match in _TOKEN_RE.finditer(text.lower()):
+        tok = match.group()
         if len(tok) < 2 or tok in STOPWORDS:
             continue
         if len(tok) > 4 and tok.endswith("s") and not tok.endswith("ss"):
             tok = tok[:-1]
-        out.append(tok)
-    return out
+        yield tok
+
+
+def tokenize(text: str) -> list[str]:
+    return list(iter_tokens(text))
 
 
 def to_epoch(value: Any) -> float:
@@ -231,7 +235,7 @@ def post_terms(text: str, tags: Iterable[str] | None, topics: Iterable[str] | No
                config: MatchConfig) -> dict[str, float]:
     """Term weights of one post: its distinct words (weight 1) plus tags/topics as '#tag'."""
     terms: dict[str, float] = {}
-    for tok in tokenize(text or ""):
+    for tok in iter_tokens(text or ""):
         if tok not in terms:
             terms[tok] = 1.0
             if len(terms) >= config.text_term_cap:
@@ -448,7 +452,7 @@ class ExpertiseIndex:
                 terms[self._asker_term(root[0])] = c.author_term_weight
         if c.own_text_weight > 0:
             own: set[str] = set()
-            for tok in tokenize(post.get("text", "")):
+            for tok in iter_tokens(post.get("text", "")):
                 if tok not in own:
                     own.add(tok)
                     terms[tok] = terms.get(tok, 0.0) + c.own_text_weight
