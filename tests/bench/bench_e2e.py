@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.core.contracts import epoch_seconds
-from services.core.kafka_io import topic_partitions
+from services.core.kafka_io import send_many, topic_partitions
 from services.core.settings import env, port_of
 from services.core.stack import first_api_key
 from tests.bench.common import percentile, stack_memory
@@ -159,7 +159,8 @@ def summarise(records: dict[str, list]) -> dict:
 
 
 async def ceiling(payloads: list[bytes]) -> dict:
-    """Plain aiokafka: the same payloads through HOPS topic hops (consume, produce), no work."""
+    """Plain aiokafka: the same payloads through HOPS topic hops (consume, produce), no work,
+    with the same batched produce path as the services (kafka_io.send_many)."""
     bootstrap = env("GOALPOST_KAFKA_BOOTSTRAP")
     names = [f"bench.hop.{i}" for i in range(HOPS + 1)]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -187,14 +188,13 @@ async def ceiling(payloads: list[bytes]) -> dict:
         try:
             while seen < n:
                 got = await c.getmany(timeout_ms=200)
-                futures = []
+                out = []
                 for msgs in got.values():
-                    for m in msgs:
-                        seen += 1
-                        if i < HOPS:
-                            futures.append(await producer.send(names[i + 1], m.value, key=m.key))
-                if futures:
-                    await asyncio.gather(*futures)
+                    seen += len(msgs)
+                    if i < HOPS:
+                        out.extend((names[i + 1], m.key, m.value) for m in msgs)
+                if out:  # batched appends, as the services send
+                    await asyncio.gather(*await send_many(producer, out))
         finally:
             await c.stop()
         if i == HOPS:
@@ -202,8 +202,8 @@ async def ceiling(payloads: list[bytes]) -> dict:
 
     hops = [asyncio.create_task(hop(i)) for i in range(1, HOPS + 1)]
     start = time.perf_counter()
-    futures = [await producer.send(names[0], p, key=str(j % 97).encode()) for j, p in enumerate(payloads)]
-    await asyncio.gather(*futures)
+    await asyncio.gather(*await send_many(producer, [(names[0], str(j % 97).encode(), p)
+                                                     for j, p in enumerate(payloads)]))
     # hop 0 -> 1 is done by a consumer too
     hops.append(asyncio.create_task(hop(0)))
     await asyncio.wait_for(done.wait(), timeout=300)

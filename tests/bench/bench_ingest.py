@@ -146,21 +146,27 @@ async def main() -> None:
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--rate", type=float, default=1000)
     ap.add_argument("--batch-size", type=int, default=1000)
+    ap.add_argument("--only", nargs="+", choices=("single", "rate", "batch"), default=["single", "rate", "batch"],
+                    help="run only these measurements")
     args = ap.parse_args()
     base = f"http://127.0.0.1:{port_of('ingest')}"
     headers = {"Authorization": f"Bearer {first_api_key()}", "Content-Type": "application/json"}
     connector = aiohttp.TCPConnector(limit=256)
     async with aiohttp.ClientSession(connector=connector) as session:
         out = {"memory_before_mib": stack_memory()}
-        if shutil.which("wrk"):
-            out["single_max"] = await asyncio.to_thread(single_posts_max_wrk, base, first_api_key(),
-                                                        args.seconds, args.concurrency)
-        else:
-            print("wrk not found (deploy/setup.sh installs it): measuring with the Python client", file=sys.stderr)
-            out["single_max"] = await single_posts_max(session, base + "/v1/posts", headers, args.seconds,
-                                                       args.concurrency)
-        out["single_at_rate"] = await single_posts_at_rate(session, base + "/v1/posts", headers, args.rate, args.seconds)
-        out["batch"] = await batches(session, base + "/v1/posts/batch", headers, args.seconds, args.batch_size, 4)
+        if "single" in args.only:
+            if shutil.which("wrk"):
+                out["single_max"] = await asyncio.to_thread(single_posts_max_wrk, base, first_api_key(),
+                                                            args.seconds, args.concurrency)
+            else:
+                print("wrk not found (deploy/setup.sh installs it): measuring with the Python client", file=sys.stderr)
+                out["single_max"] = await single_posts_max(session, base + "/v1/posts", headers, args.seconds,
+                                                           args.concurrency)
+        if "rate" in args.only:
+            out["single_at_rate"] = await single_posts_at_rate(session, base + "/v1/posts", headers, args.rate,
+                                                               args.seconds)
+        if "batch" in args.only:
+            out["batch"] = await batches(session, base + "/v1/posts/batch", headers, args.seconds, args.batch_size, 4)
         out["memory_after_mib"] = stack_memory()
     print(json.dumps(out, indent=2))
 
