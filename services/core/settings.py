@@ -35,7 +35,8 @@ VARIABLES: tuple[Var, ...] = (
     Var("GOALPOST_IDEMPOTENCY_WINDOW_S", "86400", "how long a post_id/reaction_id/Idempotency-Key is remembered"),
     Var("GOALPOST_RATE_PER_AUTHOR", "20", "token bucket refill per author, writes per second"),
     Var("GOALPOST_RATE_PER_KEY", "100000", "token bucket refill per API key, writes per second"),
-    Var("GOALPOST_STREAM_BATCH", "500", "most messages an agent handles in one batch"),
+    Var("GOALPOST_STREAM_BATCH", "500", "most messages a service handles in one batch"),
+    Var("GOALPOST_LEDGER_BATCH", "2000", "most input records the ledger commits in one transaction"),
     Var("GOALPOST_STREAM_BATCH_WITHIN_S", "0.05", "longest wait to fill a batch, seconds"),
     Var("GOALPOST_MATCH_TOP_K", "10", "candidates per match"),
     Var("GOALPOST_MATCH_HELPER_CAP", "20", "most open routed requests per helper"),
@@ -57,6 +58,7 @@ class Settings:
     topic_partitions: int = field(default_factory=lambda: int(env("GOALPOST_TOPIC_PARTITIONS")))
     stream_batch: int = field(default_factory=lambda: int(env("GOALPOST_STREAM_BATCH")))
     stream_batch_within_s: float = field(default_factory=lambda: float(env("GOALPOST_STREAM_BATCH_WITHIN_S")))
+    ledger_batch: int = field(default_factory=lambda: int(env("GOALPOST_LEDGER_BATCH")))
     batch_max_items: int = field(default_factory=lambda: int(env("GOALPOST_BATCH_MAX_ITEMS")))
     idempotency_window_s: int = field(default_factory=lambda: int(env("GOALPOST_IDEMPOTENCY_WINDOW_S")))
     rate_per_author: float = field(default_factory=lambda: float(env("GOALPOST_RATE_PER_AUTHOR")))

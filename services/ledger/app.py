@@ -118,7 +118,7 @@ class LedgerWorker:
         s = settings
         consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=GROUP_ID,
                                     enable_auto_commit=False, isolation_level="read_committed",
-                                    auto_offset_reset="earliest", max_poll_records=s.stream_batch * 4)
+                                    auto_offset_reset="earliest", max_poll_records=s.ledger_batch)
         producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap, transactional_id=TRANSACTIONAL_ID,
                                     enable_idempotence=True, acks="all", linger_ms=5)
         await consumer.start()
@@ -133,7 +133,7 @@ class LedgerWorker:
             await self.recover(committed)
             rt.state_recovered.set()
             while True:
-                got = await consumer.getmany(timeout_ms=200, max_records=s.stream_batch * 4)
+                got = await consumer.getmany(timeout_ms=200, max_records=s.ledger_batch)
                 msgs = [m for batch in got.values() for m in batch]
                 if msgs:
                     batch = self.prepare(msgs)
