@@ -47,6 +47,9 @@ def _inbox_key(helper_id: str) -> str:
     return f"match:inbox:{helper_id}"
 
 
+YIELD_EVERY = 100  # index updates between two turns given to ranking and HTTP
+
+
 def _match_key(post_id: str) -> str:
     return f"match:post:{post_id}"
 
@@ -97,8 +100,12 @@ async def follow_topics(positions: dict[TopicPartition, int]) -> None:
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=2000)
             closed = []
+            applied = 0
             for tp, messages in batches.items():
                 for msg in messages:
+                    applied += 1
+                    if applied % YIELD_EVERY == 0:  # a 2,000-record batch took up to seconds of one loop
+                        await asyncio.sleep(0)      # turn: let the ranking handler and the routes in
                     try:
                         hit = apply_to_index(tp.topic, msg.value)
                     except Exception as exc:  # a record that does not decode: skipped here
