@@ -1,5 +1,6 @@
 """The ingest front door on the real stack: auth, validation, idempotency, batches, raw topics."""
 import base64
+from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 
@@ -35,6 +36,31 @@ def test_repeated_post_id_is_acknowledged_once_and_written_once(http, run_id):
     written = read_topic("posts.v1", lambda r: r["author_id"] == f"{run_id}:u")
     assert sorted(r["post_id"] for r in written) == sorted([f"{run_id}:p", first[2]["post_id"]])
     assert all(r["_key"] == f"{run_id}:u" and r["source"] == "http" for r in written)
+
+
+def test_concurrent_repeats_of_one_post_id_are_written_once(http, run_id):
+    """Requests in flight together share one Redis round trip for their idempotency claims
+    (core/coalesce.py): the claims must still be taken one after the other."""
+    body = {"post_id": f"{run_id}:same", "author_id": f"{run_id}:u", "text": "Who can teach me to knit?"}
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda _: http.post("ingest", "/v1/posts", body), range(16)))
+    statuses = sorted(status for status, _ in answers)
+    assert statuses.count(202) == 1, statuses
+    assert set(statuses) <= {202, 200, 503}  # 503: "in progress, retry" while the first write is pending
+    written = wait_for(lambda: read_topic("posts.v1", lambda r: r["post_id"] == f"{run_id}:same"), what="the post")
+    assert len(written) == 1
+
+
+def test_concurrent_distinct_posts_are_all_accepted(http, run_id):
+    bodies = [{"author_id": f"{run_id}:u{i % 4}", "text": f"I want to learn chess, lesson {i}"} for i in range(40)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda b: http.post("ingest", "/v1/posts", b), bodies))
+    assert [status for status, _ in answers] == [202] * 40
+    ids = {body["post_id"] for _, body in answers}
+    assert len(ids) == 40
+    written = wait_for(lambda: (lambda rs: rs if len(rs) >= 40 else None)(
+        read_topic("posts.v1", lambda r: r["author_id"].startswith(f"{run_id}:u"))), what="40 posts")
+    assert {r["post_id"] for r in written} == ids
 
 
 def test_batch_answers_per_item(http, run_id):
