@@ -245,7 +245,7 @@ class LedgerState:
     """Everything the rules remember. JSON-serialisable via to_dict/from_dict (snapshots)."""
 
     def __init__(self) -> None:
-        # post_id -> [author_id, reply_to or None, created_at]
+        # post_id -> (author_id, reply_to or None, created_at)
         self.posts: dict[str, list[Any]] = {}
         # root post_id -> helper_id -> earliest matched_at ("" when the match had none)
         self.routed: dict[str, dict[str, str]] = {}
@@ -310,7 +310,7 @@ class LedgerState:
             raise ValueError(f"ledger state schema {d.get('schema')!r} != {STATE_SCHEMA}")
         d = copy.deepcopy(dict(d))
         s = cls()
-        s.posts = d["posts"]
+        s.posts = {p: tuple(v) for p, v in d["posts"].items()}
         s.routed = d["routed"]
         s.accepted = d["accepted"]
         s.votes = d["votes"]
@@ -619,12 +619,13 @@ def _root_of(st: LedgerState, post_id: str) -> tuple[str, bool]:
 
 
 def _apply_post(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, out: _Out) -> str:
-    post_id, author = ev["post_id"], ev["author_id"]
+    # interned: a user's id is then one string however many posts and votes refer to it
+    post_id, author = ev["post_id"], sys.intern(ev["author_id"])
     if post_id in st.posts:
         return "noop:duplicate"
     reply_to = ev.get("reply_to") or None
     created = ev["created_at"]
-    st.posts[post_id] = [author, reply_to, created]
+    st.posts[post_id] = (author, reply_to, created)  # a tuple: one per post ever seen
     points, base = (rules.post_root, "post") if reply_to is None else (rules.post_reply, "reply")
     out.grant(author, points, base, post_id, created)
     waiting_list = st.pending.pop(post_id, [])
@@ -677,7 +678,7 @@ def _park(st: LedgerState, rules: RuleTable, missing: str, ev: Mapping[str, Any]
 
 def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, out: _Out,
                     reparked: bool = False) -> str:
-    rid, actor, post_id, kind = ev["reaction_id"], ev["actor_id"], ev["post_id"], ev["kind"]
+    rid, actor, post_id, kind = ev["reaction_id"], sys.intern(ev["actor_id"]), ev["post_id"], ev["kind"]
     created = ev["created_at"]
     post = st.posts.get(post_id)
     if post is None:

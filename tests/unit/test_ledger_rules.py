@@ -157,7 +157,7 @@ def test_balances_from_entries_counts_each_entry_id_once():
 def test_posts_record_facts_and_earn_nothing_by_default():
     st, out = run(thread())
     assert out == [] and st.balances == {}
-    assert st.posts["r1"][:2] == ["alice", "q1"] and st.posts["q1"][1] is None
+    assert st.posts["r1"][:2] == ("alice", "q1") and st.posts["q1"][1] is None
 
 
 def test_post_points_are_configurable_and_granted_once():
