@@ -79,7 +79,6 @@ class LedgerWorker:
         self.views = Views()
         self.untrimmed: set[str] = set()  # users whose recent-entry set may hold more than RECENT_ENTRIES
         self.last_trim = 0.0
-        self.write_views: Any = None  # the registered Lua script (WRITE_VIEWS_LUA)
         # The Redis write of the previous batch runs while the next batch is computed and
         # committed; at most one is in flight, so views are written in commit order.
         self.views_in_flight: Optional[asyncio.Task] = None
@@ -246,10 +245,9 @@ class LedgerWorker:
             "recent": [[_key("entries", user), members] for user, members in recent.items()],
             "trim": [_key("entries", user) for user in self.untrimmed] if trim else [],
         }
-        if self.write_views is None:
-            self.write_views = rt.redis.register_script(WRITE_VIEWS_LUA)
+        write_views = rt.script("ledger_views", WRITE_VIEWS_LUA)
         for chunk in _chunks(update):
-            await self.write_views(keys=[_key("balance"), _key("lb", "all")], args=[orjson.dumps(chunk), RECENT_ENTRIES])
+            await write_views(keys=[_key("balance"), _key("lb", "all")], args=[orjson.dumps(chunk), RECENT_ENTRIES])
         if trim:
             self.untrimmed.clear()
 

@@ -246,7 +246,7 @@ class LedgerState:
 
     def __init__(self) -> None:
         # post_id -> (author_id, reply_to or None, created_at)
-        self.posts: dict[str, list[Any]] = {}
+        self.posts: dict[str, tuple[Any, ...]] = {}
         # root post_id -> helper_id -> earliest matched_at ("" when the match had none)
         self.routed: dict[str, dict[str, str]] = {}
         # root post_id -> {"reply", "author", "accepter", "reaction_id", "created_at", "bonus", "grants"}
@@ -442,8 +442,8 @@ class _Out:
 
     def grant(self, user: str, amount: int, base: str, source: str, created: str, *,
               damped: bool = False, cap_day: str | None = None) -> tuple[Any, ...] | None:
-        """Grant `amount` (after damping and cap). Returns the grant record [user, delta, base,
-        reason] to keep for a later reversal, or None when nothing was granted."""
+        """Grant `amount` (after damping and cap). Returns the grant record (user, delta, base,
+        reason) to keep for a later reversal, or None when nothing was granted."""
         if amount == 0:
             return None
         reason = base
@@ -462,7 +462,7 @@ class _Out:
         self.emit(user, amount, base, reason, source, created)
         return (user, amount, base, sys.intern(reason))  # a tuple, and one copy of each reason: kept per vote
 
-    def reverse(self, grants: list[list[Any]], source: str, created: str) -> None:
+    def reverse(self, grants: list[tuple[Any, ...]], source: str, created: str) -> None:
         for user, delta, base, reason in grants:
             if delta:
                 self.emit(user, -delta, f"{base}:reversed", f"{reason}:reversed", source, created)
