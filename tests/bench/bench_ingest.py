@@ -22,35 +22,25 @@ import orjson
 
 from services.core.settings import port_of
 from services.core.stack import first_api_key
-from tests.bench.common import percentile, stack_memory
+from tests.bench.common import closed_loop, percentile, stack_memory
 
 WRK_SCRIPT = Path(__file__).with_name("wrk_posts.lua")
 TEXT = "How do I get started with sourdough? My starter never rises and smells of acetone."
 
 
 async def single_posts_max(session, url, headers, seconds: float, concurrency: int) -> dict:
-    latencies: list[float] = []
     errors = 0
-    deadline = time.perf_counter() + seconds
     run = uuid.uuid4().hex[:8]
 
-    async def worker(w: int) -> None:
+    async def one(w: int, i: int) -> None:
         nonlocal errors
-        i = 0
-        while time.perf_counter() < deadline:
-            body = orjson.dumps({"author_id": f"b{run}-{w}-{i % 50}", "text": TEXT})
-            t0 = time.perf_counter()
-            async with session.post(url, data=body, headers=headers) as r:
-                await r.read()
-                if r.status != 202:
-                    errors += 1
-            latencies.append(time.perf_counter() - t0)
-            i += 1
+        body = orjson.dumps({"author_id": f"b{run}-{w}-{i % 50}", "text": TEXT})
+        async with session.post(url, data=body, headers=headers) as r:
+            await r.read()
+            if r.status != 202:
+                errors += 1
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(w) for w in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
+    latencies, elapsed = await closed_loop(concurrency, seconds, one)
     return {"generator": "python aiohttp", "concurrency": concurrency, "requests": len(latencies), "errors": errors,
             "requests_per_s": round(len(latencies) / elapsed), "p50_ms": round(percentile(latencies, .5) * 1e3, 2),
             "p99_ms": round(percentile(latencies, .99) * 1e3, 2)}
@@ -112,29 +102,19 @@ async def single_posts_at_rate(session, url, headers, rate: float, seconds: floa
 async def batches(session, url, headers, seconds: float, batch_size: int, concurrency: int) -> dict:
     posts = 0
     errors = 0
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
     run = uuid.uuid4().hex[:8]
 
-    async def worker(w: int) -> None:
+    async def one(w: int, i: int) -> None:
         nonlocal posts, errors
-        i = 0
-        while time.perf_counter() < deadline:
-            body = orjson.dumps([{"author_id": f"B{run}-{w}-{j % 100}", "text": TEXT} for j in range(batch_size)])
-            t0 = time.perf_counter()
-            async with session.post(url, data=body, headers=headers) as r:
-                payload = await r.json()
-                if r.status == 202:
-                    posts += payload["accepted"]
-                else:
-                    errors += 1
-            latencies.append(time.perf_counter() - t0)
-            i += 1
+        body = orjson.dumps([{"author_id": f"B{run}-{w}-{j % 100}", "text": TEXT} for j in range(batch_size)])
+        async with session.post(url, data=body, headers=headers) as r:
+            payload = await r.json()
+            if r.status == 202:
+                posts += payload["accepted"]
+            else:
+                errors += 1
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(w) for w in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
+    latencies, elapsed = await closed_loop(concurrency, seconds, one)
     return {"batch_size": batch_size, "concurrency": concurrency, "posts": posts, "errors": errors,
             "posts_per_s": round(posts / elapsed), "batch_p50_ms": round(percentile(latencies, .5) * 1e3, 1),
             "batch_p99_ms": round(percentile(latencies, .99) * 1e3, 1)}

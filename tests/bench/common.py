@@ -1,7 +1,35 @@
-"""Helpers of the benchmarks: percentiles and the resident memory of the stack's processes."""
+"""Helpers of the benchmarks: closed-loop clients, percentiles and the resident memory of the
+stack's processes."""
 from __future__ import annotations
 
+import asyncio
+import time
+from typing import Awaitable, Callable
+
 from services.core import stack
+
+
+async def closed_loop(concurrency: int, seconds: float,
+                      request: Callable[[int, int], Awaitable[None]]) -> tuple[list[float], float]:
+    """`concurrency` workers each call `await request(worker, i)` (i = 0, 1, ...) one after the
+    other until `seconds` have passed. Returns the sorted latencies of the calls (s) and the
+    elapsed time (s)."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def worker(w: int) -> None:
+        i = 0
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            await request(w, i)
+            latencies.append(time.perf_counter() - t0)
+            i += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return latencies, elapsed
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
