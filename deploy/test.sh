@@ -13,6 +13,9 @@ if .venv/bin/python -c "import socket,sys; s=socket.socket(); sys.exit(s.connect
   exit 1
 fi
 rm -rf "$GOALPOST_STATE_DIR"
+# A small cache for the ledger's rule memory: the crash tests then run through evictions to
+# disk and checkpoints every batch or two, not only the start-up checkpoint.
+export GOALPOST_LEDGER_CACHE_ITEMS="${GOALPOST_LEDGER_CACHE_ITEMS:-200}"
 if ! .venv/bin/goalpost stack up; then
   echo "stack did not come up; last lines of each log:" >&2
   for f in "$GOALPOST_STATE_DIR"/logs/*.log; do echo "== $f" >&2; tail -n 30 "$f" >&2; done

@@ -68,18 +68,25 @@ async def topic_partitions(consumer: AIOKafkaConsumer, topics: Iterable[str]) ->
 
 async def read_until(bootstrap: str, topics: Iterable[str],
                      until: Optional[Mapping[TopicPartition, int]] = None,
-                     batch: int = 5000) -> AsyncIterator[list[ConsumerRecord]]:
-    """Reads the topics from the beginning up to `until` (default: the end offsets now), in
-    batches of committed records; no consumer group."""
+                     batch: int = 5000,
+                     start: Optional[Mapping[TopicPartition, int]] = None) -> AsyncIterator[list[ConsumerRecord]]:
+    """Reads the topics from `start` (default: the beginning) up to `until` (default: the end
+    offsets now), in batches of committed records; no consumer group."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 isolation_level="read_committed", max_poll_records=batch)
     await consumer.start()
     try:
         tps = await topic_partitions(consumer, topics)
         consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        begin = dict(start or {})
+        for tp in tps:
+            if begin.get(tp):
+                consumer.seek(tp, begin[tp])
+        from_beginning = [tp for tp in tps if not begin.get(tp)]
+        if from_beginning:
+            await consumer.seek_to_beginning(*from_beginning)
         limits = dict(until) if until is not None else await consumer.end_offsets(tps)
-        pending = {tp for tp in tps if limits.get(tp, 0) > 0}
+        pending = {tp for tp in tps if limits.get(tp, 0) > begin.get(tp, 0)}
         for tp in tps:
             if tp not in pending:
                 consumer.pause(tp)

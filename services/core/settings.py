@@ -37,6 +37,8 @@ VARIABLES: tuple[Var, ...] = (
     Var("GOALPOST_RATE_PER_KEY", "100000", "token bucket refill per API key, writes per second"),
     Var("GOALPOST_STREAM_BATCH", "500", "most messages a service handles in one batch"),
     Var("GOALPOST_LEDGER_BATCH", "2000", "most input records the ledger commits in one transaction"),
+    Var("GOALPOST_LEDGER_STORE", "", "SQLite file of the ledger's rule memory (empty: ledger-rules.sqlite in GOALPOST_STATE_DIR); rebuilt from the topics when missing"),
+    Var("GOALPOST_LEDGER_CACHE_ITEMS", "50000", "values of each rule-memory map the ledger keeps in RAM; the rest stay on disk"),
     Var("GOALPOST_STREAM_BATCH_WITHIN_S", "0.05", "longest wait to fill a batch, seconds"),
     Var("GOALPOST_MATCH_TOP_K", "10", "candidates per match"),
     Var("GOALPOST_MATCH_HELPER_CAP", "20", "most open routed requests per helper"),
@@ -59,6 +61,7 @@ class Settings:
     stream_batch: int = field(default_factory=lambda: int(env("GOALPOST_STREAM_BATCH")))
     stream_batch_within_s: float = field(default_factory=lambda: float(env("GOALPOST_STREAM_BATCH_WITHIN_S")))
     ledger_batch: int = field(default_factory=lambda: int(env("GOALPOST_LEDGER_BATCH")))
+    ledger_cache_items: int = field(default_factory=lambda: int(env("GOALPOST_LEDGER_CACHE_ITEMS")))
     batch_max_items: int = field(default_factory=lambda: int(env("GOALPOST_BATCH_MAX_ITEMS")))
     idempotency_window_s: int = field(default_factory=lambda: int(env("GOALPOST_IDEMPOTENCY_WINDOW_S")))
     rate_per_author: float = field(default_factory=lambda: float(env("GOALPOST_RATE_PER_AUTHOR")))
@@ -67,6 +70,10 @@ class Settings:
     match_helper_cap: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_HELPER_CAP")))
     state_dir: Path = field(default_factory=lambda: Path(env("GOALPOST_STATE_DIR")))
     log_level: str = field(default_factory=lambda: env("GOALPOST_LOG_LEVEL"))
+
+    @property
+    def ledger_store(self) -> Path:
+        return Path(env("GOALPOST_LEDGER_STORE") or self.state_dir / "ledger-rules.sqlite")
 
     @property
     def http_port(self) -> int:

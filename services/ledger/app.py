@@ -3,11 +3,17 @@
 Exactly once by Kafka transactions (consume-transform-produce): each batch's entries, balances,
 dead letters and the consumed input offsets are committed in one transaction by a producer with
 a fixed transactional id, so a restarted (or zombie) worker is fenced and a crash at any point
-either commits the whole batch or none of it. The rules' memory (votes, accepts, caps, rings) is
-rebuilt at start by re-applying the inputs up to the committed offsets; balances and leaderboard
-totals are taken from the journal itself, so they always equal the journal. Redis views are
-written after each commit with absolute values and idempotent members, so a crash between the
-commit and the view update is repaired by the next start. Business rules: services/ledger/rules.py.
+either commits the whole batch or none of it.
+
+The rules' memory (votes, accepts, caps, rings) lives on local disk with a bounded cache
+(services/ledger/store.py). Every CHECKPOINT_EVERY_S, between transactions, it is checkpointed
+with the input offsets it reflects and the live views with the journal offsets they reflect. At
+start the worker takes the checkpoint (or, when it is missing or ahead of Kafka, nothing) and
+re-applies the inputs from its offsets up to the offsets committed in Kafka, discarding the
+entries (they are in the journal), and reads the journal from its offsets: balances and
+leaderboard totals come from the journal, so they always equal it. Redis views are written after
+each commit with absolute values and idempotent members, so a crash between the commit and the
+view update is repaired by the next start. Business rules: services/ledger/rules.py.
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ from services.core.contracts import Balance, DeadLetter, LedgerEntry, utc_now
 from services.core.kafka_io import read_until, send_many, topic_partitions
 from services.core.runtime import Runtime, event, json_response, log, problem, settle_heap
 from services.ledger.rules import InvalidEvent, LedgerState, UnknownPost, apply_event, load_rules
+from services.ledger.store import FORMAT, StateStore, checkpoint_problem, pack_offsets, unpack_offsets
 from services.ledger.views import WINDOWS, Views, current_window, epoch, window_keys
 
 INPUTS = {"posts.classified.v1": "post", "reactions.v1": "reaction", "matches.v1": "match"}
@@ -33,8 +40,11 @@ INPUTS = {"posts.classified.v1": "post", "reactions.v1": "reaction", "matches.v1
 INPUT_ORDER = {"posts.classified.v1": 0, "matches.v1": 1, "reactions.v1": 2}
 GROUP_ID = "goalpost-ledger-journal"  # its offsets are committed inside the transactions
 TRANSACTIONAL_ID = "goalpost-ledger-0"
+JOURNAL = "ledger.entries.v1"
 RECENT_ENTRIES = 100
 TRIM_EVERY_S = 2.0
+CHECKPOINT_EVERY_S = 30.0  # at most this much input is re-applied after a crash
+KEEP_WINDOWS = 8  # days and weeks kept in memory for the day and week leaderboards
 
 ENTRIES = Counter("goalpost_ledger_entries_total", "Journal entries written, by reason", ["reason"])
 MINTED = Counter("goalpost_ledger_points_minted_total", "Sum of positive entry deltas")
@@ -44,6 +54,10 @@ APPLY_SECONDS = Histogram("goalpost_ledger_apply_seconds", "Time from batch star
                           buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
 PARKED = Gauge("goalpost_ledger_parked_reactions", "Reactions waiting for their post")
 RECOVERIES = Counter("goalpost_ledger_recoveries_total", "State rebuilds (at start and after failures)")
+CHECKPOINT_SECONDS = Histogram("goalpost_ledger_checkpoint_seconds", "Time to checkpoint the rules' memory to disk",
+                               buckets=(.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+CACHED = Gauge("goalpost_ledger_cached_values", "Values of the rules' memory held in RAM (the rest is on disk)")
+REPLAYED = Counter("goalpost_ledger_replayed_inputs_total", "Inputs re-applied at recovery (after the checkpoint)")
 
 rt = Runtime("ledger")
 settings = rt.settings
@@ -52,6 +66,18 @@ RULES = load_rules()
 
 def _key(name: str, *parts: str) -> str:
     return ":".join(("ledger", name) + parts)
+
+
+def _input_order(m: Any) -> tuple:
+    return (INPUT_ORDER[m.topic], m.timestamp, m.partition, m.offset)
+
+
+def _plain(offsets: dict[TopicPartition, int]) -> dict[tuple[str, int], int]:
+    return {(tp.topic, tp.partition): o for tp, o in offsets.items()}
+
+
+def _partitions(offsets: dict[tuple[str, int], int]) -> dict[TopicPartition, int]:
+    return {TopicPartition(topic, p): o for (topic, p), o in offsets.items()}
 
 
 def to_event(topic: str, value: bytes) -> dict[str, Any]:
@@ -75,8 +101,18 @@ class PreparedBatch:
 
 class LedgerWorker:
     def __init__(self) -> None:
+        self.store: Optional[StateStore] = None  # open while run() runs
         self.state = LedgerState()
-        self.views = Views()
+        self.views = Views(dedupe=False, keep_windows=KEEP_WINDOWS)
+        self.applied: dict[TopicPartition, int] = {}  # next input offset per partition, as in self.state
+        self.journal_tps: list[TopicPartition] = []
+        # Reads the journal's high watermarks. Not the last stable offsets of a read_committed
+        # consumer: right after a commit returns, the broker may not have written the commit
+        # markers yet, and the last stable offset still stands before the batch just committed.
+        # With no transaction open (ours is the only producer of the journal and fenced its
+        # predecessors at start), the high watermark is past every committed entry.
+        self.watermarks: Optional[AIOKafkaConsumer] = None
+        self.last_checkpoint = 0.0
         self.untrimmed: set[str] = set()  # users whose recent-entry set may hold more than RECENT_ENTRIES
         self.last_trim = 0.0
         # The Redis write of the previous batch runs while the next batch is computed and
@@ -89,28 +125,78 @@ class LedgerWorker:
         RECOVERIES.inc()
         started = time.perf_counter()
         await self.views_written()
-        self.state, self.views = LedgerState(), Views()
+        store = self.store
+        assert store is not None
+        assert self.watermarks is not None
+        self.journal_tps = await topic_partitions(self.watermarks, [JOURNAL])
+        journal_end = await self.watermarks.end_offsets(self.journal_tps)
+        meta = store.meta()
+        problem = checkpoint_problem(meta, _plain(committed), _plain(journal_end))
+        if problem is None:
+            try:
+                self.state = LedgerState.restore(store, meta["state"])
+                self.views = Views.from_bytes(meta["views"])
+            except ValueError as exc:  # another state schema
+                problem = str(exc)
+        if problem is None:
+            inputs_from, journal_from = (_partitions(unpack_offsets(meta[p])) for p in ("inputs", "journal"))
+        else:
+            event("ledger rebuilding its rules' memory from the topics", why=problem)
+            store.wipe()
+            self.state, self.views = LedgerState(store), Views(dedupe=False, keep_windows=KEEP_WINDOWS)
+            inputs_from, journal_from = {}, {}
+            self.applied = {}
+            await self.checkpoint({})  # a complete starting point: later ones may be partial
+        self.applied = dict(inputs_from)
         n = 0
-        async for batch in read_until(settings.kafka_bootstrap, INPUTS, committed):
-            for msg in sorted(batch, key=lambda m: (INPUT_ORDER[m.topic], m.timestamp, m.partition, m.offset)):
+        async for batch in read_until(settings.kafka_bootstrap, INPUTS, committed, start=inputs_from):
+            for msg in sorted(batch, key=_input_order):
                 try:
                     apply_event(self.state, to_event(msg.topic, msg.value), RULES)
                 except Exception:
                     pass  # dead-lettered when it was first consumed
-                n += 1
-        async for batch in read_until(settings.kafka_bootstrap, ["ledger.entries.v1"]):
+                tp = TopicPartition(msg.topic, msg.partition)
+                self.applied[tp] = max(self.applied.get(tp, 0), msg.offset + 1)
+            n += len(batch)
+            self.state.evict()
+            if store.dirty >= store.capacity // 2:  # a long replay keeps its memory bounded too
+                store.checkpoint({"state": self.state.small_parts(), "inputs": pack_offsets(_plain(self.applied))})
+        REPLAYED.inc(n)
+        self.applied = dict(committed)  # the committed offsets may sit past a transaction marker
+        async for batch in read_until(settings.kafka_bootstrap, [JOURNAL], journal_end, start=journal_from):
             for msg in batch:
                 self.views.add(orjson.loads(msg.value))
-        # The journal is the truth for amounts: the rebuilt rules' memory only decides what comes next.
+        # The journal is the truth for amounts: the rules' memory only decides what comes next.
         self.state.balances = dict(self.views.balances)
         self.state.last_entry_ids = dict(self.views.last_entry_ids)
-        self.views.dedupe, self.views.seen = False, set()
+        await self.checkpoint(journal_end)
         await self.refresh_views(set(self.views.balances))
         # The rebuilt state is long-lived dicts and strings: keep the collector from walking it
         # again on every full pass (those passes showed up as a tenth of the ledger's time).
         settle_heap()
-        event("ledger recovered", inputs=n, users=len(self.views.balances),
-              seconds=round(time.perf_counter() - started, 2))
+        event("ledger recovered", replayed_inputs=n, from_checkpoint=problem is None,
+              users=len(self.views.balances), seconds=round(time.perf_counter() - started, 2))
+
+    # ------------------------------------------------------------ checkpoints
+    def checkpoint_due(self) -> bool:
+        store = self.store
+        assert store is not None
+        return store.dirty > 0 and (time.monotonic() - self.last_checkpoint >= CHECKPOINT_EVERY_S
+                                    or store.dirty >= store.capacity // 2)
+
+    async def checkpoint(self, journal_end: Optional[dict] = None) -> None:
+        """Writes the rules' memory with the input offsets it reflects, and the live views with
+        the journal offsets they reflect. Only between transactions: everything applied is
+        committed in Kafka, and nothing is applied beyond it."""
+        assert self.store is not None and self.commit_in_flight is None and self.watermarks is not None
+        if journal_end is None:
+            journal_end = await self.watermarks.end_offsets(self.journal_tps)
+        started = time.perf_counter()
+        self.store.checkpoint({"format": FORMAT.encode(), "state": self.state.small_parts(),
+                               "inputs": pack_offsets(_plain(self.applied)),
+                               "views": self.views.to_bytes(), "journal": pack_offsets(_plain(journal_end))})
+        self.last_checkpoint = time.monotonic()
+        CHECKPOINT_SECONDS.observe(time.perf_counter() - started)
 
     # ------------------------------------------------------------ live
     async def run(self) -> None:
@@ -120,8 +206,13 @@ class LedgerWorker:
                                     auto_offset_reset="earliest", max_poll_records=s.ledger_batch)
         producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap, transactional_id=TRANSACTIONAL_ID,
                                     enable_idempotence=True, acks="all", linger_ms=5)
+        # Opened afresh on every run: values applied after the last checkpoint are dropped with
+        # the old connection, and recovery re-applies them from Kafka.
+        self.store = StateStore(s.ledger_store, s.ledger_cache_items)
+        self.watermarks = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, enable_auto_commit=False)
         await consumer.start()
         await producer.start()
+        await self.watermarks.start()
         try:
             tps = await topic_partitions(consumer, INPUTS)
             consumer.assign(tps)
@@ -135,6 +226,9 @@ class LedgerWorker:
                 got = await consumer.getmany(timeout_ms=200, max_records=s.ledger_batch)
                 msgs = [m for batch in got.values() for m in batch]
                 if msgs:
+                    if self.checkpoint_due():
+                        await self.committed()
+                        await self.checkpoint()
                     batch = self.prepare(msgs)
                     # Batch N+1 is computed while N commits; one transaction at a time. If N
                     # fails, the exception surfaces here and recovery discards both.
@@ -144,12 +238,16 @@ class LedgerWorker:
                     await self.committed()
                 elif self.views_in_flight is not None and self.views_in_flight.done():
                     await self.views_written()  # a failed write surfaces here and the worker recovers
+                elif self.commit_in_flight is None and self.checkpoint_due():
+                    await self.checkpoint()  # idle: the next start replays nothing
         finally:
             rt.state_recovered.clear()
             for task in (self.commit_in_flight, self.views_in_flight):
                 if task is not None:
                     task.cancel()
             self.commit_in_flight = self.views_in_flight = None
+            self.store.close()
+            await self.watermarks.stop()
             await consumer.stop()
             await producer.stop()
 
@@ -159,7 +257,7 @@ class LedgerWorker:
         started = time.perf_counter()
         entries: list[LedgerEntry] = []
         dead: list[DeadLetter] = []
-        for msg in sorted(msgs, key=lambda m: (INPUT_ORDER[m.topic], m.timestamp, m.partition, m.offset)):
+        for msg in sorted(msgs, key=_input_order):
             try:
                 entries.extend(apply_event(self.state, to_event(msg.topic, msg.value), RULES))
                 for ring in self.state.last_flagged:
@@ -181,6 +279,9 @@ class LedgerWorker:
         for m in msgs:
             tp = TopicPartition(m.topic, m.partition)
             offsets[tp] = max(offsets.get(tp, 0), m.offset + 1)
+        self.applied.update(offsets)
+        self.state.evict()  # between events: no rule holds a value it is about to change
+        CACHED.set(sum(m.cached for m in self.store.maps.values()) if self.store else 0)
         encoded = [(e, e.to_json()) for e in entries]  # once: for the journal and the recent-entry view
         out = [(e.topic, e.key(), payload) for e, payload in encoded]
         out += [(rec.topic, rec.key(), rec.to_json()) for rec in (*balances, *dead)]
@@ -232,7 +333,8 @@ class LedgerWorker:
                     windows[(name, key)] = set(bucket)
         for e, payload in entries or []:
             for name, key in window_keys(e.created_at).items():
-                windows.setdefault((name, key), set()).add(e.user_id)
+                if key in v.windows[name]:  # not a window closed and dropped (Views.keep_windows)
+                    windows.setdefault((name, key), set()).add(e.user_id)
             recent.setdefault(e.user_id, []).extend((epoch(e.created_at), payload.decode()))
         self.untrimmed.update(recent)
         trim = time.monotonic() - self.last_trim > TRIM_EVERY_S
@@ -240,8 +342,9 @@ class LedgerWorker:
             self.last_trim = time.monotonic()
         update = {
             "balances": {u: v.balances[u] for u in users},
-            "leaderboards": [[_key("lb", name, key), {u: v.windows[name][key][u] for u in members}]
-                             for (name, key), members in windows.items()],
+            "leaderboards": [[_key("lb", name, key), {u: bucket[u] for u in members}]
+                             for (name, key), members in windows.items()
+                             if (bucket := v.windows[name].get(key)) is not None],
             "recent": [[_key("entries", user), members] for user, members in recent.items()],
             "trim": [_key("entries", user) for user in self.untrimmed] if trim else [],
         }

@@ -55,6 +55,7 @@ Malformed events raise :class:`InvalidEvent` (also for the DLQ) before the state
 from __future__ import annotations
 
 import copy
+import marshal
 import sys
 import hashlib
 import tomllib
@@ -64,6 +65,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from services.core.contracts import LedgerEntry
+from services.ledger.store import StateStore
 
 RULES_PATH = Path(__file__).with_name("rules.toml")
 
@@ -244,23 +246,26 @@ def load_rules(path: str | Path | None = None) -> RuleTable:
 class LedgerState:
     """Everything the rules remember. JSON-serialisable via to_dict/from_dict (snapshots)."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: StateStore | None = None) -> None:
+        # The maps that grow with every post and reaction ever seen are plain dicts here, or,
+        # given a store (the service), maps on disk with a bounded cache (services/ledger/store.py).
+        self.store = store
         # post_id -> (author_id, reply_to or None, created_at)
-        self.posts: dict[str, tuple[Any, ...]] = {}
+        self.posts: dict[str, tuple[Any, ...]] = store.map("posts") if store else {}  # type: ignore[assignment]
         # root post_id -> helper_id -> earliest matched_at ("" when the match had none)
-        self.routed: dict[str, dict[str, str]] = {}
+        self.routed: dict[str, dict[str, str]] = store.map("routed") if store else {}  # type: ignore[assignment]
         # root post_id -> {"reply", "author", "accepter", "reaction_id", "created_at", "bonus", "grants"}
-        self.accepted: dict[str, dict[str, Any]] = {}
+        self.accepted: dict[str, dict[str, Any]] = store.map("accepted") if store else {}  # type: ignore[assignment]
         # post_id -> actor_id -> [kind "up"|"down", day, cap_counted, grants] (a list, not a
         # dict: there is one per standing vote, and a dict cost three times the memory)
-        self.votes: dict[str, dict[str, list[Any]]] = {}
+        self.votes: dict[str, dict[str, list[Any]]] = store.map("votes") if store else {}  # type: ignore[assignment]
         # post_id -> actors who thanked
-        self.thanked: dict[str, set[str]] = {}
+        self.thanked: dict[str, set[str]] = store.map("thanked") if store else {}  # type: ignore[assignment]
         # UTC day -> user -> vote-earned points granted that day
         self.cap_used: dict[str, dict[str, int]] = {}
         self.cap_max_day: str = ""
         # giver -> receiver -> standing positive reactions; giver -> their sum
-        self.pair_counts: dict[str, dict[str, int]] = {}
+        self.pair_counts: dict[str, dict[str, int]] = store.map("pair_counts") if store else {}  # type: ignore[assignment]
         self.given_totals: dict[str, int] = {}
         # giver -> receivers whose rewards from giver are dampened (members of a flagged ring)
         self.damped: dict[str, set[str]] = {}
@@ -271,7 +276,7 @@ class LedgerState:
         # missing post_id -> reactions waiting for it (in arrival order)
         self.pending: dict[str, list[dict[str, Any]]] = {}
         # reaction_ids already processed (or parked)
-        self.seen: set[str] = set()
+        self.seen: set[str] = store.set("seen") if store else set()  # type: ignore[assignment]
         # outcome -> count (applied, parked, noop:self, noop:repeat, noop:duplicate, ...)
         self.counters: dict[str, int] = {}
         # not serialised: per-call notes for the service (logs/metrics), and a derived index
@@ -286,14 +291,14 @@ class LedgerState:
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": STATE_SCHEMA,
-            "posts": self.posts,
-            "routed": self.routed,
-            "accepted": self.accepted,
-            "votes": self.votes,
+            "posts": dict(self.posts.items()),
+            "routed": dict(self.routed.items()),
+            "accepted": dict(self.accepted.items()),
+            "votes": dict(self.votes.items()),
             "thanked": {p: sorted(a) for p, a in self.thanked.items()},
             "cap_used": self.cap_used,
             "cap_max_day": self.cap_max_day,
-            "pair_counts": self.pair_counts,
+            "pair_counts": dict(self.pair_counts.items()),
             "given_totals": self.given_totals,
             "damped": {g: sorted(r) for g, r in self.damped.items()},
             "flagged_rings": self.flagged_rings,
@@ -328,6 +333,31 @@ class LedgerState:
         s.seen = set(d["seen"])
         s.counters = d["counters"]
         return s
+
+    # -- checkpoints (with a store) -----------------------------------------------------------
+
+    def small_parts(self) -> bytes:
+        """The state that is not in the store's maps (it grows with users and days, not with
+        every event), for a checkpoint. Balances are left out: the journal is their truth."""
+        return marshal.dumps((STATE_SCHEMA, self.cap_used, self.cap_max_day, self.given_totals, self.damped,
+                              self.flagged_rings, self.pending, self.counters, self._heavy, self._heavy_min))
+
+    @classmethod
+    def restore(cls, store: StateStore, small: bytes) -> "LedgerState":
+        """The state of a checkpoint: the store's maps and the blob of :meth:`small_parts`."""
+        parts = marshal.loads(small)
+        if parts[0] != STATE_SCHEMA:
+            raise ValueError(f"ledger state schema {parts[0]!r} != {STATE_SCHEMA}")
+        s = cls(store)
+        (_, s.cap_used, s.cap_max_day, s.given_totals, s.damped, s.flagged_rings, s.pending,
+         s.counters, s._heavy, s._heavy_min) = parts
+        s._pending_n = sum(len(v) for v in s.pending.values())
+        return s
+
+    def evict(self) -> None:
+        """Lets the store drop cached values beyond its capacity (between events only)."""
+        if self.store is not None:
+            self.store.evict()
 
     # -- helpers -----------------------------------------------------------------------------
 

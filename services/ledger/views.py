@@ -2,6 +2,7 @@
 windowed totals for the leaderboards. Used live, by `goalpost ledger rebuild` and by `verify`."""
 from __future__ import annotations
 
+import marshal
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import lru_cache
@@ -35,14 +36,17 @@ def current_window(window: str, now: datetime | None = None) -> str:
 class Views:
     balances: dict[str, int] = field(default_factory=dict)
     last_entry_ids: dict[str, str] = field(default_factory=dict)
-    updated_at: dict[str, str] = field(default_factory=dict)
     # window name ("day"/"week") -> window key -> user -> points
     windows: dict[str, dict[str, dict[str, int]]] = field(default_factory=lambda: {"day": {}, "week": {}})
     seen: set[str] = field(default_factory=set)
-    # Reading a journal, entries are counted once by entry_id. The live ledger turns this off
-    # after recovery: its new entries are unique by construction, and remembering every id
-    # ever written cost ~120 bytes per entry of resident memory.
+    # Reading a journal, entries are counted once by entry_id. The live ledger turns this off:
+    # its entries are unique by construction (and read_committed hides aborted transactions),
+    # and remembering every id ever written cost ~120 bytes per entry of resident memory.
     dedupe: bool = True
+    # The live ledger keeps only the newest `keep_windows` days and weeks (None: all), so its
+    # memory does not grow with the calendar. An entry for a window older than all of them (a
+    # reaction created weeks ago) leaves that closed leaderboard as it was written.
+    keep_windows: int | None = None
 
     def add(self, entry: Any) -> bool:
         """Counts one journal entry (a dict or a LedgerEntry) once, by entry_id; True if new."""
@@ -57,11 +61,28 @@ class Views:
             self.seen.add(entry_id)
         self.balances[user] = self.balances.get(user, 0) + delta
         self.last_entry_ids[user] = entry_id
-        self.updated_at[user] = created
         for name, key in window_keys(created).items():
-            bucket = self.windows[name].setdefault(key, {})
+            buckets = self.windows[name]
+            bucket = buckets.get(key)
+            if bucket is None:
+                if self.keep_windows is not None and len(buckets) >= self.keep_windows:
+                    oldest = min(buckets)  # keys sort by time: 2026-11-26, 2026-W48
+                    if key < oldest:
+                        continue
+                    del buckets[oldest]
+                bucket = buckets[key] = {}
             bucket[user] = bucket.get(user, 0) + delta
         return True
+
+    def to_bytes(self) -> bytes:
+        """The live views for a checkpoint of the ledger (services/ledger/store.py)."""
+        return marshal.dumps((self.balances, self.last_entry_ids, self.windows, self.keep_windows))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "Views":
+        balances, last_entry_ids, windows, keep = marshal.loads(raw)
+        return cls(balances=balances, last_entry_ids=last_entry_ids, windows=windows, dedupe=False,
+                   keep_windows=keep)
 
 
 def views_from_entries(entries: Iterable[Mapping[str, Any]]) -> Views:

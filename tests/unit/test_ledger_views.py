@@ -30,3 +30,22 @@ def test_live_views_without_dedupe_remember_no_ids():
 def test_compare_balances_names_each_difference():
     assert compare_balances({"a": 1, "b": 2}, {"a": 1, "b": 3, "c": 1}) == ["b: journal 2 != view 3",
                                                                            "c: journal 0 != view 1"]
+
+
+def test_live_views_keep_the_newest_windows_and_leave_closed_ones_alone():
+    views = Views(dedupe=False, keep_windows=2)
+    for i, day in enumerate(["2026-11-24", "2026-11-25", "2026-11-26"]):
+        views.add(entry(f"e{i}", "ann", 1, f"{day}T10:00:00.000Z"))
+    assert sorted(views.windows["day"]) == ["2026-11-25", "2026-11-26"]
+    views.add(entry("late", "ann", 7, "2026-11-20T10:00:00.000Z"))  # a window closed long ago
+    assert sorted(views.windows["day"]) == ["2026-11-25", "2026-11-26"] and views.balances["ann"] == 10
+    views.add(entry("e9", "ann", 2, "2026-11-25T11:00:00.000Z"))  # a kept window still counts
+    assert views.windows["day"]["2026-11-25"] == {"ann": 3}
+
+
+def test_live_views_survive_a_checkpoint():
+    views = Views(dedupe=False, keep_windows=8)
+    views.add(entry("e1", "ann", 4))
+    again = Views.from_bytes(views.to_bytes())
+    assert (again.balances, again.last_entry_ids, again.windows, again.keep_windows, again.dedupe) == \
+        (views.balances, views.last_entry_ids, views.windows, 8, False)

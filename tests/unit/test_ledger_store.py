@@ -1,0 +1,149 @@
+"""The ledger's rule memory on disk (services/ledger/store.py): a map with a bounded cache and
+checkpoints, and the rules giving the same entries on it as on plain dicts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from services.ledger.rules import LedgerState, apply_event, load_rules
+from services.ledger.store import FORMAT, StateStore, checkpoint_problem, pack_offsets, unpack_offsets
+from tests.unit.test_ledger_rules import random_stream
+
+RULES = dataclasses.replace(load_rules(), ring_min_pair_count=3, ring_rate_ratio=2, daily_vote_cap=60)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = StateStore(tmp_path / "state.sqlite", capacity=4)
+    yield s
+    s.close()
+
+
+def test_values_survive_eviction_and_a_checkpoint(store):
+    m = store.map("things")
+    for i in range(10):
+        m[f"k{i}"] = [i]
+    store.checkpoint({})
+    assert store.evict() == 6 and m.cached == 4
+    assert m["k0"] == [0] and "k9" in m and "nope" not in m
+    assert m.get("nope", "default") == "default"
+
+
+def test_a_value_changed_in_place_is_written_at_the_checkpoint(store):
+    m = store.map("votes")
+    m["p1"] = {"alice": 1}
+    store.checkpoint({})
+    for i in range(10):  # push p1 out of memory
+        m[f"other{i}"] = {}
+    store.checkpoint({})
+    store.evict()
+    m.get("p1")["bob"] = 2  # read back from disk, then changed in place
+    store.checkpoint({})
+    for i in range(10, 20):
+        m[f"other{i}"] = {}
+    store.checkpoint({})
+    store.evict()
+    assert m.cached == 4 and m["p1"] == {"alice": 1, "bob": 2}
+
+
+def test_dirty_values_are_never_evicted(store):
+    m = store.map("posts")
+    for i in range(10):
+        m[f"p{i}"] = (i,)
+    assert store.evict() == 0 and m.cached == 10 and m.dirty == 10
+
+
+def test_a_deleted_key_is_not_read_back_from_the_table(store):
+    m = store.map("posts")
+    m["p1"] = ("alice",)
+    store.checkpoint({})
+    del m["p1"]
+    assert "p1" not in m and m.get("p1") is None
+    store.checkpoint({})
+    assert "p1" not in m
+    with pytest.raises(KeyError):
+        del m["p1"]
+
+
+def test_pop_setdefault_and_sets(store):
+    m, seen = store.map("routed"), store.set("seen")
+    assert m.setdefault("q", {}) == {} and m.pop("q") == {} and m.pop("q", None) is None
+    seen.add("r1")
+    store.checkpoint({})
+    seen.discard("r1")
+    seen.discard("never")
+    assert "r1" not in seen
+    seen.add("r2")
+    assert sorted(seen) == ["r2"]
+
+
+def test_a_checkpoint_is_all_or_nothing(tmp_path):
+    path = tmp_path / "state.sqlite"
+    s = StateStore(path, capacity=100)
+    m = s.map("posts")
+    m["p1"] = ("alice",)
+    s.checkpoint({"offsets": b"1"})
+    m["p2"] = ("bob",)  # applied but not checkpointed: a crash loses it, and replay redoes it
+    s.close()
+    again = StateStore(path, capacity=100)
+    m2 = again.map("posts")
+    assert again.meta() == {"offsets": b"1"} and "p1" in m2 and "p2" not in m2
+    again.wipe()
+    assert again.meta() == {} and "p1" not in m2
+    again.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_rules_on_a_small_store_give_the_same_entries_as_on_dicts(tmp_path, seed):
+    """Capacity 8 forces almost every value through the disk; a restore from the last
+    checkpoint in the middle (a crash) then re-applies the events after it, as the service does."""
+    events = random_stream(seed)
+    plain = LedgerState()
+    expected = [[e.to_dict() for e in apply_event(plain, ev, RULES)] for ev in events]
+
+    path = tmp_path / "state.sqlite"
+    store = StateStore(path, capacity=8)
+    st = LedgerState(store)
+    got, checkpoint_at, crash_at = [], 0, len(events) // 2
+    for i, ev in enumerate(events[:crash_at]):
+        got.append([e.to_dict() for e in apply_event(st, ev, RULES)])
+        st.evict()
+        if i % 97 == 0:
+            store.checkpoint({"state": st.small_parts(), "next": str(i + 1).encode()})
+            checkpoint_at = i + 1
+    store.close()  # the crash: everything after the checkpoint is lost
+
+    store = StateStore(path, capacity=8)
+    meta = store.meta()
+    assert int(meta["next"]) == checkpoint_at
+    st = LedgerState.restore(store, meta["state"])
+    for ev in events[checkpoint_at:crash_at]:  # redone; their entries are in the journal already
+        apply_event(st, ev, RULES)
+        st.evict()
+    for i, ev in enumerate(events[crash_at:]):
+        got.append([e.to_dict() for e in apply_event(st, ev, RULES)])
+        st.evict()
+        if i % 97 == 0:
+            store.checkpoint({"state": st.small_parts()})
+    assert got == expected
+    assert max(m.cached for m in store.maps.values()) < 200  # bounded (dirty keys wait for a checkpoint)
+    plain.balances = plain.last_entry_ids = st.balances = st.last_entry_ids = {}  # the journal's part
+    assert json.dumps(st.to_dict(), sort_keys=True) == json.dumps(plain.to_dict(), sort_keys=True)
+    store.close()
+
+
+def test_a_checkpoint_is_usable_only_when_complete_of_this_format_and_not_ahead_of_kafka():
+    tp, jp = ("posts.classified.v1", 0), ("ledger.entries.v1", 0)
+    meta = {"format": FORMAT.encode(), "state": b"", "views": b"",
+            "inputs": pack_offsets({tp: 10}), "journal": pack_offsets({jp: 30})}
+    assert checkpoint_problem(meta, {tp: 10}, {jp: 31}) is None
+    assert checkpoint_problem({}, {tp: 10}, {jp: 31}) == "no checkpoint"
+    assert "no views" in checkpoint_problem({k: v for k, v in meta.items() if k != "views"}, {tp: 10}, {jp: 31})
+    assert "written as" in checkpoint_problem({**meta, "format": b"ledger-store-0"}, {tp: 10}, {jp: 31})
+    assert "beyond 9" in checkpoint_problem(meta, {tp: 9}, {jp: 31})  # topics recreated
+    assert "beyond 29" in checkpoint_problem(meta, {tp: 10}, {jp: 29})
+    assert "no longer exists" in checkpoint_problem(meta, {}, {jp: 31})
+    assert unpack_offsets(pack_offsets({tp: 10})) == {tp: 10}
