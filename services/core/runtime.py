@@ -28,7 +28,7 @@ from aiokafka.errors import CommitFailedError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.core import metrics
-from services.core.contracts import ContractError, DeadLetter, Record
+from services.core.contracts import ContractError, DeadLetter, Record, dumps
 from services.core.kafka_io import send_many, topic_partitions
 from services.core.settings import Settings
 
@@ -400,12 +400,12 @@ def problem(view: Any, status: int, title: str, detail: str, field: Optional[str
     if field is not None:
         body["field"] = field
     body.update(extra)
-    return view.bytes(orjson.dumps(body), status=status, content_type="application/problem+json",
+    return view.bytes(dumps(body), status=status, content_type="application/problem+json",
                       headers=headers)
 
 
 def json_response(view: Any, body: Any, status: int = 200) -> Any:
-    return view.bytes(orjson.dumps(body), status=status, content_type="application/json")
+    return view.bytes(dumps(body), status=status, content_type="application/json")
 
 
 __all__ = ["Runtime", "problem", "json_response", "event"]

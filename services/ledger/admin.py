@@ -9,6 +9,7 @@ from __future__ import annotations
 import orjson
 import redis.asyncio as aioredis
 
+from services.core.contracts import dumps
 from services.core.kafka_io import read_until
 from services.core.settings import env
 from services.ledger.views import Views, compare_balances, epoch, views_from_entries
@@ -69,7 +70,7 @@ async def rebuild() -> int:
                 per_user.setdefault(e["user_id"], []).append(e)
             for user, es in per_user.items():
                 recent = sorted(es, key=lambda e: e["created_at"])[-RECENT_ENTRIES:]
-                pipe.zadd(f"ledger:entries:{user}", {orjson.dumps(e): epoch(e["created_at"]) for e in recent})
+                pipe.zadd(f"ledger:entries:{user}", {dumps(e): epoch(e["created_at"]) for e in recent})
             await pipe.execute()
     finally:
         await redis.aclose()

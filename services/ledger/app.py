@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.core import metrics as core_metrics
-from services.core.contracts import Balance, DeadLetter, LedgerEntry, utc_now
+from services.core.contracts import Balance, DeadLetter, LedgerEntry, dumps, utc_now
 from services.core.kafka_io import read_until, send_many, topic_partitions
 from services.core.runtime import Runtime, event, json_response, log, problem, settle_heap
 from services.ledger.rules import InvalidEvent, LedgerState, UnknownPost, apply_event, load_rules
@@ -119,6 +119,7 @@ class LedgerWorker:
         # committed; at most one is in flight, so views are written in commit order.
         self.views_in_flight: Optional[asyncio.Task] = None
         self.commit_in_flight: Optional[asyncio.Task] = None
+        self.checkpoint_in_flight: Optional[asyncio.Future] = None  # written by the store's thread
 
     # ------------------------------------------------------------ recovery
     async def recover(self, committed: dict[TopicPartition, int]) -> None:
@@ -146,20 +147,27 @@ class LedgerWorker:
             self.state, self.views = LedgerState(store), Views(dedupe=False, keep_windows=KEEP_WINDOWS)
             inputs_from, journal_from = {}, {}
             self.applied = {}
-            await self.checkpoint({})  # a complete starting point: later ones may be partial
+            await self.checkpoint({}, wait=True)  # a complete starting point: later ones may be partial
         self.applied = dict(inputs_from)
         n = 0
         async for batch in read_until(settings.kafka_bootstrap, INPUTS, committed, start=inputs_from):
+            decoded = []
             for msg in sorted(batch, key=_input_order):
                 try:
-                    apply_event(self.state, to_event(msg.topic, msg.value), RULES)
+                    decoded.append(to_event(msg.topic, msg.value))
                 except Exception:
                     pass  # dead-lettered when it was first consumed
                 tp = TopicPartition(msg.topic, msg.partition)
                 self.applied[tp] = max(self.applied.get(tp, 0), msg.offset + 1)
+            self.state.prefetch(decoded)
+            for ev in decoded:
+                try:
+                    apply_event(self.state, ev, RULES)
+                except Exception:
+                    pass  # dead-lettered when it was first consumed
             n += len(batch)
             self.state.evict()
-            if store.dirty >= store.capacity // 2:  # a long replay keeps its memory bounded too
+            if store.dirty >= store.capacity:  # a long replay keeps its memory bounded too
                 store.checkpoint({"state": self.state.small_parts(), "inputs": pack_offsets(_plain(self.applied))})
         REPLAYED.inc(n)
         self.applied = dict(committed)  # the committed offsets may sit past a transaction marker
@@ -182,21 +190,34 @@ class LedgerWorker:
         store = self.store
         assert store is not None
         return store.dirty > 0 and (time.monotonic() - self.last_checkpoint >= CHECKPOINT_EVERY_S
-                                    or store.dirty >= store.capacity // 2)
+                                    or store.dirty >= store.capacity)
 
-    async def checkpoint(self, journal_end: Optional[dict] = None) -> None:
-        """Writes the rules' memory with the input offsets it reflects, and the live views with
-        the journal offsets they reflect. Only between transactions: everything applied is
-        committed in Kafka, and nothing is applied beyond it."""
+    async def checkpoint(self, journal_end: Optional[dict] = None, wait: bool = False) -> None:
+        """Takes the rules' memory with the input offsets it reflects, and the live views with
+        the journal offsets they reflect; the store's thread writes them. Only between
+        transactions: everything applied is committed in Kafka, and nothing beyond it."""
         assert self.store is not None and self.commit_in_flight is None and self.watermarks is not None
+        await self.checkpoint_written()
         if journal_end is None:
             journal_end = await self.watermarks.end_offsets(self.journal_tps)
         started = time.perf_counter()
-        self.store.checkpoint({"format": FORMAT.encode(), "state": self.state.small_parts(),
-                               "inputs": pack_offsets(_plain(self.applied)),
-                               "views": self.views.to_bytes(), "journal": pack_offsets(_plain(journal_end))})
+        writing = self.store.begin_checkpoint({
+            "format": FORMAT.encode(), "state": self.state.small_parts(), "inputs": pack_offsets(_plain(self.applied)),
+            "views": self.views.to_bytes(), "journal": pack_offsets(_plain(journal_end))})
+        writing.add_done_callback(lambda _: CHECKPOINT_SECONDS.observe(time.perf_counter() - started))
+        self.checkpoint_in_flight = asyncio.wrap_future(writing)
         self.last_checkpoint = time.monotonic()
-        CHECKPOINT_SECONDS.observe(time.perf_counter() - started)
+        if wait:
+            await self.checkpoint_written()
+
+    async def checkpoint_written(self) -> None:
+        """Waits for the checkpoint being written; raises if it failed."""
+        writing, self.checkpoint_in_flight = self.checkpoint_in_flight, None
+        if writing is not None:
+            try:
+                await writing
+            finally:
+                self.store.finish_checkpoint()  # type: ignore[union-attr]
 
     # ------------------------------------------------------------ live
     async def run(self) -> None:
@@ -225,6 +246,8 @@ class LedgerWorker:
             while True:
                 got = await consumer.getmany(timeout_ms=200, max_records=s.ledger_batch)
                 msgs = [m for batch in got.values() for m in batch]
+                if self.checkpoint_in_flight is not None and self.checkpoint_in_flight.done():
+                    await self.checkpoint_written()  # its values may be evicted now
                 if msgs:
                     if self.checkpoint_due():
                         await self.committed()
@@ -245,8 +268,8 @@ class LedgerWorker:
             for task in (self.commit_in_flight, self.views_in_flight):
                 if task is not None:
                     task.cancel()
-            self.commit_in_flight = self.views_in_flight = None
-            self.store.close()
+            self.commit_in_flight = self.views_in_flight = self.checkpoint_in_flight = None
+            self.store.close()  # waits for a checkpoint being written
             await self.watermarks.stop()
             await consumer.stop()
             await producer.stop()
@@ -257,13 +280,20 @@ class LedgerWorker:
         started = time.perf_counter()
         entries: list[LedgerEntry] = []
         dead: list[DeadLetter] = []
+        decoded = []
         for msg in sorted(msgs, key=_input_order):
             try:
-                entries.extend(apply_event(self.state, to_event(msg.topic, msg.value), RULES))
+                decoded.append((msg, to_event(msg.topic, msg.value)))
+            except (ValueError, InvalidEvent) as exc:  # JSON errors are ValueErrors
+                dead.append(DeadLetter.of("ledger", msg.topic, msg.partition, msg.offset, str(exc), msg.value or b""))
+        self.state.prefetch(ev for _, ev in decoded)
+        for msg, ev in decoded:
+            try:
+                entries.extend(apply_event(self.state, ev, RULES))
                 for ring in self.state.last_flagged:
                     RINGS.inc()
                     event("reward ring flagged", members=ring.get("members"))
-            except (ValueError, InvalidEvent, UnknownPost) as exc:  # JSON errors are ValueErrors
+            except (ValueError, InvalidEvent, UnknownPost) as exc:
                 dead.append(DeadLetter.of("ledger", msg.topic, msg.partition, msg.offset, str(exc), msg.value or b""))
             except Exception as exc:  # a bug must not turn one message into a crash loop
                 log.exception("ledger rule failed on %s[%s]@%s", msg.topic, msg.partition, msg.offset)
@@ -350,7 +380,7 @@ class LedgerWorker:
         }
         write_views = rt.script("ledger_views", WRITE_VIEWS_LUA)
         for chunk in _chunks(update):
-            await write_views(keys=[_key("balance"), _key("lb", "all")], args=[orjson.dumps(chunk), RECENT_ENTRIES])
+            await write_views(keys=[_key("balance"), _key("lb", "all")], args=[dumps(chunk), RECENT_ENTRIES])
         if trim:
             self.untrimmed.clear()
 

@@ -71,9 +71,15 @@ RULES_PATH = Path(__file__).with_name("rules.toml")
 
 REACTION_KINDS = frozenset({"accept", "unaccept", "upvote", "downvote", "unvote", "thanks"})
 EVENT_TYPES = frozenset({"post", "reaction", "match"})
-STATE_SCHEMA = 2  # 2: vote records are lists (VOTE_*), grants are tuples
+STATE_SCHEMA = 3  # 2: vote records are lists (VOTE_*), grants are tuples; 3: votes and thanks keyed by vote_key
 # Fields of a vote record in LedgerState.votes
 VOTE_KIND, VOTE_DAY, VOTE_CAP_COUNTED, VOTE_GRANTS = range(4)
+
+
+def vote_key(post_id: str, actor_id: str) -> str:
+    """One key per (post, actor): a vote or a thanks. The unit separator cannot occur in ids
+    that ingest accepted (control characters are stripped)."""
+    return f"{post_id}\x1f{actor_id}"
 
 _RING_PATH_BUDGET = 10_000  # max search steps per ring check
 
@@ -251,22 +257,23 @@ class LedgerState:
         # given a store (the service), maps on disk with a bounded cache (services/ledger/store.py).
         self.store = store
         # post_id -> (author_id, reply_to or None, created_at)
-        self.posts: dict[str, tuple[Any, ...]] = store.map("posts") if store else {}  # type: ignore[assignment]
+        self.posts: dict[str, tuple[Any, ...]] = store.map("posts", mutable=False) if store else {}  # type: ignore[assignment]
         # root post_id -> helper_id -> earliest matched_at ("" when the match had none)
         self.routed: dict[str, dict[str, str]] = store.map("routed") if store else {}  # type: ignore[assignment]
         # root post_id -> {"reply", "author", "accepter", "reaction_id", "created_at", "bonus", "grants"}
         self.accepted: dict[str, dict[str, Any]] = store.map("accepted") if store else {}  # type: ignore[assignment]
-        # post_id -> actor_id -> [kind "up"|"down", day, cap_counted, grants] (a list, not a
-        # dict: there is one per standing vote, and a dict cost three times the memory)
-        self.votes: dict[str, dict[str, list[Any]]] = store.map("votes") if store else {}  # type: ignore[assignment]
-        # post_id -> actors who thanked
-        self.thanked: dict[str, set[str]] = store.map("thanked") if store else {}  # type: ignore[assignment]
+        # vote_key(post_id, actor_id) -> [kind "up"|"down", day, cap_counted, grants] (a list,
+        # not a dict: there is one per standing vote, and a dict cost three times the memory).
+        # Keyed by vote, not by post: a popular post is then not one huge value to cache.
+        self.votes: dict[str, list[Any]] = store.map("votes", mutable=False) if store else {}  # type: ignore[assignment]
+        # vote_key(post_id, actor_id) of every thanks
+        self.thanked: set[str] = store.set("thanked") if store else set()  # type: ignore[assignment]
         # UTC day -> user -> vote-earned points granted that day
         self.cap_used: dict[str, dict[str, int]] = {}
         self.cap_max_day: str = ""
         # giver -> receiver -> standing positive reactions; giver -> their sum
         self.pair_counts: dict[str, dict[str, int]] = store.map("pair_counts") if store else {}  # type: ignore[assignment]
-        self.given_totals: dict[str, int] = {}
+        self.given_totals: dict[str, int] = store.map("given_totals", mutable=False) if store else {}  # type: ignore[assignment]
         # giver -> receivers whose rewards from giver are dampened (members of a flagged ring)
         self.damped: dict[str, set[str]] = {}
         # [{"members", "flagged_at", "source_event_id", "counts": [[giver, receiver, n], ...]}]
@@ -295,11 +302,11 @@ class LedgerState:
             "routed": dict(self.routed.items()),
             "accepted": dict(self.accepted.items()),
             "votes": dict(self.votes.items()),
-            "thanked": {p: sorted(a) for p, a in self.thanked.items()},
+            "thanked": sorted(self.thanked),
             "cap_used": self.cap_used,
             "cap_max_day": self.cap_max_day,
             "pair_counts": dict(self.pair_counts.items()),
-            "given_totals": self.given_totals,
+            "given_totals": dict(self.given_totals.items()),
             "damped": {g: sorted(r) for g, r in self.damped.items()},
             "flagged_rings": self.flagged_rings,
             "balances": self.balances,
@@ -319,7 +326,7 @@ class LedgerState:
         s.routed = d["routed"]
         s.accepted = d["accepted"]
         s.votes = d["votes"]
-        s.thanked = {p: set(a) for p, a in d["thanked"].items()}
+        s.thanked = set(d["thanked"])
         s.cap_used = d["cap_used"]
         s.cap_max_day = d["cap_max_day"]
         s.pair_counts = d["pair_counts"]
@@ -339,7 +346,7 @@ class LedgerState:
     def small_parts(self) -> bytes:
         """The state that is not in the store's maps (it grows with users and days, not with
         every event), for a checkpoint. Balances are left out: the journal is their truth."""
-        return marshal.dumps((STATE_SCHEMA, self.cap_used, self.cap_max_day, self.given_totals, self.damped,
+        return marshal.dumps((STATE_SCHEMA, self.cap_used, self.cap_max_day, self.damped,
                               self.flagged_rings, self.pending, self.counters, self._heavy, self._heavy_min))
 
     @classmethod
@@ -349,10 +356,38 @@ class LedgerState:
         if parts[0] != STATE_SCHEMA:
             raise ValueError(f"ledger state schema {parts[0]!r} != {STATE_SCHEMA}")
         s = cls(store)
-        (_, s.cap_used, s.cap_max_day, s.given_totals, s.damped, s.flagged_rings, s.pending,
+        (_, s.cap_used, s.cap_max_day, s.damped, s.flagged_rings, s.pending,
          s.counters, s._heavy, s._heavy_min) = parts
         s._pending_n = sum(len(v) for v in s.pending.values())
         return s
+
+    def prefetch(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Tells the store the keys that a batch of events will look up first (without a store,
+        nothing to do). Keys found later in the rules (a thread's root, a ring) are read singly."""
+        if self.store is None:
+            return
+        posts, reactions, pairs, actors = set(), set(), set(), set()
+        for ev in events:
+            post_id = ev.get("post_id")
+            if not isinstance(post_id, str):
+                continue
+            posts.add(post_id)
+            if ev.get("type") == "reaction":
+                rid, actor = ev.get("reaction_id"), ev.get("actor_id")
+                if isinstance(rid, str) and isinstance(actor, str):
+                    reactions.add(rid)
+                    actors.add(actor)
+                    pairs.add(vote_key(post_id, actor))
+            elif isinstance(ev.get("reply_to"), str):
+                posts.add(ev["reply_to"])
+        self.posts.prefetch(posts)  # type: ignore[attr-defined]
+        self.routed.prefetch(posts)  # type: ignore[attr-defined]
+        self.accepted.prefetch(posts)  # type: ignore[attr-defined]
+        self.seen.prefetch(reactions)  # type: ignore[attr-defined]
+        self.votes.prefetch(pairs)  # type: ignore[attr-defined]
+        self.thanked.prefetch(pairs)  # type: ignore[attr-defined]
+        self.pair_counts.prefetch(actors)  # type: ignore[attr-defined]
+        self.given_totals.prefetch(actors)  # type: ignore[attr-defined]
 
     def evict(self) -> None:
         """Lets the store drop cached values beyond its capacity (between events only)."""
@@ -759,18 +794,18 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
     day = _utc_day(created)
 
     if kind == "thanks":
-        thanked = st.thanked.setdefault(post_id, set())
-        if actor in thanked:
+        key = vote_key(post_id, actor)
+        if key in st.thanked:
             return "noop:repeat"
-        thanked.add(actor)
+        st.thanked.add(key)
         _pair_add(st, rules, "thanks", actor, author, +1, rid, created)
         out.grant(author, rules.thanks, "thanks", rid, created,
                   damped=_is_damped(st, actor, author), cap_day=day)
         return "applied"
 
     want = {"upvote": "up", "downvote": "down", "unvote": None}[kind]
-    on_post = st.votes.get(post_id, {})
-    cur = on_post.get(actor)
+    key = vote_key(post_id, actor)
+    cur = st.votes.get(key)
     if (cur[VOTE_KIND] if cur else None) == want:
         return "noop:repeat"
     if cur:
@@ -778,9 +813,7 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
         if cur[VOTE_KIND] == "up":
             _cap_give_back(st, author, cur[VOTE_DAY], cur[VOTE_CAP_COUNTED])
             _pair_add(st, rules, "upvote", actor, author, -1, rid, created)
-        del on_post[actor]
-        if not on_post:
-            st.votes.pop(post_id, None)
+        del st.votes[key]
     if want is None:
         return "applied"
     rec: list[Any] = [want, day, 0, []]  # VOTE_KIND, VOTE_DAY, VOTE_CAP_COUNTED, VOTE_GRANTS
@@ -797,7 +830,7 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
                   out.grant(actor, rules.downvote_voter, "downvote:voter", rid, created)):
             if g:
                 rec[VOTE_GRANTS].append(g)
-    st.votes.setdefault(post_id, {})[actor] = rec
+    st.votes[key] = rec  # not changed in place after this (the store relies on it)
     return "applied"
 
 

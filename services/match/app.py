@@ -19,7 +19,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Histogram
 
-from services.core.contracts import Candidate, ClassifiedPost, Match, Reaction, Relation, epoch_seconds, utc_now
+from services.core.contracts import Candidate, ClassifiedPost, Match, Reaction, Relation, dumps, epoch_seconds, utc_now
 from services.core.kafka_io import topic_partitions
 from services.core.runtime import Runtime, event, json_response, problem, settle_heap
 from services.match.ranking import ExpertiseIndex, MatchConfig
@@ -158,7 +158,7 @@ async def rank_posts(records: list) -> None:
     if matches:
         stored = [[_match_key(m.post_id), m.post_id, m.to_json().decode(), [_inbox_key(c.helper_id) for c in m.candidates]]
                   for m in matches]
-        await rt.script("store_matches", STORE_MATCHES_LUA)(args=[orjson.dumps(stored), now, 30 * 86400, INBOX_LIMIT])
+        await rt.script("store_matches", STORE_MATCHES_LUA)(args=[dumps(stored), now, 30 * 86400, INBOX_LIMIT])
 
 
 # Each match and its helpers' inboxes in one call per batch (a pipeline held 21 commands per match).

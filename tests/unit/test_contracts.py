@@ -83,3 +83,12 @@ def test_every_topic_maps_to_a_record_with_a_schema():
     for name in TOPICS:
         cls = record_for_topic(name)
         assert json_schema(cls)["title"] == cls.__name__
+
+
+def test_dumps_gives_the_same_bytes_as_orjson_in_an_object_of_their_own():
+    import orjson
+
+    from services.core.contracts import dumps
+    value = {"post_id": "p1", "tags": ["a", "b"], "n": 3}
+    out = dumps(value)
+    assert type(out) is bytes and out == orjson.dumps(value)

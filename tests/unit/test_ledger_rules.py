@@ -727,9 +727,9 @@ def test_withdrawing_every_vote_and_accept_returns_every_balance_to_zero(seed):
     r = rules(ring_min_pair_count=3, ring_rate_ratio=2, daily_vote_cap=40)
     st, entries = run(events, r)
     undo = []
-    for pid, by_actor in sorted(st.votes.items()):
-        for actor in sorted(by_actor):
-            undo.append(react(f"undo-v-{pid}-{actor}", actor, pid, "unvote", "2026-12-01T00:00:00Z"))
+    for key in sorted(st.votes):
+        pid, actor = key.split("\x1f")
+        undo.append(react(f"undo-v-{pid}-{actor}", actor, pid, "unvote", "2026-12-01T00:00:00Z"))
     for root, acc in sorted(st.accepted.items()):
         undo.append(react(f"undo-a-{root}", acc["accepter"], acc["reply"], "unaccept",
                           "2026-12-01T00:00:00Z"))

@@ -91,48 +91,77 @@ def test_a_checkpoint_is_all_or_nothing(tmp_path):
     again = StateStore(path, capacity=100)
     m2 = again.map("posts")
     assert again.meta() == {"offsets": b"1"} and "p1" in m2 and "p2" not in m2
-    again.wipe()
-    assert again.meta() == {} and "p1" not in m2
     again.close()
+    third = StateStore(path, capacity=100)
+    third.wipe()  # before any map is opened: the file's tables are emptied all the same
+    assert third.meta() == {} and "p1" not in third.map("posts")
+    third.close()
+
+
+def batches(events, size=40):
+    return [events[i:i + size] for i in range(0, len(events), size)]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_rules_on_a_small_store_give_the_same_entries_as_on_dicts(tmp_path, seed):
-    """Capacity 8 forces almost every value through the disk; a restore from the last
-    checkpoint in the middle (a crash) then re-applies the events after it, as the service does."""
+    """Capacity 8 forces almost every value through the disk. Events go in batches as in the
+    service (prefetch, apply, evict, sometimes a checkpoint); a restore from the last
+    checkpoint in the middle (a crash) re-applies the events after it, as the service does."""
     events = random_stream(seed)
     plain = LedgerState()
     expected = [[e.to_dict() for e in apply_event(plain, ev, RULES)] for ev in events]
 
+    def apply(st, batch, out):
+        st.prefetch(batch)
+        for ev in batch:
+            entries = [e.to_dict() for e in apply_event(st, ev, RULES)]
+            if out is not None:
+                out.append(entries)
+        st.evict()
+
     path = tmp_path / "state.sqlite"
     store = StateStore(path, capacity=8)
     st = LedgerState(store)
-    got, checkpoint_at, crash_at = [], 0, len(events) // 2
-    for i, ev in enumerate(events[:crash_at]):
-        got.append([e.to_dict() for e in apply_event(st, ev, RULES)])
-        st.evict()
-        if i % 97 == 0:
-            store.checkpoint({"state": st.small_parts(), "next": str(i + 1).encode()})
-            checkpoint_at = i + 1
+    got, done, checkpoint_at = [], 0, 0
+    first_half = batches(events[:len(events) // 2])
+    for i, batch in enumerate(first_half):
+        apply(st, batch, got)
+        done += len(batch)
+        if i % 3 == 0:
+            store.checkpoint({"state": st.small_parts(), "next": str(done).encode()})
+            checkpoint_at = done
     store.close()  # the crash: everything after the checkpoint is lost
 
     store = StateStore(path, capacity=8)
     meta = store.meta()
-    assert int(meta["next"]) == checkpoint_at
+    assert 0 < int(meta["next"]) == checkpoint_at < done
     st = LedgerState.restore(store, meta["state"])
-    for ev in events[checkpoint_at:crash_at]:  # redone; their entries are in the journal already
-        apply_event(st, ev, RULES)
-        st.evict()
-    for i, ev in enumerate(events[crash_at:]):
-        got.append([e.to_dict() for e in apply_event(st, ev, RULES)])
-        st.evict()
-        if i % 97 == 0:
+    for batch in batches(events[checkpoint_at:done]):
+        apply(st, batch, None)  # redone; their entries are in the journal already
+    for i, batch in enumerate(batches(events[done:])):
+        apply(st, batch, got)
+        if i % 3 == 0:
             store.checkpoint({"state": st.small_parts()})
     assert got == expected
-    assert max(m.cached for m in store.maps.values()) < 200  # bounded (dirty keys wait for a checkpoint)
+    assert max(m.cached for m in store.maps.values()) < 300  # bounded (dirty keys wait for a checkpoint)
     plain.balances = plain.last_entry_ids = st.balances = st.last_entry_ids = {}  # the journal's part
     assert json.dumps(st.to_dict(), sort_keys=True) == json.dumps(plain.to_dict(), sort_keys=True)
     store.close()
+
+
+def test_prefetch_loads_what_is_on_disk_and_remembers_what_is_not(store):
+    m = store.map("posts", mutable=False)
+    m["p1"] = ("alice",)
+    store.checkpoint({})
+    store.maps["posts"].forget()  # as after a restart: only the table has p1
+    m.prefetch(["p1", "p2"])
+    assert m.cached == 1 and m._absent == {"p2"}
+    assert m.get("p1") == ("alice",) and "p2" not in m
+    m["p2"] = ("bob",)
+    assert m["p2"] == ("bob",)
+    store.checkpoint({})
+    store.maps["posts"].forget()
+    assert m._absent == set() and m["p2"] == ("bob",)  # written at the checkpoint, read back
 
 
 def test_a_checkpoint_is_usable_only_when_complete_of_this_format_and_not_ahead_of_kafka():
@@ -147,3 +176,26 @@ def test_a_checkpoint_is_usable_only_when_complete_of_this_format_and_not_ahead_
     assert "beyond 29" in checkpoint_problem(meta, {tp: 10}, {jp: 29})
     assert "no longer exists" in checkpoint_problem(meta, {}, {jp: 31})
     assert unpack_offsets(pack_offsets({tp: 10})) == {tp: 10}
+
+
+def test_the_rules_go_on_while_a_checkpoint_is_written(tmp_path):
+    path = tmp_path / "state.sqlite"
+    s = StateStore(path, capacity=1)
+    m = s.map("posts")
+    m["a"], m["b"] = [1], [2]
+    s.checkpoint({})
+    del m["a"]
+    m["c"] = [3]
+    writing = s.begin_checkpoint({"n": b"1"})
+    m["c"].append(4)  # changed after the snapshot: belongs to the next checkpoint
+    m["d"] = [5]
+    s.evict()  # keys being written stay in memory
+    assert "a" not in m and m["c"] == [3, 4] and m.cached >= 2
+    writing.result()
+    s.finish_checkpoint()
+    s.close()
+    again = StateStore(path, capacity=1)
+    m2 = again.map("posts")
+    assert again.meta() == {"n": b"1"}
+    assert "a" not in m2 and m2["b"] == [2] and m2["c"] == [3] and "d" not in m2
+    again.close()
