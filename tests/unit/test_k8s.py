@@ -175,3 +175,12 @@ def test_topics_job_creates_the_topics():
 def test_secret_is_a_placeholder():
     secret = _one("Secret", "goalpost-api-keys")
     assert "REPLACE-ME" in secret["stringData"]["GOALPOST_API_KEYS"]
+
+
+def test_the_ledger_keeps_its_rule_store_on_a_persistent_volume():
+    env = {e["name"]: e["value"] for e in _container("ledger").get("env", [])}
+    store_dir = str(Path(env["GOALPOST_LEDGER_STORE"]).parent)
+    mounts = {m["mountPath"]: m["name"] for m in _container("ledger")["volumeMounts"]}
+    volumes = {v["name"]: v for v in _pod("ledger")["spec"]["volumes"]}
+    claim = volumes[mounts[store_dir]]["persistentVolumeClaim"]["claimName"]
+    assert _one("PersistentVolumeClaim", claim)["spec"]["accessModes"] == ["ReadWriteOnce"]
