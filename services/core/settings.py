@@ -38,7 +38,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("GOALPOST_STREAM_BATCH", "500", "most messages a service handles in one batch"),
     Var("GOALPOST_LEDGER_BATCH", "2000", "most input records the ledger commits in one transaction"),
     Var("GOALPOST_LEDGER_STORE", "", "SQLite file of the ledger's rule memory (empty: ledger-rules.sqlite in GOALPOST_STATE_DIR); rebuilt from the topics when missing"),
-    Var("GOALPOST_LEDGER_CACHE_ITEMS", "20000", "values of each rule-memory map the ledger keeps in RAM; the rest stay on disk"),
+    Var("GOALPOST_LEDGER_CACHE_ITEMS", "10000", "values of each rule-memory map the ledger keeps in RAM; the rest stay on disk"),
     Var("GOALPOST_STREAM_BATCH_WITHIN_S", "0.05", "longest wait to fill a batch, seconds"),
     Var("GOALPOST_MATCH_TOP_K", "10", "candidates per match"),
     Var("GOALPOST_MATCH_HELPER_CAP", "20", "most open routed requests per helper"),

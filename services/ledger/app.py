@@ -44,7 +44,7 @@ JOURNAL = "ledger.entries.v1"
 RECENT_ENTRIES = 100
 TRIM_EVERY_S = 2.0
 CHECKPOINT_EVERY_S = 30.0  # at most this much input is re-applied after a crash
-KEEP_WINDOWS = 8  # days and weeks kept in memory for the day and week leaderboards
+KEEP_WINDOWS = 3  # days and weeks kept in memory for the leaderboards: the current ones, and two for late entries
 
 ENTRIES = Counter("goalpost_ledger_entries_total", "Journal entries written, by reason", ["reason"])
 MINTED = Counter("goalpost_ledger_points_minted_total", "Sum of positive entry deltas")
@@ -113,6 +113,7 @@ class LedgerWorker:
         # predecessors at start), the high watermark is past every committed entry.
         self.watermarks: Optional[AIOKafkaConsumer] = None
         self.last_checkpoint = 0.0
+        self.last_views_checkpoint = 0.0
         self.untrimmed: set[str] = set()  # users whose recent-entry set may hold more than RECENT_ENTRIES
         self.last_trim = 0.0
         # The Redis write of the previous batch runs while the next batch is computed and
@@ -176,7 +177,6 @@ class LedgerWorker:
                 self.views.add(orjson.loads(msg.value))
         # The journal is the truth for amounts: the rules' memory only decides what comes next.
         self.state.balances = dict(self.views.balances)
-        self.state.last_entry_ids = dict(self.views.last_entry_ids)
         await self.checkpoint(journal_end)
         await self.refresh_views(set(self.views.balances))
         # The rebuilt state is long-lived dicts and strings: keep the collector from walking it
@@ -193,20 +193,26 @@ class LedgerWorker:
                                     or store.dirty >= store.capacity)
 
     async def checkpoint(self, journal_end: Optional[dict] = None, wait: bool = False) -> None:
-        """Takes the rules' memory with the input offsets it reflects, and the live views with
-        the journal offsets they reflect; the store's thread writes them. Only between
+        """Takes the rules' memory with the input offsets it reflects and, given `journal_end`
+        or every CHECKPOINT_EVERY_S, the live views with the journal offsets they reflect (the
+        two parts are independent; the views, one value per user, are not worth serialising at
+        every checkpoint that a full cache forces). The store's thread writes them. Only between
         transactions: everything applied is committed in Kafka, and nothing beyond it."""
         assert self.store is not None and self.commit_in_flight is None and self.watermarks is not None
         await self.checkpoint_written()
-        if journal_end is None:
+        now = time.monotonic()
+        parts = {"format": FORMAT.encode(), "state": self.state.small_parts(),
+                 "inputs": pack_offsets(_plain(self.applied))}
+        if journal_end is None and now - self.last_views_checkpoint >= CHECKPOINT_EVERY_S:
             journal_end = await self.watermarks.end_offsets(self.journal_tps)
+        if journal_end is not None:
+            parts.update(views=self.views.to_bytes(), journal=pack_offsets(_plain(journal_end)))
+            self.last_views_checkpoint = now
         started = time.perf_counter()
-        writing = self.store.begin_checkpoint({
-            "format": FORMAT.encode(), "state": self.state.small_parts(), "inputs": pack_offsets(_plain(self.applied)),
-            "views": self.views.to_bytes(), "journal": pack_offsets(_plain(journal_end))})
+        writing = self.store.begin_checkpoint(parts)
         writing.add_done_callback(lambda _: CHECKPOINT_SECONDS.observe(time.perf_counter() - started))
         self.checkpoint_in_flight = asyncio.wrap_future(writing)
-        self.last_checkpoint = time.monotonic()
+        self.last_checkpoint = now
         if wait:
             await self.checkpoint_written()
 

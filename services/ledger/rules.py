@@ -279,7 +279,6 @@ class LedgerState:
         # [{"members", "flagged_at", "source_event_id", "counts": [[giver, receiver, n], ...]}]
         self.flagged_rings: list[dict[str, Any]] = []
         self.balances: dict[str, int] = {}
-        self.last_entry_ids: dict[str, str] = {}
         # missing post_id -> reactions waiting for it (in arrival order)
         self.pending: dict[str, list[dict[str, Any]]] = {}
         # reaction_ids already processed (or parked)
@@ -310,7 +309,6 @@ class LedgerState:
             "damped": {g: sorted(r) for g, r in self.damped.items()},
             "flagged_rings": self.flagged_rings,
             "balances": self.balances,
-            "last_entry_ids": self.last_entry_ids,
             "pending": self.pending,
             "seen": sorted(self.seen),
             "counters": self.counters,
@@ -334,7 +332,6 @@ class LedgerState:
         s.damped = {g: set(r) for g, r in d["damped"].items()}
         s.flagged_rings = d["flagged_rings"]
         s.balances = d["balances"]
-        s.last_entry_ids = d["last_entry_ids"]
         s.pending = d["pending"]
         s._pending_n = sum(len(v) for v in s.pending.values())
         s.seen = set(d["seen"])
@@ -502,7 +499,6 @@ class _Out:
         self.entries.append(e)
         st = self.state
         st.balances[user] = st.balances.get(user, 0) + delta
-        st.last_entry_ids[user] = eid
         return e
 
     def grant(self, user: str, amount: int, base: str, source: str, created: str, *,

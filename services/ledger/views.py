@@ -35,7 +35,6 @@ def current_window(window: str, now: datetime | None = None) -> str:
 @dataclass
 class Views:
     balances: dict[str, int] = field(default_factory=dict)
-    last_entry_ids: dict[str, str] = field(default_factory=dict)
     # window name ("day"/"week") -> window key -> user -> points
     windows: dict[str, dict[str, dict[str, int]]] = field(default_factory=lambda: {"day": {}, "week": {}})
     seen: set[str] = field(default_factory=set)
@@ -60,7 +59,6 @@ class Views:
                 return False
             self.seen.add(entry_id)
         self.balances[user] = self.balances.get(user, 0) + delta
-        self.last_entry_ids[user] = entry_id
         for name, key in window_keys(created).items():
             buckets = self.windows[name]
             bucket = buckets.get(key)
@@ -76,12 +74,12 @@ class Views:
 
     def to_bytes(self) -> bytes:
         """The live views for a checkpoint of the ledger (services/ledger/store.py)."""
-        return marshal.dumps((self.balances, self.last_entry_ids, self.windows, self.keep_windows))
+        return marshal.dumps((self.balances, self.windows, self.keep_windows))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> "Views":
-        balances, last_entry_ids, windows, keep = marshal.loads(raw)
-        return cls(balances=balances, last_entry_ids=last_entry_ids, windows=windows, dedupe=False,
+        balances, windows, keep = marshal.loads(raw)
+        return cls(balances=balances, windows=windows, dedupe=False,
                    keep_windows=keep)
 
 
