@@ -189,6 +189,8 @@ class LedgerWorker:
     def checkpoint_due(self) -> bool:
         store = self.store
         assert store is not None
+        if self.checkpoint_in_flight is not None and not self.checkpoint_in_flight.done():
+            return False  # the thread is still writing the last one: do not wait for it
         return store.dirty > 0 and (time.monotonic() - self.last_checkpoint >= CHECKPOINT_EVERY_S
                                     or store.dirty >= store.capacity)
 

@@ -363,26 +363,31 @@ class LedgerState:
         nothing to do). Keys found later in the rules (a thread's root, a ring) are read singly."""
         if self.store is None:
             return
-        posts, reactions, pairs, actors = set(), set(), set(), set()
+        posts, roots, reactions, votes, thanks, actors = set(), set(), set(), set(), set(), set()
         for ev in events:
-            post_id = ev.get("post_id")
+            post_id, etype = ev.get("post_id"), ev.get("type")
             if not isinstance(post_id, str):
                 continue
             posts.add(post_id)
-            if ev.get("type") == "reaction":
-                rid, actor = ev.get("reaction_id"), ev.get("actor_id")
+            if etype == "reaction":
+                rid, actor, kind = ev.get("reaction_id"), ev.get("actor_id"), ev.get("kind")
                 if isinstance(rid, str) and isinstance(actor, str):
                     reactions.add(rid)
                     actors.add(actor)
-                    pairs.add(vote_key(post_id, actor))
+                    if kind == "thanks":
+                        thanks.add(vote_key(post_id, actor))
+                    elif kind in ("upvote", "downvote", "unvote"):
+                        votes.add(vote_key(post_id, actor))
+            elif etype == "match":
+                roots.add(post_id)
             elif isinstance(ev.get("reply_to"), str):
                 posts.add(ev["reply_to"])
         self.posts.prefetch(posts)  # type: ignore[attr-defined]
-        self.routed.prefetch(posts)  # type: ignore[attr-defined]
-        self.accepted.prefetch(posts)  # type: ignore[attr-defined]
+        self.routed.prefetch(roots)  # type: ignore[attr-defined]
+        self.accepted.prefetch(roots)  # type: ignore[attr-defined]
         self.seen.prefetch(reactions)  # type: ignore[attr-defined]
-        self.votes.prefetch(pairs)  # type: ignore[attr-defined]
-        self.thanked.prefetch(pairs)  # type: ignore[attr-defined]
+        self.votes.prefetch(votes)  # type: ignore[attr-defined]
+        self.thanked.prefetch(thanks)  # type: ignore[attr-defined]
         self.pair_counts.prefetch(actors)  # type: ignore[attr-defined]
         self.given_totals.prefetch(actors)  # type: ignore[attr-defined]
 
