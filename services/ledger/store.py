@@ -270,18 +270,20 @@ class StateStore:
         """Takes every dirty value now and writes them with the named blobs in one SQLite
         transaction, in the writer thread. Call finish_checkpoint() once the future is done."""
         assert self._writing is None, "one checkpoint at a time"
-        rows = {m._table: m.snapshot() for m in self.maps.values()}
-        self._writing = self._thread.submit(self._write, rows, meta)
+        # (statement, JSON argument) pairs, taken now: the thread touches no map
+        statements = []
+        for m in self.maps.values():
+            upserts, deletes = m.snapshot()
+            statements += [(m._upsert, upserts), (m._delete, deletes)]
+        self._writing = self._thread.submit(self._write, statements, meta)
         return self._writing
 
-    def _write(self, rows: dict[str, tuple[list, list]], meta: dict[str, bytes]) -> None:
+    def _write(self, statements: list[tuple[str, bytes]], meta: dict[str, bytes]) -> None:
         db = self._writer
         db.execute("BEGIN")
         try:
-            for m in self.maps.values():
-                upserts, deletes = rows[m._table]
-                db.execute(m._upsert, (upserts,))
-                db.execute(m._delete, (deletes,))
+            for sql, argument in statements:
+                db.execute(sql, (argument,))
             db.executemany("INSERT OR REPLACE INTO meta (name, v) VALUES (?, ?)", list(meta.items()))
             db.execute("COMMIT")
         except BaseException:
