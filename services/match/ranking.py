@@ -153,7 +153,7 @@ class MatchConfig:
     capacity: Optional[int] = 20     # helpers with this many open requests are skipped (None: off)
     route_ttl_days: float = 7.0      # an unanswered routed request stops counting after this
     # --- memory bounds (memory stays flat however long the stream runs) ---
-    max_postings_per_term: int = 300   # a term keeps its heaviest (most recent) helpers only
+    max_postings_per_term: int = 100   # a term keeps its heaviest (most recent) helpers only
     max_asker_terms: int = 50_000    # "@asker" pseudo-terms kept (least recently used dropped)
     max_reactions: int = 200_000     # (actor, post) reactions remembered for unvote/unaccept
     max_cached_roots: int = 100_000  # root posts whose terms later replies can still learn from
@@ -663,7 +663,9 @@ class ExpertiseIndex:
             if plist:
                 df = len(plist)
                 if df_extra:
-                    df += df_extra.get(term, 0)
+                    # A helper trimmed off and back later is counted twice: never more
+                    # than the number of profiles, or the IDF turns negative.
+                    df = min(df + df_extra.get(term, 0), n)
                     if df > max_df:
                         continue
                 terms.append((qw * log(1.0 + (n - df + 0.5) / (df + 0.5)), term, plist))

@@ -290,3 +290,18 @@ def test_inlined_score_matches_score_method():
     for c in idx.rank(q, now=t):
         h = idx.helpers[c.helper_id]
         assert c.score == round(idx._score(c.helper_id, h, "dave", text.get(c.helper_id, 0.0), t), 6)
+
+
+def test_a_term_trimmed_again_and_again_keeps_a_positive_idf():
+    """A helper dropped from a term's postings and back later is counted in the document
+    frequency twice; unclamped, the frequency passed the number of profiles and the IDF went
+    negative, and rank() failed with a math domain error."""
+    idx = ExpertiseIndex(MatchConfig(max_postings_per_term=1))
+    for i in range(12):
+        helper = ("alice", "bob", "dave")[i % 3]
+        idx.observe_post(post(f"q{i}", "carol", "sourdough starter question", ts(i)))
+        idx.observe_post(post(f"r{i}", helper, "sourdough starter answer", ts(i, 1), reply_to=f"q{i}"))
+    assert idx._df_extra, "the postings were trimmed"
+    weights = idx._query_terms({term: 1.0 for term in idx.postings})
+    assert weights and all(w > 0 for w, _, _ in weights)
+    assert idx.rank(post("q99", "carol", "sourdough starter?", ts(13)), k=5)
