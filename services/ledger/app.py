@@ -240,6 +240,8 @@ class LedgerWorker:
         self.store = StateStore(s.ledger_store, s.ledger_cache_items)
         self.watermarks = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, enable_auto_commit=False)
         await consumer.start()
+        # The producer starts (InitProducerId) before the committed offsets are read: the broker
+        # completes a predecessor's transaction first, so its offsets are not read stale.
         await producer.start()
         await self.watermarks.start()
         try:
