@@ -42,6 +42,11 @@ VARIABLES: tuple[Var, ...] = (
     Var("GOALPOST_STREAM_BATCH_WITHIN_S", "0.05", "longest wait to fill a batch, seconds"),
     Var("GOALPOST_MATCH_TOP_K", "10", "candidates per match"),
     Var("GOALPOST_MATCH_HELPER_CAP", "20", "most open routed requests per helper"),
+    # The match index's memory bounds (docs/benchmarks.md, tests/bench/match_memory.py)
+    Var("GOALPOST_MATCH_POSTINGS_PER_TERM", "100", "helpers the match index keeps per term (the heaviest, most recent)"),
+    Var("GOALPOST_MATCH_CACHED_ROOTS", "100000", "root posts whose terms later replies still teach the match index"),
+    Var("GOALPOST_MATCH_CACHED_POSTS", "300000", "replies the match index remembers, to credit reactions and replies to them"),
+    Var("GOALPOST_MATCH_CACHED_REACTIONS", "200000", "reactions the match index remembers for unvote and unaccept"),
     Var("GOALPOST_STATE_DIR", str(REPO_ROOT / ".stack"), "where the local stack keeps data, logs and pid files"),
     Var("GOALPOST_LOG_LEVEL", "INFO", "log level of the services (JSON lines on stderr)"),
 )
@@ -68,6 +73,10 @@ class Settings:
     rate_per_key: float = field(default_factory=lambda: float(env("GOALPOST_RATE_PER_KEY")))
     match_top_k: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_TOP_K")))
     match_helper_cap: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_HELPER_CAP")))
+    match_postings_per_term: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_POSTINGS_PER_TERM")))
+    match_cached_roots: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_CACHED_ROOTS")))
+    match_cached_posts: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_CACHED_POSTS")))
+    match_cached_reactions: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_CACHED_REACTIONS")))
     state_dir: Path = field(default_factory=lambda: Path(env("GOALPOST_STATE_DIR")))
     log_level: str = field(default_factory=lambda: env("GOALPOST_LOG_LEVEL"))
 

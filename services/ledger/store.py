@@ -105,7 +105,7 @@ class SpillMap:
         """Every item, the table's included (a full scan: for snapshots and tests, not the hot path)."""
         yield from list(self._mem.items())
         for key, raw in self._db.execute(self._scan).fetchall():
-            if key not in self._mem and key not in self._dirty:
+            if key not in self._mem and key not in self._dirty and key not in self._flushing:
                 yield key, _decode(raw)
 
     def prefetch(self, keys: Iterable[Any]) -> None:

@@ -40,7 +40,10 @@ FOLLOWED = Counter("goalpost_match_index_events_total", "Events applied to the e
 
 rt = Runtime("match")
 settings = rt.settings
-index = ExpertiseIndex(MatchConfig(capacity=settings.match_helper_cap))
+index = ExpertiseIndex(MatchConfig(
+    capacity=settings.match_helper_cap, max_postings_per_term=settings.match_postings_per_term,
+    max_cached_roots=settings.match_cached_roots, max_cached_posts=settings.match_cached_posts,
+    max_reactions=settings.match_cached_reactions))
 
 
 def _inbox_key(helper_id: str) -> str:

@@ -305,3 +305,11 @@ def test_a_term_trimmed_again_and_again_keeps_a_positive_idf():
     weights = idx._query_terms({term: 1.0 for term in idx.postings})
     assert weights and all(w > 0 for w, _, _ in weights)
     assert idx.rank(post("q99", "carol", "sourdough starter?", ts(13)), k=5)
+
+
+def test_the_service_settings_default_to_the_ranking_defaults():
+    from services.core.settings import Settings
+    s, c = Settings("match"), MatchConfig()
+    assert (s.match_helper_cap, s.match_postings_per_term, s.match_cached_roots, s.match_cached_posts,
+            s.match_cached_reactions) == (c.capacity, c.max_postings_per_term, c.max_cached_roots,
+                                          c.max_cached_posts, c.max_reactions)
