@@ -44,6 +44,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("GOALPOST_MATCH_HELPER_CAP", "20", "most open routed requests per helper"),
     # The match index's memory bounds (docs/benchmarks.md, tests/bench/match_memory.py)
     Var("GOALPOST_MATCH_POSTINGS_PER_TERM", "100", "helpers the match index keeps per term (the heaviest, most recent)"),
+    Var("GOALPOST_MATCH_MAX_TERMS", "300000", "terms the match index keeps (the rarest, least recent go first)"),
     Var("GOALPOST_MATCH_CACHED_ROOTS", "100000", "root posts whose terms later replies still teach the match index"),
     Var("GOALPOST_MATCH_CACHED_POSTS", "300000", "replies the match index remembers, to credit reactions and replies to them"),
     Var("GOALPOST_MATCH_CACHED_REACTIONS", "200000", "reactions the match index remembers for unvote and unaccept"),
@@ -74,6 +75,7 @@ class Settings:
     match_top_k: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_TOP_K")))
     match_helper_cap: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_HELPER_CAP")))
     match_postings_per_term: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_POSTINGS_PER_TERM")))
+    match_max_terms: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_MAX_TERMS")))
     match_cached_roots: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_CACHED_ROOTS")))
     match_cached_posts: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_CACHED_POSTS")))
     match_cached_reactions: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_CACHED_REACTIONS")))

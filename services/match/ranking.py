@@ -154,6 +154,7 @@ class MatchConfig:
     route_ttl_days: float = 7.0      # an unanswered routed request stops counting after this
     # --- memory bounds (memory stays flat however long the stream runs) ---
     max_postings_per_term: int = 100   # a term keeps its heaviest (most recent) helpers only
+    max_terms: int = 300_000         # vocabulary kept; past it the rarest, least recent terms go
     max_asker_terms: int = 50_000    # "@asker" pseudo-terms kept (least recently used dropped)
     max_reactions: int = 200_000     # (actor, post) reactions remembered for unvote/unaccept
     max_cached_roots: int = 100_000  # root posts whose terms later replies can still learn from
@@ -265,6 +266,7 @@ class ExpertiseIndex:
         self._last_counts: dict[str, int] = {}
         self._t0: Optional[float] = None
         self.postings: dict[str, Postings] = {}
+        self._terms_slack = c.max_terms + max(c.max_terms // 10, 1)
         self._df_extra: dict[str, int] = {}         # helpers trimmed off a term's postings
         self._askers: OrderedDict[str, None] = OrderedDict()  # "@asker" terms, LRU order
         self.helpers: dict[str, HelperState] = {}
@@ -337,6 +339,21 @@ class ExpertiseIndex:
             added += v
         h.doclen += added
         self._total_len += added
+        if len(postings) > self._terms_slack:
+            self._prune_terms()
+
+    def _prune_terms(self) -> None:
+        """Real text has an open vocabulary (names, typos, one-off words), so the terms, unlike
+        the helpers per term, would grow without end. Past max_terms + 10% this drops terms down
+        to max_terms: the fewest helpers first, then the lowest (oldest) weight. "@asker" terms
+        have their own bound. Profile lengths are unchanged, as when postings are trimmed."""
+        keep = self.config.max_terms
+        postings, df_extra = self.postings, self._df_extra
+        ranked = sorted((len(plist), max(plist.w, default=0.0), term) for term, plist in postings.items()
+                        if not term.startswith("@"))
+        for _, _, term in ranked[:max(0, len(postings) - keep)]:
+            del postings[term]
+            df_extra.pop(term, None)
 
     def _trim(self, term: str, plist: Postings, cap: int) -> None:
         """Keep a term's cap heaviest postings.  Stored weights share one clock, so the

@@ -310,6 +310,19 @@ def test_a_term_trimmed_again_and_again_keeps_a_positive_idf():
 def test_the_service_settings_default_to_the_ranking_defaults():
     from services.core.settings import Settings
     s, c = Settings("match"), MatchConfig()
-    assert (s.match_helper_cap, s.match_postings_per_term, s.match_cached_roots, s.match_cached_posts,
-            s.match_cached_reactions) == (c.capacity, c.max_postings_per_term, c.max_cached_roots,
-                                          c.max_cached_posts, c.max_reactions)
+    assert (s.match_helper_cap, s.match_postings_per_term, s.match_max_terms, s.match_cached_roots,
+            s.match_cached_posts, s.match_cached_reactions) == (
+        c.capacity, c.max_postings_per_term, c.max_terms, c.max_cached_roots, c.max_cached_posts,
+        c.max_reactions)
+
+
+def test_the_vocabulary_is_bounded_and_keeps_the_terms_in_use():
+    idx = ExpertiseIndex(MatchConfig(max_terms=20))
+    for i in range(60):
+        idx.observe_post(post(f"q{i}", "carol", f"question about topic{i}", ts(i * 0.1)))
+        idx.observe_post(post(f"r{i}", "alice", f"answer on topic{i} with word{i}", ts(i * 0.1, 1),
+                              reply_to=f"q{i}"))
+    words = [t for t in idx.postings if not t.startswith("@")]
+    assert len(words) <= 22 and "topic59" in idx.postings and "topic0" not in idx.postings
+    ranked = idx.rank(post("q99", "carol", "anything about topic59?", ts(7)), k=3)
+    assert ranked and ranked[0].helper_id == "alice"
