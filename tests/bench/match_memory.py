@@ -1,6 +1,7 @@
 """Memory of the match index over a long stream, in-process (no stack):
 
     .venv/bin/python -m tests.bench.match_memory [--posts 500000] [--users 2000]
+    .venv/bin/python -m tests.bench.match_memory --prune-only   # the pause of a vocabulary pruning
 
 Replays Stack Exchange text (beer and matheducators from ../shared/data/se) as a stream of
 root posts (30%) and replies by a fixed population of users, with an upvote every 20 posts, and
@@ -14,21 +15,40 @@ import gc
 import json
 import os
 import random
+import time
 from pathlib import Path
 
 import orjson
 
-from services.match.ranking import ExpertiseIndex, MatchConfig
+from services.match.ranking import ExpertiseIndex, MatchConfig, Postings
 from tests.bench.common import rss_mib
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "se"
+
+
+def time_term_pruning() -> None:
+    """The pause when the vocabulary passes max_terms + 10%: one helper per term, distinct weights."""
+    idx = ExpertiseIndex(MatchConfig())
+    n = idx._terms_slack + 1
+    for i in range(n):
+        plist = Postings()
+        plist.add(f"h{i % 5000}", float(i))
+        idx.postings[f"term{i}"] = plist
+    started = time.perf_counter()
+    idx._prune_terms()
+    print(json.dumps({"terms_before": n, "terms_after": len(idx.postings),
+                      "prune_ms": round((time.perf_counter() - started) * 1000)}))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--posts", type=int, default=500_000)
     ap.add_argument("--users", type=int, default=2000)
+    ap.add_argument("--prune-only", action="store_true", help="only time the vocabulary pruning")
     args = ap.parse_args()
+    if args.prune_only:
+        time_term_pruning()
+        return
     texts = [e["text"] for name in ("beer", "matheducators")
              for e in map(orjson.loads, (DATA / f"{name}.jsonl").read_bytes().splitlines())
              if e.get("type") == "post" and e.get("text")]
