@@ -88,6 +88,34 @@ def to_event(topic: str, value: bytes) -> dict[str, Any]:
     return data
 
 
+def decode_batch(msgs: list) -> tuple[list[tuple[Any, dict[str, Any]]], list[tuple[Any, str]]]:
+    """A batch's events in the order they are applied (live and in recovery alike), and the
+    messages that are not events, each with the reason."""
+    events, rejected = [], []
+    for msg in sorted(msgs, key=_input_order):
+        try:
+            events.append((msg, to_event(msg.topic, msg.value)))
+        except (ValueError, InvalidEvent) as exc:  # JSON errors are ValueErrors
+            rejected.append((msg, str(exc)))
+        except Exception as exc:  # a bug must not turn one message into a crash loop
+            log.exception("ledger could not decode %s[%s]@%s", msg.topic, msg.partition, msg.offset)
+            rejected.append((msg, f"internal error: {exc!r}"))
+    return events, rejected
+
+
+def next_offsets(msgs: list) -> dict[TopicPartition, int]:
+    """The next input offset per partition after these messages."""
+    offsets: dict[TopicPartition, int] = {}
+    for m in msgs:
+        tp = TopicPartition(m.topic, m.partition)
+        offsets[tp] = max(offsets.get(tp, 0), m.offset + 1)
+    return offsets
+
+
+def _dead_letter(msg: Any, reason: str) -> DeadLetter:
+    return DeadLetter.of("ledger", msg.topic, msg.partition, msg.offset, reason, msg.value or b"")
+
+
 @dataclass
 class PreparedBatch:
     started: float  # perf_counter at the start of prepare (apply latency runs to the commit)
@@ -142,6 +170,7 @@ class LedgerWorker:
                 problem = str(exc)
         if problem is None:
             inputs_from, journal_from = (_partitions(unpack_offsets(meta[p])) for p in ("inputs", "journal"))
+            self.applied = dict(inputs_from)
         else:
             event("ledger rebuilding its rules' memory from the topics", why=problem)
             store.wipe()
@@ -149,23 +178,16 @@ class LedgerWorker:
             inputs_from, journal_from = {}, {}
             self.applied = {}
             await self.checkpoint({}, wait=True)  # a complete starting point: later ones may be partial
-        self.applied = dict(inputs_from)
         n = 0
         async for batch in read_until(settings.kafka_bootstrap, INPUTS, committed, start=inputs_from):
-            decoded = []
-            for msg in sorted(batch, key=_input_order):
-                try:
-                    decoded.append(to_event(msg.topic, msg.value))
-                except Exception:
-                    pass  # dead-lettered when it was first consumed
-                tp = TopicPartition(msg.topic, msg.partition)
-                self.applied[tp] = max(self.applied.get(tp, 0), msg.offset + 1)
-            self.state.prefetch(decoded)
-            for ev in decoded:
+            events, _ = decode_batch(batch)  # the rejected ones were dead-lettered when first consumed
+            self.state.prefetch(ev for _, ev in events)
+            for _, ev in events:
                 try:
                     apply_event(self.state, ev, RULES)
                 except Exception:
                     pass  # dead-lettered when it was first consumed
+            self.applied.update(next_offsets(batch))
             n += len(batch)
             self.state.evict()
             if store.dirty >= store.capacity:  # a long replay keeps its memory bounded too
@@ -289,36 +311,27 @@ class LedgerWorker:
         input offsets that one transaction will commit."""
         started = time.perf_counter()
         entries: list[LedgerEntry] = []
-        dead: list[DeadLetter] = []
-        decoded = []
-        for msg in sorted(msgs, key=_input_order):
-            try:
-                decoded.append((msg, to_event(msg.topic, msg.value)))
-            except (ValueError, InvalidEvent) as exc:  # JSON errors are ValueErrors
-                dead.append(DeadLetter.of("ledger", msg.topic, msg.partition, msg.offset, str(exc), msg.value or b""))
-        self.state.prefetch(ev for _, ev in decoded)
-        for msg, ev in decoded:
+        events, rejected = decode_batch(msgs)
+        dead = [_dead_letter(msg, reason) for msg, reason in rejected]
+        self.state.prefetch(ev for _, ev in events)
+        for msg, ev in events:
             try:
                 entries.extend(apply_event(self.state, ev, RULES))
                 for ring in self.state.last_flagged:
                     RINGS.inc()
                     event("reward ring flagged", members=ring.get("members"))
             except (ValueError, InvalidEvent, UnknownPost) as exc:
-                dead.append(DeadLetter.of("ledger", msg.topic, msg.partition, msg.offset, str(exc), msg.value or b""))
+                dead.append(_dead_letter(msg, str(exc)))
             except Exception as exc:  # a bug must not turn one message into a crash loop
                 log.exception("ledger rule failed on %s[%s]@%s", msg.topic, msg.partition, msg.offset)
-                dead.append(DeadLetter.of("ledger", msg.topic, msg.partition, msg.offset,
-                                          f"internal error: {exc!r}", msg.value or b""))
+                dead.append(_dead_letter(msg, f"internal error: {exc!r}"))
         changed = {}
         for e in entries:
             self.views.add(e)
             changed[e.user_id] = e
         balances = [Balance(user_id=u, balance=self.views.balances[u], updated_at=e.created_at,
                             last_entry_id=e.entry_id) for u, e in changed.items()]
-        offsets: dict[TopicPartition, int] = {}
-        for m in msgs:
-            tp = TopicPartition(m.topic, m.partition)
-            offsets[tp] = max(offsets.get(tp, 0), m.offset + 1)
+        offsets = next_offsets(msgs)
         self.applied.update(offsets)
         self.state.evict()  # between events: no rule holds a value it is about to change
         CACHED.set(sum(m.cached for m in self.store.maps.values()) if self.store else 0)

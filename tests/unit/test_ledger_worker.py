@@ -1,0 +1,46 @@
+"""The ledger worker's batch step (services/ledger/app.py), without Kafka or Redis: what one
+transaction would commit for a batch of input records."""
+from collections import namedtuple
+
+import orjson
+from aiokafka import TopicPartition
+
+from services.ledger.app import LedgerWorker, decode_batch, next_offsets
+
+Msg = namedtuple("Msg", "topic partition offset timestamp value")
+
+
+def post(offset, pid, author):
+    return Msg("posts.classified.v1", 0, offset, offset, orjson.dumps(
+        {"post_id": pid, "author_id": author, "text": "x", "created_at": "2026-11-26T10:00:00.000Z",
+         "reply_to": None, "tags": [], "source": "t", "intent": "request", "confidence": 1.0,
+         "scores": {}, "topics": [], "model_version": "t"}))
+
+
+def upvote(offset, rid, actor, pid, partition=1):
+    return Msg("reactions.v1", partition, offset, offset, orjson.dumps(
+        {"reaction_id": rid, "actor_id": actor, "post_id": pid, "kind": "upvote",
+         "created_at": "2026-11-26T10:01:00.000Z"}))
+
+
+def test_posts_are_applied_before_the_reactions_of_their_batch():
+    events, rejected = decode_batch([upvote(5, "r1", "bob", "p1"), post(9, "p1", "ann")])
+    assert [ev["type"] for _, ev in events] == ["post", "reaction"] and rejected == []
+
+
+def test_a_batch_gives_entries_balances_and_the_next_offsets():
+    batch = LedgerWorker().prepare([post(0, "p1", "ann"), upvote(3, "r1", "bob", "p1"), upvote(4, "r2", "cy", "p1")])
+    assert [e.user_id for e, _ in batch.encoded] == ["ann", "ann"]
+    assert {(tp.topic, tp.partition): o for tp, o in batch.offsets.items()} == \
+        {("posts.classified.v1", 0): 1, ("reactions.v1", 1): 5}
+    assert batch.users == {"ann"} and batch.dead == []
+
+
+def test_records_that_are_not_events_are_dead_lettered_and_the_rest_go_on():
+    null_value = Msg("reactions.v1", 1, 7, 7, None)
+    garbage = Msg("reactions.v1", 1, 8, 8, b"[1, 2]")
+    batch = LedgerWorker().prepare([post(0, "p1", "ann"), null_value, garbage, upvote(9, "r1", "bob", "p1")])
+    assert sorted(d.offset for d in batch.dead) == [7, 8]
+    assert all(d.topic_name == "reactions.v1" and d.error for d in batch.dead)
+    assert [e.user_id for e, _ in batch.encoded] == ["ann"]
+    assert next_offsets([null_value, garbage]) == {TopicPartition("reactions.v1", 1): 9}
