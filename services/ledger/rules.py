@@ -55,9 +55,9 @@ Malformed events raise :class:`InvalidEvent` (also for the DLQ) before the state
 from __future__ import annotations
 
 import copy
+import hashlib
 import marshal
 import sys
-import hashlib
 import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone

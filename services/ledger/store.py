@@ -12,16 +12,16 @@ batch applied so far is committed in Kafka. After a crash the store is at the la
 offsets committed in Kafka, discarding the entries (they are in the journal already).
 
 Values are plain Python data (str, int, tuple, list, dict, set, None) serialised with marshal
-(stored as base64 text, see _encode):
-the file is private to this process and version (the checkpoint names the Python version and
-the state schema, and anything else is rebuilt from the topics).
+and stored as base64 text (see _encode). The file is private to this process and version: the
+checkpoint names the store format and the Python version, the state blob its schema, and a
+checkpoint of another one is rebuilt from the topics.
 """
 from __future__ import annotations
 
 import marshal
 import sqlite3
-from binascii import a2b_base64, b2a_base64
 import sys
+from binascii import a2b_base64, b2a_base64
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Iterator

@@ -79,8 +79,7 @@ class Views:
     @classmethod
     def from_bytes(cls, raw: bytes) -> "Views":
         balances, windows, keep = marshal.loads(raw)
-        return cls(balances=balances, windows=windows, dedupe=False,
-                   keep_windows=keep)
+        return cls(balances=balances, windows=windows, dedupe=False, keep_windows=keep)
 
 
 def views_from_entries(entries: Iterable[Mapping[str, Any]]) -> Views:
