@@ -27,6 +27,7 @@ from services.match.ranking import ExpertiseIndex, MatchConfig
 ROUTED_INTENTS = ("goal", "request")
 FOLLOWED_TOPICS = ("posts.classified.v1", "reactions.v1", "relations.v1", "matches.v1")
 INBOX_LIMIT = 100
+YIELD_EVERY = 100  # index updates between two turns given to ranking and HTTP
 RANKER_VERSION = "expertise-bm25-2026.11.1"  # recorded in every Match; bump when ranking changes
 
 MATCHES = Counter("goalpost_match_matches_total", "Matches sent", ["intent"])
@@ -42,16 +43,12 @@ rt = Runtime("match")
 settings = rt.settings
 index = ExpertiseIndex(MatchConfig(
     capacity=settings.match_helper_cap, max_postings_per_term=settings.match_postings_per_term,
-    max_terms=settings.match_max_terms,
-    max_cached_roots=settings.match_cached_roots, max_cached_posts=settings.match_cached_posts,
-    max_reactions=settings.match_cached_reactions))
+    max_terms=settings.match_max_terms, max_cached_roots=settings.match_cached_roots,
+    max_cached_posts=settings.match_cached_posts, max_reactions=settings.match_cached_reactions))
 
 
 def _inbox_key(helper_id: str) -> str:
     return f"match:inbox:{helper_id}"
-
-
-YIELD_EVERY = 100  # index updates between two turns given to ranking and HTTP
 
 
 def _match_key(post_id: str) -> str:
