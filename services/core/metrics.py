@@ -11,4 +11,5 @@ HTTP_REQUESTS = Counter("goalpost_http_requests_total", "HTTP requests", ["servi
 HTTP_SECONDS = Histogram("goalpost_http_request_seconds", "HTTP request latency", ["service", "route"],
                          buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1))
 CONSUMER_LAG = Gauge("goalpost_consumer_lag_messages", "Log end offset minus committed offset",
-                     ["service", "topic", "partition"])
+                     ["service", "topic", "partition"],
+                     multiprocess_mode="livemostrecent")  # workers of one group poll the same values

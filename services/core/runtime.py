@@ -11,6 +11,7 @@ import asyncio
 import gc
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -18,19 +19,24 @@ from collections import Counter
 from typing import Any, Awaitable, Callable, Iterable, Optional
 
 import faust
+from aiohttp.web import TCPSite
 from faust.app.base import BootStrategy
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
 import mode
 import orjson
+import prometheus_client
 import redis.asyncio as aioredis
+import uvloop
 from redis.exceptions import RedisError
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from services.core import metrics
 from services.core.contracts import ContractError, DeadLetter, Record, dumps
 from services.core.kafka_io import send_many, topic_partitions
 from services.core.settings import Settings
+from services.core.workers import METRICS_DIR_ENV, WORKER_ENV, worker_index
 
 log = logging.getLogger("goalpost")
 
@@ -41,11 +47,14 @@ class JsonFormatter(logging.Formatter):
     def __init__(self, service: str):
         super().__init__()
         self.service = service
+        self.worker = worker_index() if os.environ.get(WORKER_ENV) else None  # one of several
 
     def format(self, record: logging.LogRecord) -> str:
         out = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
                "level": record.levelname.lower(), "service": self.service,
                "logger": record.name, "msg": record.getMessage()}
+        if self.worker is not None:
+            out["worker"] = self.worker
         for key, value in getattr(record, "fields", {}).items():
             out[key] = value
         if record.exc_info:
@@ -106,8 +115,20 @@ class _WebOnlyBoot(BootStrategy):
     enable_kafka = False
 
 
+class _ReusePortWeb(AiohttpWeb):
+    """faust's aiohttp server, bound with SO_REUSEPORT: the workers of one service share its port."""
+
+    def _new_transport_tcp(self) -> TCPSite:
+        return TCPSite(self._runner, self.app.conf.web_bind, self.app.conf.web_port,
+                       ssl_context=self.app.conf.web_ssl_context, reuse_port=True)
+
+
 class _WebOnlyApp(faust.App):
     BootStrategy = _WebOnlyBoot
+    shares_port = False
+
+    def _new_web(self) -> AiohttpWeb:
+        return _ReusePortWeb(self) if self.shares_port else super()._new_web()
 
 
 class Runtime:
@@ -134,9 +155,12 @@ class Runtime:
             web_bind=s.http_host,
             web_port=s.http_port,
             web_in_thread=False,
-            datadir=str(s.state_dir / "faust"),  # not the working directory (read-only in containers)
+            # not the working directory (read-only in containers); one per worker process
+            datadir=str(s.state_dir / "faust" / f"worker-{worker_index()}"),
         )
+        self.app.shares_port = s.workers > 1
         self.producer: Optional[AIOKafkaProducer] = None
+        self.linger_ms = 5  # how long the producer waits to fill a batch (ingest answers clients: less)
         self.redis: Optional[aioredis.Redis] = None
         self.state_recovered = asyncio.Event()
         self._lag_topics: dict[str, list[str]] = {}  # consumer group -> topics its lag poller covers
@@ -150,7 +174,7 @@ class Runtime:
         s = self.settings
         self.producer = AIOKafkaProducer(
             bootstrap_servers=s.kafka_bootstrap, acks="all", enable_idempotence=True,
-            linger_ms=5, max_batch_size=1 << 20, compression_type=None,
+            linger_ms=self.linger_ms, max_batch_size=1 << 20, compression_type=None,
             client_id=f"goalpost-{self.service}", request_timeout_ms=15000)
         while True:
             try:
@@ -290,6 +314,8 @@ class Runtime:
         Requests are counted and timed by route template and status."""
         service = self.service
         label = re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path)  # metrics name the template, not its regex
+        seconds = metrics.HTTP_SECONDS.labels(service, label)
+        by_status: dict[int, Any] = {}  # labels() per request was a few % of a single post's time
 
         async def timed(view: faust.web.View, request: Any, **kw: Any) -> Any:
             started = time.perf_counter()
@@ -302,8 +328,11 @@ class Runtime:
             except Exception:
                 log.exception("unhandled error in %s", path)
                 response = problem(view, 500, "Internal Server Error", "unexpected error; it was logged")
-            metrics.HTTP_REQUESTS.labels(service, label, str(response.status)).inc()
-            metrics.HTTP_SECONDS.labels(service, label).observe(time.perf_counter() - started)
+            counter = by_status.get(response.status)
+            if counter is None:
+                counter = by_status[response.status] = metrics.HTTP_REQUESTS.labels(service, label, str(response.status))
+            counter.inc()
+            seconds.observe(time.perf_counter() - started)
             return response
 
         attrs = {m.lower(): timed for m in methods}
@@ -320,7 +349,7 @@ class Runtime:
                              status=200 if not problems else 503)
 
         async def metrics_route(view, request):
-            return view.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+            return view.bytes(generate_latest(_metrics_registry()), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
         self.route("/healthz", healthz)
         self.route("/readyz", readyz)
@@ -389,8 +418,20 @@ class Runtime:
         self.app.conf.loghandlers = [handler]
         self.app.conf.logging_config = {"version": 1, "disable_existing_loggers": False,
                                         "root": {"level": level, "handlers": []}}
+        if self.settings.event_loop == "uvloop":
+            uvloop.install()  # before the worker makes its loop: every service's sockets run on libuv
         worker = faust.Worker(self.app, loglevel=level, quiet=True, redirect_stdouts=False)
         worker.execute_from_commandline()
+
+
+def _metrics_registry() -> Any:
+    """This process's metrics, or, when the service runs several workers, all of theirs (each
+    worker writes its values to the shared directory; a scrape may reach any of them)."""
+    if not os.environ.get(METRICS_DIR_ENV):
+        return prometheus_client.REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
 
 
 def problem(view: Any, status: int, title: str, detail: str, field: Optional[str] = None,

@@ -25,6 +25,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("GOALPOST_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL for derived views, dedupe keys and rate limits"),
     Var("GOALPOST_HTTP_HOST", "127.0.0.1", "address the services' HTTP servers bind to"),
     Var("GOALPOST_INGEST_PORT", "8081", "HTTP port of ingest"),
+    Var("GOALPOST_INGEST_WORKERS", "2", "ingest worker processes sharing its port (one core each at most)"),
     Var("GOALPOST_CLASSIFY_PORT", "8082", "HTTP port of classify"),
     Var("GOALPOST_MATCH_PORT", "8083", "HTTP port of match"),
     Var("GOALPOST_LEDGER_PORT", "8084", "HTTP port of ledger"),
@@ -50,6 +51,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("GOALPOST_MATCH_CACHED_REACTIONS", "200000", "reactions the match index remembers for unvote and unaccept"),
     Var("GOALPOST_STATE_DIR", str(REPO_ROOT / ".stack"), "where the local stack keeps data, logs and pid files"),
     Var("GOALPOST_LOG_LEVEL", "INFO", "log level of the services (JSON lines on stderr)"),
+    Var("GOALPOST_EVENT_LOOP", "uvloop", "the services' event loop: uvloop (libuv, faster) or asyncio (the standard one)"),
 )
 _DEFAULTS = {v.name: v for v in VARIABLES}
 
@@ -81,10 +83,17 @@ class Settings:
     match_cached_reactions: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_CACHED_REACTIONS")))
     state_dir: Path = field(default_factory=lambda: Path(env("GOALPOST_STATE_DIR")))
     log_level: str = field(default_factory=lambda: env("GOALPOST_LOG_LEVEL"))
+    event_loop: str = field(default_factory=lambda: env("GOALPOST_EVENT_LOOP"))
 
     @property
     def ledger_store(self) -> Path:
         return Path(env("GOALPOST_LEDGER_STORE") or self.state_dir / "ledger-rules.sqlite")
+
+    @property
+    def workers(self) -> int:
+        """Worker processes of the service (services/core/workers.py); 1 where not configurable."""
+        name = f"GOALPOST_{self.service.upper()}_WORKERS"
+        return int(env(name)) if name in _DEFAULTS else 1
 
     @property
     def http_port(self) -> int:

@@ -64,6 +64,20 @@ def _pid(name: str) -> int | None:
         return None
 
 
+def group_pids(leader: int) -> list[int]:
+    """The processes of a stack member's process group (each member is started in a session of
+    its own): a service with several workers is its supervisor and the workers."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getpgid(int(entry)) == leader:
+                    pids.append(int(entry))
+            except ProcessLookupError:
+                pass
+    return sorted(pids)
+
+
 def _spawn(name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> int:
     d = state_dir()
     log = open(d / "logs" / f"{name}.log", "ab")
@@ -245,6 +259,8 @@ def status() -> bool:
             ready = _healthy(name)
             ok &= ready
             extra = f" ready={'yes' if ready else 'no'} port={port_of(name)}"
+            if pid and len(group_pids(pid)) > 1:
+                extra += f" workers={len(group_pids(pid)) - 1}"
         else:
             ok &= pid is not None
         print(f"{name:9s} {'running' if pid else 'stopped'}{f' pid={pid}' if pid else ''}{extra}")

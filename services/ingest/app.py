@@ -18,9 +18,13 @@ from services.ingest.logic import ValidationError, validate_post, validate_react
 from services.ingest.openapi import openapi_document
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
+# A client waits for Kafka's ack: send at once. Under load batches still form while the previous
+# produce request of a partition is in flight.
+LINGER_MS = 0
 SEND_TIMEOUT_S = 3.0  # with the broker down, answer 503 quickly instead of hanging
 
 rt = Runtime("ingest")
+rt.linger_ms = LINGER_MS
 settings = rt.settings
 API_KEYS = load_keys(env("GOALPOST_API_KEYS"), env("GOALPOST_API_KEYS_FILE"))
 guards: Optional[Guards] = None

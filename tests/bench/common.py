@@ -48,10 +48,11 @@ def rss_mib(pid: int) -> float:
 
 
 def stack_memory() -> dict[str, float]:
-    """Resident MiB of each service process of the local stack (and the broker, for scale)."""
+    """Resident MiB of each service of the local stack, all its processes together (and the
+    broker, for scale)."""
     out = {}
     for name in ("ingest", "classify", "match", "ledger", "kafka", "redis"):
         pid = stack._pid(name)
         if pid:
-            out[name] = round(rss_mib(pid), 1)
+            out[name] = round(sum(rss_mib(p) for p in stack.group_pids(pid)), 1)
     return out

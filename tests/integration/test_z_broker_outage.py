@@ -17,7 +17,8 @@ def test_broker_outage_gives_503_and_loses_nothing_acknowledged(http, run_id):
     author = f"{run_id}:u"
     before = {"post_id": f"{run_id}:before", "author_id": author, "text": "How do I fix a flat tyre?"}
     assert http.post("ingest", "/v1/posts", before)[0] == 202
-    pids = {s: stack._pid(s) for s in ("ingest", "classify", "match", "ledger")}
+    # every process of each service, a supervised service's workers included
+    pids = {s: stack.group_pids(stack._pid(s)) for s in ("ingest", "classify", "match", "ledger")}
 
     os.kill(stack._pid("kafka"), signal.SIGKILL)
     wait_for(lambda: stack._pid("kafka") is None, timeout=10, what="the broker to die")
@@ -31,7 +32,7 @@ def test_broker_outage_gives_503_and_loses_nothing_acknowledged(http, run_id):
     stack.start_kafka()
     for service in pids:
         wait_for(lambda s=service: stack._healthy(s), timeout=90, what=f"{service} ready after the outage")
-    assert {s: stack._pid(s) for s in pids} == pids, "a service had to be restarted"
+    assert {s: stack.group_pids(stack._pid(s)) for s in pids} == pids, "a service or worker had to be restarted"
 
     after = {"post_id": f"{run_id}:after", "author_id": author, "text": "What tyre pressure for a road bike?"}
     assert http.post("ingest", "/v1/posts", after)[0] == 202

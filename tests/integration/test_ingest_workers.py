@@ -1,0 +1,50 @@
+"""The ingest runs as a supervisor and GOALPOST_INGEST_WORKERS worker processes sharing its port
+(services/core/workers.py): a scrape of the port counts every worker's requests, and a worker
+killed with SIGKILL is started again while the others keep answering."""
+import os
+import re
+import signal
+
+from services.core import stack
+from services.core.settings import Settings
+from tests.integration.conftest import wait_for
+
+WORKERS = Settings(service="ingest").workers
+
+
+def _ingest_processes() -> list[int]:
+    return stack.group_pids(stack._pid("ingest"))
+
+
+def _accepted_over_http(http) -> float:
+    status, text = http.get("ingest", "/metrics")
+    assert status == 200
+    found = re.search(r'^goalpost_http_requests_total\{route="/v1/posts",service="ingest",status="202"\} (\S+)$',
+                      text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_the_ingest_runs_its_configured_workers():
+    assert WORKERS >= 2, "the local stack is meant to run ingest with several workers"
+    assert len(_ingest_processes()) == WORKERS + 1  # the supervisor and its workers
+
+
+def test_every_scrape_counts_the_requests_of_every_worker(http, run_id):
+    before = _accepted_over_http(http)
+    for i in range(20):  # each request on a new connection: the kernel spreads them over the workers
+        assert http.post("ingest", "/v1/posts", {"author_id": f"{run_id}:u{i}", "text": f"question {i}?"})[0] == 202
+    # A scrape is answered by one worker; each must report all 20 (one worker alone would see
+    # about half of them).
+    assert [_accepted_over_http(http) - before for _ in range(6)] == [20.0] * 6
+
+
+def test_a_killed_worker_is_started_again_and_the_service_keeps_answering(http, run_id):
+    supervisor = stack._pid("ingest")
+    workers = [p for p in _ingest_processes() if p != supervisor]
+    os.kill(workers[0], signal.SIGKILL)
+    for i in range(10):  # the other worker answers meanwhile
+        assert http.post("ingest", "/v1/posts", {"author_id": f"{run_id}:u", "text": f"still there {i}?"})[0] == 202
+    restarted = wait_for(lambda: (lambda now: now if len(now) == WORKERS + 1 and workers[0] not in now else None)(
+        _ingest_processes()), timeout=30, what="the killed worker replaced")
+    assert stack._pid("ingest") == supervisor and workers[1] in restarted
+    wait_for(lambda: stack._healthy("ingest"), timeout=30, what="ingest ready")
