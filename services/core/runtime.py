@@ -159,6 +159,7 @@ class Runtime:
             datadir=str(s.state_dir / "faust" / f"worker-{worker_index()}"),
         )
         self.app.shares_port = s.workers > 1
+        (s.state_dir / "faust").mkdir(parents=True, exist_ok=True)  # faust makes only the last level
         self.producer: Optional[AIOKafkaProducer] = None
         self.linger_ms = 5  # how long the producer waits to fill a batch (ingest answers clients: less)
         self.redis: Optional[aioredis.Redis] = None
