@@ -13,7 +13,7 @@ from services.core.runtime import Runtime, event, json_response, problem
 from services.core.settings import env
 from services.ingest import metrics as m
 from services.ingest.auth import authenticate, load_keys
-from services.ingest.guards import PENDING, PENDING_TTL_S, Guards
+from services.ingest.guards import PENDING, PENDING_TTL_S, Admission, Guards
 from services.ingest.logic import ValidationError, validate_post, validate_reaction, validate_relation
 from services.ingest.openapi import openapi_document
 
@@ -82,14 +82,11 @@ async def _authorised_body(view, request) -> tuple[str, bytes, Any]:
     return name, body, None
 
 
-async def _rate_limited(view, buckets: list[tuple[str, float]], cost: int = 1) -> Any:
-    allowed, refused, wait_s = await _guards().allow(buckets, cost)
-    if allowed:
-        return None
-    kind = refused.split(":")[0]
-    m.RATE_LIMITED.labels(kind).inc()
-    return problem(view, 429, "Too Many Requests", f"rate limit per {kind} exceeded",
-                   headers={"Retry-After": str(max(1, int(wait_s + 0.999)))})
+def _too_many(view, admission: Admission) -> Any:
+    bucket = admission.refused.split(":")[0]
+    m.RATE_LIMITED.labels(bucket).inc()
+    return problem(view, 429, "Too Many Requests", f"rate limit per {bucket} exceeded",
+                   headers={"Retry-After": str(max(1, int(admission.wait_s + 0.999)))})
 
 
 async def write_one(kind: Kind, view, request) -> Any:
@@ -106,14 +103,15 @@ async def write_one(kind: Kind, view, request) -> Any:
     except ValidationError as exc:
         m.REJECTED.labels(kind.name, exc.field).inc()
         return problem(view, 422, "Unprocessable Content", exc.detail, field=exc.field)
-    limited = await _rate_limited(view, [(f"key:{key_name}", settings.rate_per_key),
-                                         (f"author:{getattr(record, kind.author_field)}", settings.rate_per_author)])
-    if limited:
-        return limited
     record_id = getattr(record, kind.id_field)
     idem = _idempotency_key(kind, data, record, request.headers.get("Idempotency-Key"), key_name)
     claims = [(idem, record_id)] if idem is not None else []
-    (previous,) = await _guards().claim(kind.name, claims) or [None]
+    admission = await _guards().admit([(f"key:{key_name}", settings.rate_per_key),
+                                       (f"author:{getattr(record, kind.author_field)}", settings.rate_per_author)],
+                                      1, kind.name, claims)
+    if not admission.allowed:
+        return _too_many(view, admission)
+    (previous,) = admission.previous or [None]
     if previous is not None and previous.startswith(PENDING):
         return problem(view, 503, "Service Unavailable", "a write with this id is in progress; retry",
                        headers={"Retry-After": "1"})
@@ -161,9 +159,9 @@ async def write_batch(view, request) -> Any:
     if len(items) > settings.batch_max_items:
         return problem(view, 413, "Payload Too Large",
                        f"at most {settings.batch_max_items} items per batch, got {len(items)}", field="$")
-    limited = await _rate_limited(view, [(f"key:{key_name}", settings.rate_per_key)], len(items))
-    if limited:
-        return limited
+    admission = await _guards().admit([(f"key:{key_name}", settings.rate_per_key)], len(items), "post", [])
+    if not admission.allowed:
+        return _too_many(view, admission)
     results: list[dict] = [{} for _ in items]
     fresh: list[tuple[int, Post, Optional[str]]] = []
     now = datetime.now(timezone.utc)  # one receive time for the whole batch

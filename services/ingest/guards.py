@@ -3,26 +3,32 @@ Atomic in Redis (SET NX, a Lua script), so several ingest workers share them."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Optional
 
 import redis.asyncio as aioredis
 
 from services.core.coalesce import Coalescer
 
-# Token buckets for several requests in one call (see Guards.allow). KEYS are the buckets of
-# every request in turn; ARGV[1] is now (s), then per request: its bucket count n, its cost,
-# and n rates (tokens/s). Each request takes its cost from all of its buckets or from none;
-# burst = 5 s of rate. Returns per request {allowed, index of the refusing bucket (1-based, 0
-# if allowed), ms until it has the tokens}. Requests sharing a bucket (one API key) see each
-# other's takes, in order.
-TOKEN_BUCKETS = """
+# Admission of several requests in one call (see Guards.admit): each request's token buckets,
+# then, if it was allowed, its idempotency claims. ARGV[1] is now (s) and ARGV[2] the pending
+# claims' TTL (s); then per request: its bucket count n, its cost, its claim count c, n rates
+# (tokens/s) and c claim values. KEYS are, per request, its n buckets then its c claim keys.
+# A request takes its cost from all of its buckets or from none; burst = 5 s of rate. Returns
+# per request {allowed, index of the refusing bucket (1-based, 0 if allowed), ms until it has
+# the tokens, then per claim what the key held before ('' if it was free, and for a refused
+# request, which claims nothing)}. Requests sharing a bucket (one API key) see each other's
+# takes, in order.
+ADMIT = """
 local now = tonumber(ARGV[1])
+local ttl = ARGV[2]
 local out = {}
-local a, k = 2, 1
+local a, k = 3, 1
 while a <= #ARGV do
-  local n = tonumber(ARGV[a]); local cost = tonumber(ARGV[a + 1])
+  local n = tonumber(ARGV[a]); local cost = tonumber(ARGV[a + 1]); local c = tonumber(ARGV[a + 2])
   local tokens = {}; local refused = 0; local wait = 0
   for i = 1, n do
-    local rate = tonumber(ARGV[a + 1 + i]); local burst = math.max(rate * 5, cost)
+    local rate = tonumber(ARGV[a + 2 + i]); local burst = math.max(rate * 5, cost)
     local b = redis.call('HMGET', KEYS[k + i - 1], 't', 'ts')
     local t = math.min(burst, (tonumber(b[1]) or burst) + (now - (tonumber(b[2]) or now)) * rate)
     if t < cost then refused = i; wait = math.ceil((cost - t) / rate * 1000); break end
@@ -30,7 +36,7 @@ while a <= #ARGV do
   end
   if refused == 0 then
     for i = 1, n do
-      local rate = tonumber(ARGV[a + 1 + i])
+      local rate = tonumber(ARGV[a + 2 + i])
       redis.call('HSET', KEYS[k + i - 1], 't', tokens[i] - cost, 'ts', now)
       redis.call('PEXPIRE', KEYS[k + i - 1], math.ceil(math.max(rate * 5, cost) / rate * 1000) + 1000)
     end
@@ -38,10 +44,25 @@ while a <= #ARGV do
   out[#out + 1] = refused == 0 and 1 or 0
   out[#out + 1] = refused
   out[#out + 1] = wait
-  a = a + 2 + n; k = k + n
+  for j = 1, c do
+    local held = false
+    if refused == 0 then
+      held = redis.call('SET', KEYS[k + n + j - 1], ARGV[a + 2 + n + j], 'NX', 'GET', 'EX', ttl)
+    end
+    out[#out + 1] = held or ''
+  end
+  a = a + 3 + n + c; k = k + n + c
 end
 return out
 """
+
+
+@dataclass(frozen=True)
+class Admission:
+    allowed: bool
+    refused: str                   # the bucket that refused, when not allowed
+    wait_s: float                  # until that bucket would allow
+    previous: list[Optional[str]]  # per claim, as Guards.claim returns (empty when not allowed)
 
 
 PENDING = "pending:"
@@ -55,8 +76,8 @@ class Guards:
     def __init__(self, redis: aioredis.Redis, window_s: int):
         self.redis = redis
         self.window_s = window_s
-        self._bucket = redis.register_script(TOKEN_BUCKETS)
-        self._allow = Coalescer(self._allow_many)
+        self._admit_script = redis.register_script(ADMIT)
+        self._admit = Coalescer(self._admit_many)
         self._claim = Coalescer(self._claim_many)
         self._confirm = Coalescer(self._confirm_many)
 
@@ -100,18 +121,28 @@ class Guards:
         if keys:
             await self.redis.delete(*[f"idem:{kind}:{k}" for k in keys])
 
-    async def allow(self, buckets: list[tuple[str, float]], cost: int = 1) -> tuple[bool, str, float]:
-        """Takes `cost` tokens from every (bucket, rate/s) or from none; returns (allowed,
-        the refusing bucket, seconds until it would allow)."""
-        allowed, index, wait_ms = await self._allow.submit((buckets, cost))
-        refused = buckets[int(index) - 1][0] if not allowed else ""
-        return bool(allowed), refused, int(wait_ms) / 1000.0
+    async def admit(self, buckets: list[tuple[str, float]], cost: int, kind: str,
+                    claims: list[tuple[str, str]]) -> Admission:
+        """Takes `cost` tokens from every (bucket, rate/s) or from none and, if they were taken,
+        claims the idempotency keys as `claim` does; one round trip for both, shared with the
+        concurrent requests (the two calls were two of a single post's three Redis trips)."""
+        return await self._admit.submit((buckets, cost, kind, claims))
 
-    async def _allow_many(self, calls: list[tuple[list[tuple[str, float]], int]]) -> list[tuple[int, int, int]]:
+    async def _admit_many(self, calls: list[tuple[list[tuple[str, float]], int, str, list[tuple[str, str]]]]
+                          ) -> list[Admission]:
         keys: list[str] = []
-        args: list[float] = [time.time()]
-        for buckets, cost in calls:
+        args: list[object] = [time.time(), PENDING_TTL_S]
+        for buckets, cost, kind, claims in calls:
             keys.extend(f"rate:{name}" for name, _ in buckets)
-            args.extend((len(buckets), cost, *[rate for _, rate in buckets]))
-        flat = await self._bucket(keys=keys, args=args)
-        return [tuple(flat[i:i + 3]) for i in range(0, len(flat), 3)]
+            keys.extend(f"idem:{kind}:{key}" for key, _ in claims)
+            args.extend((len(buckets), cost, len(claims), *[rate for _, rate in buckets],
+                         *[PENDING + record_id for _, record_id in claims]))
+        flat = iter(await self._admit_script(keys=keys, args=args))
+        out = []
+        for buckets, _, _, claims in calls:
+            allowed, index, wait_ms = int(next(flat)), int(next(flat)), int(next(flat))
+            held = [next(flat) for _ in claims]
+            out.append(Admission(allowed=bool(allowed), refused=buckets[index - 1][0] if not allowed else "",
+                                 wait_s=wait_ms / 1000.0,
+                                 previous=[h.decode() if h else None for h in held] if allowed else []))
+        return out

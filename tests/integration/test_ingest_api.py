@@ -84,6 +84,12 @@ def test_author_rate_limit_answers_429_with_retry_after(http, run_id):
             assert int(headers["Retry-After"]) >= 1
             break
     assert statuses[0] == 202 and statuses[-1] == 429
+    # A refused request claimed nothing: the same post_id, once the bucket has refilled, is
+    # written (not taken for a repeat, nor for a write in progress).
+    post = {"post_id": f"{run_id}:limited", "author_id": f"{run_id}:spam", "text": "Is this one in?"}
+    assert http.post("ingest", "/v1/posts", post)[0] == 429
+    assert wait_for(lambda: (lambda r: r if r[0] != 429 else None)(http.post("ingest", "/v1/posts", post)),
+                    timeout=10, what="the bucket refilled") == (202, {"status": "accepted", "post_id": post["post_id"]})
 
 
 def test_raw_topic_garbage_goes_to_the_dead_letter_topic(run_id):
