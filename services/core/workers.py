@@ -59,9 +59,10 @@ def _say(service: str, msg: str, **fields) -> None:
 
 
 class Supervisor:
-    def __init__(self, service: str, workers: int):
+    def __init__(self, service: str, workers: int, argv: list[str] | None = None):
         self.service = service
         self.workers = workers
+        self.argv = argv or [sys.executable, "-m", f"services.{service}"]  # a worker's command
         self.procs: dict[int, subprocess.Popen] = {}  # worker index -> process
         self.restarts: list[float] = []
         self.stopping = False
@@ -69,8 +70,7 @@ class Supervisor:
 
     def _start(self, index: int) -> None:
         env = {**os.environ, WORKER_ENV: str(index), METRICS_DIR_ENV: self.metrics_dir}
-        self.procs[index] = subprocess.Popen([sys.executable, "-m", f"services.{self.service}"], env=env,
-                                             preexec_fn=_die_with_parent)
+        self.procs[index] = subprocess.Popen(self.argv, env=env, preexec_fn=_die_with_parent)
         _say(self.service, "worker started", worker=index, pid=self.procs[index].pid)
 
     def _stop(self, signum: int, _frame) -> None:
@@ -98,8 +98,7 @@ class Supervisor:
     def _restart(self, index: int, dead: subprocess.Popen) -> bool:
         from prometheus_client import multiprocess  # only now: the supervisor exports no metrics itself
 
-        os.environ[METRICS_DIR_ENV] = self.metrics_dir
-        multiprocess.mark_process_dead(dead.pid)  # its live gauges stop counting
+        multiprocess.mark_process_dead(dead.pid, self.metrics_dir)  # its live gauges stop counting
         now = time.monotonic()
         self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_S] + [now]
         _say(self.service, "worker exited", worker=index, pid=dead.pid, returncode=dead.returncode)
@@ -109,7 +108,8 @@ class Supervisor:
             self._wait_all()
             return False
         time.sleep(RESTART_PAUSE_S)
-        self._start(index)
+        if not self.stopping:  # a stop may have come during the pause
+            self._start(index)
         return True
 
     def _wait_all(self, timeout_s: float = 25.0) -> int:
