@@ -46,9 +46,9 @@ VARIABLES: tuple[Var, ...] = (
     # The match index's memory bounds (docs/benchmarks.md, tests/bench/match_memory.py)
     Var("GOALPOST_MATCH_POSTINGS_PER_TERM", "100", "helpers the match index keeps per term (the heaviest, most recent)"),
     Var("GOALPOST_MATCH_MAX_TERMS", "300000", "terms the match index keeps (the rarest, least recent go first)"),
-    Var("GOALPOST_MATCH_CACHED_ROOTS", "100000", "root posts whose terms later replies still teach the match index"),
-    Var("GOALPOST_MATCH_CACHED_POSTS", "300000", "replies the match index remembers, to credit reactions and replies to them"),
-    Var("GOALPOST_MATCH_CACHED_REACTIONS", "200000", "reactions the match index remembers for unvote and unaccept"),
+    Var("GOALPOST_MATCH_CACHED_ROOTS", "50000", "root posts whose terms later replies still teach the match index"),
+    Var("GOALPOST_MATCH_CACHED_POSTS", "100000", "replies the match index remembers, to credit reactions and replies to them"),
+    Var("GOALPOST_MATCH_CACHED_REACTIONS", "50000", "reactions the match index remembers for unvote and unaccept"),
     Var("GOALPOST_STATE_DIR", str(REPO_ROOT / ".stack"), "where the local stack keeps data, logs and pid files"),
     Var("GOALPOST_LOG_LEVEL", "INFO", "log level of the services (JSON lines on stderr)"),
     Var("GOALPOST_EVENT_LOOP", "uvloop", "the services' event loop: uvloop (libuv, faster) or asyncio (the standard one)"),
