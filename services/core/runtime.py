@@ -419,7 +419,10 @@ class Runtime:
         self.app.conf.loghandlers = [handler]
         self.app.conf.logging_config = {"version": 1, "disable_existing_loggers": False,
                                         "root": {"level": level, "handlers": []}}
-        if self.settings.event_loop == "uvloop":
+        loop = self.settings.event_loop
+        if loop not in ("uvloop", "asyncio"):
+            raise SystemExit(f"GOALPOST_EVENT_LOOP must be uvloop or asyncio, not {loop!r}")
+        if loop == "uvloop":
             uvloop.install()  # before the worker makes its loop: every service's sockets run on libuv
         worker = faust.Worker(self.app, loglevel=level, quiet=True, redirect_stdouts=False)
         worker.execute_from_commandline()
