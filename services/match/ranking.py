@@ -557,6 +557,9 @@ class ExpertiseIndex:
         """Record that post_id was routed to helper_ids (they count against capacity)."""
         t = to_epoch(now)
         self.expire_routes(t)
+        helper_ids = list(helper_ids)
+        if not helper_ids:  # nothing to count: an empty entry would stay until the TTL (a leak)
+            return
         entry = self._routes.get(post_id)
         if entry is None:
             entry = self._routes[post_id] = (t, set())

@@ -64,7 +64,7 @@ async def main() -> None:
     samples = []
     end = time.monotonic() + args.minutes * 60
     i = 0
-    while time.monotonic() < end:
+    while end - time.monotonic() > 1:  # no slivers of an interval at the end
         sent = await drive(args.rate, min(args.interval, end - time.monotonic()), 50, f"{run}{i}/", users=run)
         sample = {"t_s": round(args.minutes * 60 - (end - time.monotonic())), "sent": sent["posts"],
                   "errors": sent["errors"], "rss_mib": stack_memory(), "lag": total_lag()}

@@ -97,6 +97,18 @@ def test_capacity_cap_and_close():
     assert idx.helpers["alice"].open == 0
 
 
+def test_open_routes_are_bounded_by_capacity_not_by_their_ttl():
+    # Past capacity every match of a busy site comes back empty; those must leave nothing behind
+    # (they were kept for route_ttl_days: the match service grew ~1.5 MiB/min in the soak).
+    idx = ExpertiseIndex(MatchConfig(capacity=2))
+    seed(idx)
+    for i in range(1000):
+        idx.route(f"q{i}", ["alice"] if i < 5 else [], now=ts(3))
+    assert len(idx._routes) == 5 and idx.helpers["alice"].open == 5
+    idx.observe_post(post("r0", "alice", "answer", ts(3, 1), reply_to="q0"))
+    assert len(idx._routes) == 4 and idx.inbox("alice") == ["q1", "q2", "q3", "q4"]
+
+
 def test_capacity_off():
     idx = ExpertiseIndex(MatchConfig(capacity=None))
     seed(idx)
