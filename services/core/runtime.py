@@ -132,7 +132,7 @@ class _WebOnlyApp(faust.App):
 
 
 class Runtime:
-    def __init__(self, service: str, settings: Optional[Settings] = None):
+    def __init__(self, service: str, settings: Optional[Settings] = None, linger_ms: int = 5):
         """faust runs the lifecycle (start, stop, signals) and the web server. Kafka is read by
         our own aiokafka consumer (stream_batches) or, for the ledger's transactions, by the
         service itself: faust's per-message stream machinery cost ~40% of classify's CPU."""
@@ -161,7 +161,7 @@ class Runtime:
         self.app.shares_port = s.workers > 1
         (s.state_dir / "faust").mkdir(parents=True, exist_ok=True)  # faust makes only the last level
         self.producer: Optional[AIOKafkaProducer] = None
-        self.linger_ms = 5  # how long the producer waits to fill a batch (ingest answers clients: less)
+        self.linger_ms = linger_ms  # how long the producer waits to fill a batch
         self.redis: Optional[aioredis.Redis] = None
         self.state_recovered = asyncio.Event()
         self._lag_topics: dict[str, list[str]] = {}  # consumer group -> topics its lag poller covers

@@ -23,8 +23,7 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 LINGER_MS = 0
 SEND_TIMEOUT_S = 3.0  # with the broker down, answer 503 quickly instead of hanging
 
-rt = Runtime("ingest")
-rt.linger_ms = LINGER_MS
+rt = Runtime("ingest", linger_ms=LINGER_MS)
 settings = rt.settings
 API_KEYS = load_keys(env("GOALPOST_API_KEYS"), env("GOALPOST_API_KEYS_FILE"))
 guards: Optional[Guards] = None
