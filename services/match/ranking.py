@@ -400,7 +400,10 @@ class ExpertiseIndex:
         return term
 
     def _df(self, term: str, plist: Postings) -> int:
-        return len(plist) + self._df_extra.get(term, 0)
+        """Helpers who used the term, the ones trimmed off its postings included. One trimmed
+        off and added back later is counted twice: never more than the number of profiles, or
+        the IDF turns negative."""
+        return min(len(plist) + self._df_extra.get(term, 0), self._n_profiles)
 
     def _bump_recent(self, user_id: str, h: HelperState, t: float, delta: float) -> None:
         if t > h.recent_ts:
@@ -697,10 +700,8 @@ class ExpertiseIndex:
             plist = postings.get(term)
             if plist:
                 df = len(plist)
-                if df_extra:
-                    # A helper trimmed off and back later is counted twice: never more
-                    # than the number of profiles, or the IDF turns negative.
-                    df = min(df + df_extra.get(term, 0), n)
+                if df_extra:  # some term was trimmed: only then can df exceed the postings
+                    df = self._df(term, plist)
                     if df > max_df:
                         continue
                 terms.append((qw * log(1.0 + (n - df + 0.5) / (df + 0.5)), term, plist))
