@@ -65,6 +65,10 @@ class Admission:
     previous: list[Optional[str]]  # per claim, as Guards.claim returns (empty when not allowed)
 
 
+def _idem_key(kind: str, key: str) -> str:
+    return f"idem:{kind}:{key}"
+
+
 PENDING = "pending:"
 PENDING_TTL_S = 10  # longer than the ingest's send timeout (3 s): a live writer confirms first
 
@@ -95,7 +99,7 @@ class Guards:
         async with self.redis.pipeline(transaction=False) as pipe:
             for kind, claims in calls:
                 for key, record_id in claims:
-                    pipe.set(f"idem:{kind}:{key}", PENDING + record_id, nx=True, ex=PENDING_TTL_S, get=True)
+                    pipe.set(_idem_key(kind, key), PENDING + record_id, nx=True, ex=PENDING_TTL_S, get=True)
             replies = iter(await pipe.execute())
         out = []
         for _, claims in calls:
@@ -112,14 +116,14 @@ class Guards:
         async with self.redis.pipeline(transaction=False) as pipe:
             for kind, claims in calls:
                 for key, record_id in claims:
-                    pipe.set(f"idem:{kind}:{key}", record_id, ex=self.window_s)
+                    pipe.set(_idem_key(kind, key), record_id, ex=self.window_s)
             await pipe.execute()
         return [None] * len(calls)
 
     async def release(self, kind: str, keys: list[str]) -> None:
         """Forgets claims whose write failed, so that a retry is not taken for a repeat."""
         if keys:
-            await self.redis.delete(*[f"idem:{kind}:{k}" for k in keys])
+            await self.redis.delete(*[_idem_key(kind, k) for k in keys])
 
     async def admit(self, buckets: list[tuple[str, float]], cost: int, kind: str,
                     claims: list[tuple[str, str]]) -> Admission:
@@ -134,7 +138,7 @@ class Guards:
         args: list[object] = [time.time(), PENDING_TTL_S]
         for buckets, cost, kind, claims in calls:
             keys.extend(f"rate:{name}" for name, _ in buckets)
-            keys.extend(f"idem:{kind}:{key}" for key, _ in claims)
+            keys.extend(_idem_key(kind, key) for key, _ in claims)
             args.extend((len(buckets), cost, len(claims), *[rate for _, rate in buckets],
                          *[PENDING + record_id for _, record_id in claims]))
         flat = iter(await self._admit_script(keys=keys, args=args))
