@@ -259,8 +259,9 @@ def status() -> bool:
             ready = _healthy(name)
             ok &= ready
             extra = f" ready={'yes' if ready else 'no'} port={port_of(name)}"
-            if pid and len(group_pids(pid)) > 1:
-                extra += f" workers={len(group_pids(pid)) - 1}"
+            processes = len(group_pids(pid)) if pid else 0  # one scan of /proc
+            if processes > 1:
+                extra += f" workers={processes - 1}"
         else:
             ok &= pid is not None
         print(f"{name:9s} {'running' if pid else 'stopped'}{f' pid={pid}' if pid else ''}{extra}")
