@@ -386,8 +386,7 @@ class LedgerWorker:
                     windows[(name, key)] = set(bucket)
         for e, payload in entries or []:
             for name, key in window_keys(e.created_at).items():
-                if key in v.windows[name]:  # not a window closed and dropped (Views.keep_windows)
-                    windows.setdefault((name, key), set()).add(e.user_id)
+                windows.setdefault((name, key), set()).add(e.user_id)
             recent.setdefault(e.user_id, []).extend((epoch(e.created_at), payload.decode()))
         self.untrimmed.update(recent)
         trim = time.monotonic() - self.last_trim > TRIM_EVERY_S
@@ -395,6 +394,7 @@ class LedgerWorker:
             self.last_trim = time.monotonic()
         update = {
             "balances": {u: v.balances[u] for u in users},
+            # not the windows closed and dropped (Views.keep_windows): they stay as written
             "leaderboards": [[_key("lb", name, key), {u: bucket[u] for u in members}]
                              for (name, key), members in windows.items()
                              if (bucket := v.windows[name].get(key)) is not None],
