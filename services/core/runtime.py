@@ -349,8 +349,14 @@ class Runtime:
             return view.json({"ready": not problems, "service": self.service, "problems": problems},
                              status=200 if not problems else 503)
 
+        service_memory = metrics.ServiceMemory(self.service)
+        if not os.environ.get(METRICS_DIR_ENV) and not metrics.ServiceMemory.registered:
+            metrics.ServiceMemory.registered = True  # one per process (tests import several services)
+            prometheus_client.REGISTRY.register(service_memory)
+
         async def metrics_route(view, request):
-            return view.bytes(generate_latest(_metrics_registry()), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+            return view.bytes(generate_latest(_metrics_registry(service_memory)),
+                              content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
         self.route("/healthz", healthz)
         self.route("/readyz", readyz)
@@ -428,13 +434,14 @@ class Runtime:
         worker.execute_from_commandline()
 
 
-def _metrics_registry() -> Any:
+def _metrics_registry(service_memory: metrics.ServiceMemory) -> Any:
     """This process's metrics, or, when the service runs several workers, all of theirs (each
     worker writes its values to the shared directory; a scrape may reach any of them)."""
     if not os.environ.get(METRICS_DIR_ENV):
-        return prometheus_client.REGISTRY
+        return prometheus_client.REGISTRY  # service_memory is registered in it once, at start
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
+    registry.register(service_memory)
     return registry
 
 

@@ -4,6 +4,7 @@ killed with SIGKILL is started again while the others keep answering."""
 import os
 import re
 import signal
+import time
 
 from services.core import stack
 from services.core.settings import Settings
@@ -51,3 +52,26 @@ def test_a_killed_worker_is_started_again_and_the_service_keeps_answering(http, 
         _ingest_processes()), timeout=30, what="the killed worker replaced")
     assert stack._pid("ingest") == supervisor and workers[1] in restarted
     wait_for(lambda: stack._healthy("ingest"), timeout=30, what="ingest ready")
+
+
+def _resident_bytes(pids: list[int]) -> list[int]:
+    page = os.sysconf("SC_PAGE_SIZE")
+    return [int(open(f"/proc/{p}/statm").read().split()[1]) * page for p in pids]
+
+
+def test_metrics_report_the_memory_of_all_the_ingest_processes(http):
+    """The budget is the service's, and with several workers no one process's metrics show it."""
+    for _ in range(20):  # a worker restarted by the test above grows while it starts: wait for calm
+        before = sum(_resident_bytes(_ingest_processes()))
+        status, text = http.get("ingest", "/metrics")
+        assert status == 200
+        after = _resident_bytes(_ingest_processes())
+        if abs(sum(after) - before) < 0.02 * before:
+            break
+        time.sleep(0.5)
+    found = re.search(r'^goalpost_service_resident_memory_bytes\{service="ingest"\} (\S+)$', text, re.M)
+    assert found, "the ingest does not export its resident memory"
+    reported = float(found.group(1))
+    assert abs(reported - sum(after)) < 0.1 * sum(after)
+    others = sum(after) - max(after)  # all of them, not only the worker that answered the scrape
+    assert reported > max(after) + 0.5 * others

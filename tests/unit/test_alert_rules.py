@@ -18,7 +18,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 PROM = ROOT / "deploy/prometheus"
 DASHBOARD = ROOT / "deploy/grafana/dashboards/goalpost.json"
-METRIC_DEF = re.compile(r"\b(Counter|Gauge|Histogram|Summary)\(\s*[\"'](goalpost_\w+)[\"']")
+METRIC_DEF = re.compile(r"\b(Counter|Gauge|Histogram|Summary|GaugeMetricFamily)\(\s*[\"'](goalpost_\w+)[\"']")
 METRIC_USE = re.compile(r"\bgoalpost_\w+")
 
 
