@@ -23,6 +23,7 @@ import sqlite3
 import sys
 from binascii import a2b_base64, b2a_base64
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -60,6 +61,10 @@ class SpillMap:
         self.mutable = mutable
         self._mem: dict[Any, Any] = {}
         self._dirty: set[Any] = set()
+        # The keys in memory that are neither dirty nor being flushed, oldest-touched first: the
+        # eviction candidates. Eviction used to scan _mem past every dirty and flushing key for
+        # each batch (up to two caches' worth), 8% of the ledger's time.
+        self._clean: dict[Any, None] = {}
         self._absent: set[Any] = set()  # keys a prefetch found on neither side (until the next checkpoint)
         self._flushing: set[Any] = set()  # the dirty keys of the checkpoint being written
         db.execute(f'CREATE TABLE IF NOT EXISTS "{table}" (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID')
@@ -80,6 +85,7 @@ class SpillMap:
         if row is None:
             return _MISSING
         value = self._mem[key] = _decode(row[0])
+        self._clean[key] = None
         return value
 
     def get(self, key: Any, default: Any = None) -> Any:
@@ -90,6 +96,7 @@ class SpillMap:
                 return default
         if self.mutable:
             self._dirty.add(key)  # the caller may change it in place
+            self._clean.pop(key, None)
         return value
 
     def __getitem__(self, key: Any) -> Any:
@@ -120,6 +127,7 @@ class SpillMap:
             found = self._db.execute(f'SELECT k, v FROM "{self._table}" WHERE k IN ({marks})', chunk).fetchall()
             for key, raw in found:
                 mem[key] = _decode(raw)
+                self._clean[key] = None
             self._absent.update(chunk)
             self._absent.difference_update(key for key, _ in found)
 
@@ -130,12 +138,14 @@ class SpillMap:
     def __setitem__(self, key: Any, value: Any) -> None:
         self._mem[key] = value
         self._dirty.add(key)
+        self._clean.pop(key, None)
 
     def __delitem__(self, key: Any) -> None:
         if key not in self:
             raise KeyError(key)
         del self._mem[key]
         self._dirty.add(key)
+        self._clean.pop(key, None)
 
     def pop(self, key: Any, default: Any = _MISSING) -> Any:
         value = self.get(key, _MISSING)
@@ -145,6 +155,7 @@ class SpillMap:
             return default
         del self._mem[key]
         self._dirty.add(key)
+        self._clean.pop(key, None)
         return value
 
     def setdefault(self, key: Any, default: Any) -> Any:
@@ -168,15 +179,11 @@ class SpillMap:
         excess = len(self._mem) - self.capacity
         if excess <= 0:
             return 0
-        victims = []
-        dirty, flushing = self._dirty, self._flushing
-        for key in self._mem:
-            if key not in dirty and key not in flushing:
-                victims.append(key)
-                if len(victims) == excess:
-                    break
+        victims = list(islice(self._clean, excess))
+        mem, clean = self._mem, self._clean
         for key in victims:
-            del self._mem[key]
+            del mem[key]
+            del clean[key]
         return len(victims)
 
     def snapshot(self) -> tuple[bytes, bytes]:
@@ -193,16 +200,17 @@ class SpillMap:
     def written(self) -> None:
         """After the checkpoint committed: its keys are clean, and the most recently touched,
         so they move to the end of the eviction order."""
-        mem = self._mem
+        mem, dirty, clean = self._mem, self._dirty, self._clean
         for key in self._flushing:
-            if key in mem:
-                mem[key] = mem.pop(key)
+            if key in mem and key not in dirty:  # (touched again meanwhile: dirty still)
+                clean[key] = None
         self._flushing = set()
         self._absent.clear()  # some are on disk now
 
     def forget(self) -> None:
         self._mem.clear()
         self._dirty.clear()
+        self._clean.clear()
         self._flushing.clear()
         self._absent.clear()
 

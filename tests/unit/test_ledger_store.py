@@ -56,6 +56,27 @@ def test_dirty_values_are_never_evicted(store):
     assert store.evict() == 0 and m.cached == 10 and m.dirty == 10
 
 
+def test_eviction_takes_the_oldest_clean_values_and_spares_those_being_written(store):
+    m = store.map("posts", mutable=False)
+    for i in range(4):
+        m[f"old{i}"] = (i,)
+    store.checkpoint({})  # old0..old3 clean, in that order
+    m.get("old0")  # reading an immutable value does not change the order
+    for i in range(4):
+        m[f"new{i}"] = (i,)
+    writing = store.begin_checkpoint({})  # new0..new3 are being written: not evictable yet
+    m["old1"] = ("changed",)  # dirty again
+    assert store.evict() == 3  # 8 cached, capacity 4: only old0, old2, old3 may go
+    assert m.cached == 5 and {k for k in ("old0", "old2", "old3") if k in m._mem} == set()
+    writing.result()
+    store.finish_checkpoint()  # new0..new3 clean now (in no particular order among themselves)
+    m["extra"] = (0,)
+    store.checkpoint({})  # old1 and extra clean, after new0..new3
+    assert store.evict() == 2
+    assert {"old1", "extra"} <= set(m._mem) and len(set(m._mem) & {"new0", "new1", "new2", "new3"}) == 2
+    assert m["old0"] == (0,) and m["new0"] == (0,) and m["old1"] == ("changed",)  # from disk
+
+
 def test_a_deleted_key_is_not_read_back_from_the_table(store):
     m = store.map("posts")
     m["p1"] = ("alice",)
