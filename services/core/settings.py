@@ -49,6 +49,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("GOALPOST_MATCH_CACHED_ROOTS", "50000", "root posts whose terms later replies still teach the match index"),
     Var("GOALPOST_MATCH_CACHED_POSTS", "100000", "replies the match index remembers, to credit reactions and replies to them"),
     Var("GOALPOST_MATCH_CACHED_REACTIONS", "50000", "reactions the match index remembers for unvote and unaccept"),
+    Var("GOALPOST_MATCH_IDLE_USERS", "50000", "users who never answered whose last activity the match index keeps"),
     Var("GOALPOST_STATE_DIR", str(REPO_ROOT / ".stack"), "where the local stack keeps data, logs and pid files"),
     Var("GOALPOST_LOG_LEVEL", "INFO", "log level of the services (JSON lines on stderr)"),
     Var("GOALPOST_EVENT_LOOP", "uvloop", "the services' event loop: uvloop (libuv, faster) or asyncio (the standard one)"),
@@ -81,6 +82,7 @@ class Settings:
     match_cached_roots: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_CACHED_ROOTS")))
     match_cached_posts: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_CACHED_POSTS")))
     match_cached_reactions: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_CACHED_REACTIONS")))
+    match_idle_users: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_IDLE_USERS")))
     state_dir: Path = field(default_factory=lambda: Path(env("GOALPOST_STATE_DIR")))
     log_level: str = field(default_factory=lambda: env("GOALPOST_LOG_LEVEL"))
     event_loop: str = field(default_factory=lambda: env("GOALPOST_EVENT_LOOP"))

@@ -44,7 +44,8 @@ settings = rt.settings
 index = ExpertiseIndex(MatchConfig(
     capacity=settings.match_helper_cap, max_postings_per_term=settings.match_postings_per_term,
     max_terms=settings.match_max_terms, max_cached_roots=settings.match_cached_roots,
-    max_cached_posts=settings.match_cached_posts, max_reactions=settings.match_cached_reactions))
+    max_cached_posts=settings.match_cached_posts, max_reactions=settings.match_cached_reactions,
+    max_idle_users=settings.match_idle_users))
 
 
 def _inbox_key(helper_id: str) -> str:

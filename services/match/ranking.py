@@ -21,8 +21,11 @@ workers sharing one index):
 * relations: who follows / blocks whom.
 * small bounded caches: root post -> (author, terms); reply -> (author, root) so a later
   reply or reaction can be attributed; (actor, post) reactions; the "@asker" pseudo-terms are
-  an LRU.  Every structure except the word vocabulary and the per-user state is bounded, so
-  memory stays flat on a long stream.
+  an LRU.  Every structure except the word vocabulary and the state of helpers is bounded, so
+  memory stays flat on a long stream.  Users who never answered (askers, voters) are far more
+  numerous than helpers and their state is only a last-active time: the least recently active
+  of them are forgotten past ``max_idle_users`` (an answer recreates the state, and its own time
+  is their latest activity then).
 
 Every method is a deterministic function of the events it was given (ties are broken by
 helper id), so two workers that saw the same events rank the same way.
@@ -162,6 +165,9 @@ class MatchConfig:
     max_reactions: int = 50_000      # (actor, post) reactions remembered for unvote/unaccept
     max_cached_roots: int = 50_000   # root posts whose terms later replies can still learn from
     max_cached_posts: int = 100_000  # replies kept to attribute reactions / replies-to-replies
+    # Users whose state is only a last-active time (never answered, nothing credited or routed).
+    # Kept forever they grew without end: 1.5 million one-off voters took match to 528 MiB.
+    max_idle_users: int = 50_000
 
 
 @dataclass(frozen=True)
@@ -236,6 +242,12 @@ class HelperState:
         return {name: getattr(self, name) for name in self.__slots__ if name != "id"}
 
 
+def _is_bare(h: HelperState) -> bool:
+    """Nothing learnt about the user but when they were last active."""
+    return (h.answers == 0 and h.doclen == 0.0 and h.recent == 0.0 and h.accepted == 0 and h.votes == 0
+            and h.open == 0)
+
+
 def post_terms(text: str, tags: Iterable[str] | None, topics: Iterable[str] | None,
                config: MatchConfig) -> dict[str, float]:
     """Term weights of one post: its distinct words (weight 1) plus tags/topics as '#tag'."""
@@ -285,6 +297,7 @@ class ExpertiseIndex:
         self._blocked_by: dict[str, set[str]] = {}  # blocked -> blockers
         self._hot: dict[str, float] = {}            # helper -> time-invariant recent-answer key
         self._recent_users: OrderedDict[str, None] = OrderedDict()
+        self._idle_users: OrderedDict[str, None] = OrderedDict()  # bare states, least recently active first
         self._routes: OrderedDict[str, tuple[float, set[str]]] = OrderedDict()
 
     # ------------------------------------------------------------------ helpers
@@ -323,7 +336,24 @@ class ExpertiseIndex:
         self._recent_users.move_to_end(h.id)
         if len(self._recent_users) > max(self.config.recent_size * 4, 64):
             self._recent_users.popitem(last=False)
+        if _is_bare(h):
+            idle = self._idle_users
+            idle[h.id] = None
+            idle.move_to_end(h.id)
+            if len(idle) > self.config.max_idle_users:
+                self._forget_idle_user(idle.popitem(last=False)[0])
         return h
+
+    def _forget_idle_user(self, user_id: str) -> None:
+        """Drops a user's state if it still holds nothing but a last-active time. One of the
+        recently active users (a candidate source of rank()) is kept, and stays in line."""
+        h = self.helpers.get(user_id)
+        if h is None or not _is_bare(h):
+            return  # answered or was credited since: a helper now, kept
+        if user_id in self._recent_users:
+            self._idle_users[user_id] = None
+        else:
+            del self.helpers[user_id]
 
     def _add_terms(self, h: HelperState, terms: dict[str, float], scale: float) -> None:
         if h.doclen == 0.0 and terms:

@@ -265,6 +265,25 @@ def test_memory_bounds_asker_terms_and_reactions():
     assert idx.helpers["alice"].accepted == 10
 
 
+def test_users_who_never_answered_are_bounded_and_helpers_are_kept():
+    cfg = MatchConfig(max_idle_users=100, recent_size=5)
+    idx, unbounded = ExpertiseIndex(cfg), ExpertiseIndex(replace(cfg, max_idle_users=10**9))
+    for i in (idx, unbounded):
+        seed(i)
+        for v in range(2000):  # one-off voters on one of alice's replies
+            i.observe_reaction({"actor_id": f"voter{v}", "post_id": "r0a", "kind": "upvote",
+                                "created_at": ts(3, v / 1000)})
+        i.observe_post(post("q9", "dave", "sourdough starter smells of acetone?", ts(4), tags=["baking"]))
+    assert len(unbounded.helpers) > 2000
+    assert len(idx.helpers) <= 100 + 3  # + alice, bob (helpers) and dave (who asked last: still idle)
+    assert idx.helpers["alice"].votes == 2000 and idx.helpers["bob"].answers == 3  # helpers are never dropped
+    q = post("q10", "erin", "how to feed a sourdough starter", ts(4, 1), tags=["baking"])
+    assert idx.rank(q, k=5) == unbounded.rank(q, k=5)  # ranking sees no difference
+    # a forgotten voter who answers later is a helper like any other
+    idx.observe_post(post("r10", "voter0", "Feed your sourdough starter twice a day.", ts(4, 2), reply_to="q9"))
+    assert idx.helpers["voter0"].answers == 1 and "voter0" in ids(idx.rank(q, k=5))
+
+
 def test_common_terms_skipped_only_at_scale():
     cfg = MatchConfig(max_postings_per_term=2, common_df_min=3, common_df_fraction=0.5)
     idx = ExpertiseIndex(cfg)
@@ -323,9 +342,9 @@ def test_the_service_settings_default_to_the_ranking_defaults():
     from services.core.settings import Settings
     s, c = Settings("match"), MatchConfig()
     assert (s.match_helper_cap, s.match_postings_per_term, s.match_max_terms, s.match_cached_roots,
-            s.match_cached_posts, s.match_cached_reactions) == (
+            s.match_cached_posts, s.match_cached_reactions, s.match_idle_users) == (
         c.capacity, c.max_postings_per_term, c.max_terms, c.max_cached_roots, c.max_cached_posts,
-        c.max_reactions)
+        c.max_reactions, c.max_idle_users)
 
 
 def test_the_vocabulary_is_bounded_and_keeps_the_terms_in_use():
