@@ -109,6 +109,20 @@ def test_open_routes_are_bounded_by_capacity_not_by_their_ttl():
     assert len(idx._routes) == 4 and idx.inbox("alice") == ["q1", "q2", "q3", "q4"]
 
 
+def test_a_route_counts_each_helper_once_and_a_reply_closes_only_its_author():
+    idx = ExpertiseIndex(MatchConfig(capacity=5))
+    idx.route("q1", ["alice", "bob", "alice"], now=ts(1))
+    idx.route("q1", ["bob", "carol"], now=ts(1, 1))  # routed again: bob is not counted twice
+    assert [idx.helpers[h].open for h in ("alice", "bob", "carol")] == [1, 1, 1]
+    idx.close("q1", "bob")
+    idx.close("q1", "bob")  # a second reply by bob changes nothing
+    assert [idx.helpers[h].open for h in ("alice", "bob", "carol")] == [1, 0, 1]
+    assert idx.inbox("alice") == ["q1"] and idx.inbox("bob") == []
+    idx.close("q1", "alice")
+    idx.close("q1", "carol")
+    assert not idx._routes  # nobody left to answer: the route is gone
+
+
 def test_capacity_off():
     idx = ExpertiseIndex(MatchConfig(capacity=None))
     seed(idx)
