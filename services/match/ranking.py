@@ -596,10 +596,13 @@ class ExpertiseIndex:
         if not helper_ids:  # nothing to count: an empty entry would stay until the TTL (a leak)
             return
         routed_at, helpers = self._routes.get(post_id, (t, ()))
-        added = tuple(hid for hid in dict.fromkeys(helper_ids) if hid not in helpers)
-        for hid in added:
-            self._helper(hid).open += 1
-        self._routes[post_id] = (routed_at, helpers + added)
+        added = []
+        for hid in dict.fromkeys(helper_ids):
+            if hid not in helpers:
+                h = self._helper(hid)
+                h.open += 1
+                added.append(h.id)  # the shared copy: the match record's own strings were ~35 MiB
+        self._routes[post_id] = (routed_at, helpers + tuple(added))
 
     def close(self, post_id: str, helper_id: str) -> None:
         """The helper answered (or dismissed) post_id: it no longer counts against capacity."""
