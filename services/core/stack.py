@@ -7,6 +7,7 @@ data, logs/<name>.log and pids/<name>.pid, so `down` can stop exactly what `up` 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import shutil
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from services.core import topics as topic_admin
 from services.core.settings import REPO_ROOT, SERVICE_PORTS, env, port_of
 
 SERVICES = tuple(SERVICE_PORTS)
+RECOVERY_LIMIT_S = 30 * 60  # how long `up` waits for a service that is still rebuilding its state
 DEPLOY = REPO_ROOT / "deploy"
 
 
@@ -173,6 +176,48 @@ def _healthy(service: str, route: str = "/readyz") -> bool:
         return False
 
 
+RECOVERING = "state not recovered yet"  # Runtime.readiness_problems: up, rebuilding from the topics
+
+
+def _readiness_problems(service: str) -> list[str] | None:
+    """What /readyz says is missing, [] when ready, None when it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port_of(service)}/readyz", timeout=1) as r:
+            return list(json.loads(r.read()).get("problems", []))
+    except urllib.error.HTTPError as exc:
+        try:
+            return list(json.loads(exc.read()).get("problems", ["not ready"]))
+        except ValueError:
+            return ["not ready"]
+    except Exception:
+        return None
+
+
+def wait_ready(name: str, timeout: float, recovery_limit: float = RECOVERY_LIMIT_S) -> None:
+    """Waits for a service's /readyz. Past `timeout` it goes on waiting, up to `recovery_limit`,
+    only while the service answers that it is still rebuilding its state: match and the ledger
+    replay their topics at start, which takes minutes on a long history (2.4 million events:
+    over 2 minutes for match). A service whose process is gone fails at once."""
+    started = time.monotonic()
+    said = 0.0
+    while True:
+        problems = _readiness_problems(name)
+        if problems == []:
+            return
+        waited = time.monotonic() - started
+        if _pid(name) is None:
+            raise StackError(f"service {name} exited while starting; see {state_dir() / 'logs' / (name + '.log')}")
+        recovering = problems is not None and set(problems) == {RECOVERING}
+        if waited > (recovery_limit if recovering else timeout):
+            raise StackError(f"service {name} (GET /readyz on port {port_of(name)}) did not come up within "
+                             f"{waited:.0f}s ({', '.join(problems or ['no answer'])}); "
+                             f"see {state_dir() / 'logs' / (name + '.log')}")
+        if recovering and waited > timeout and waited - said >= 30:
+            said = waited
+            print(f"{name}: still rebuilding its state from the topics ({waited:.0f}s)", flush=True)
+        time.sleep(0.25)
+
+
 def start_service(name: str) -> None:
     if _pid(name):
         print(f"{name}: already running (pid {_pid(name)})")
@@ -214,8 +259,7 @@ def up(services: tuple[str, ...] = SERVICES, timeout: float = 120) -> None:
     for name in services:
         start_service(name)
     for name in services:
-        _wait(f"service {name} (GET /readyz on port {port_of(name)})", lambda n=name: _healthy(n),
-              timeout, f"{name}.log")
+        wait_ready(name, timeout)
         print(f"{name}: ready on http://127.0.0.1:{port_of(name)}")
 
 

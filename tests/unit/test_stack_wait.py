@@ -1,0 +1,88 @@
+"""`goalpost stack up` waiting for a service (services/core/stack.py, wait_ready): past its timeout
+it goes on waiting only while the service says it is rebuilding its state, and a service whose
+process is gone fails at once. A real HTTP server on loopback stands in for the service's /readyz."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from services.core import stack
+
+
+class FakeService:
+    """Answers /readyz with `problems` until `ready_at` (monotonic), then 200."""
+
+    def __init__(self, problems: list[str], ready_after_s: float):
+        self.problems, self.ready_at = problems, time.monotonic() + ready_after_s
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                problems = [] if time.monotonic() >= fake.ready_at else fake.problems
+                body = json.dumps({"ready": not problems, "problems": problems}).encode()
+                self.send_response(503 if problems else 200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def service(monkeypatch, tmp_path):
+    made = []
+
+    def make(problems: list[str], ready_after_s: float, alive: bool = True) -> FakeService:
+        fake = FakeService(problems, ready_after_s)
+        made.append(fake)
+        monkeypatch.setattr(stack, "port_of", lambda name: fake.port)
+        monkeypatch.setattr(stack, "_pid", lambda name: 4242 if alive else None)
+        monkeypatch.setattr(stack, "state_dir", lambda: tmp_path)
+        return fake
+
+    yield make
+    for fake in made:
+        fake.close()
+
+
+def test_a_service_rebuilding_its_state_is_waited_for_past_the_timeout(service):
+    service([stack.RECOVERING], ready_after_s=1.5)
+    started = time.monotonic()
+    stack.wait_ready("match", timeout=0.5, recovery_limit=10)
+    assert 1.4 < time.monotonic() - started < 5
+
+
+def test_a_service_not_ready_for_another_reason_fails_at_the_timeout(service):
+    service(["redis unreachable: ConnectionError", stack.RECOVERING], ready_after_s=60)
+    started = time.monotonic()
+    with pytest.raises(stack.StackError, match="redis unreachable"):
+        stack.wait_ready("match", timeout=0.5, recovery_limit=10)
+    assert time.monotonic() - started < 3
+
+
+def test_a_rebuild_longer_than_the_limit_fails(service):
+    service([stack.RECOVERING], ready_after_s=60)
+    with pytest.raises(stack.StackError, match="state not recovered yet"):
+        stack.wait_ready("match", timeout=0.3, recovery_limit=1)
+
+
+def test_a_service_whose_process_is_gone_fails_at_once(service):
+    service([stack.RECOVERING], ready_after_s=60, alive=False)
+    started = time.monotonic()
+    with pytest.raises(stack.StackError, match="exited while starting"):
+        stack.wait_ready("match", timeout=30, recovery_limit=60)
+    assert time.monotonic() - started < 2
