@@ -35,7 +35,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from services.core import metrics
 from services.core.contracts import ContractError, DeadLetter, Record, dumps
 from services.core.kafka_io import send_many, topic_partitions
-from services.core.settings import Settings
+from services.core.settings import STATE_NOT_RECOVERED, Settings
 from services.core.workers import METRICS_DIR_ENV, WORKER_ENV, worker_index
 
 log = logging.getLogger("goalpost")
@@ -381,7 +381,7 @@ class Runtime:
             except Exception as exc:
                 problems.append(f"redis unreachable: {type(exc).__name__}")
         if not self.state_recovered.is_set():
-            problems.append("state not recovered yet")
+            problems.append(STATE_NOT_RECOVERED)
         return problems
 
     # ------------------------------------------------------------ consumer lag

@@ -12,6 +12,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 SERVICE_PORTS = {"ingest": 8081, "classify": 8082, "match": 8083, "ledger": 8084}
+# The /readyz problem of a service that is up but still rebuilding its state from the topics
+# (`goalpost stack up` waits longer for that one).
+STATE_NOT_RECOVERED = "state not recovered yet"
 
 @dataclass(frozen=True)
 class Var:

@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from services.core import topics as topic_admin
-from services.core.settings import REPO_ROOT, SERVICE_PORTS, env, port_of
+from services.core.settings import REPO_ROOT, SERVICE_PORTS, STATE_NOT_RECOVERED, env, port_of
 
 SERVICES = tuple(SERVICE_PORTS)
 RECOVERY_LIMIT_S = 30 * 60  # how long `up` waits for a service that is still rebuilding its state
@@ -176,9 +176,6 @@ def _healthy(service: str, route: str = "/readyz") -> bool:
         return False
 
 
-RECOVERING = "state not recovered yet"  # Runtime.readiness_problems: up, rebuilding from the topics
-
-
 def _readiness_problems(service: str) -> list[str] | None:
     """What /readyz says is missing, [] when ready, None when it does not answer."""
     try:
@@ -207,7 +204,7 @@ def wait_ready(name: str, timeout: float, recovery_limit: float = RECOVERY_LIMIT
         waited = time.monotonic() - started
         if _pid(name) is None:
             raise StackError(f"service {name} exited while starting; see {state_dir() / 'logs' / (name + '.log')}")
-        recovering = problems is not None and set(problems) == {RECOVERING}
+        recovering = problems is not None and set(problems) == {STATE_NOT_RECOVERED}
         if waited > (recovery_limit if recovering else timeout):
             raise StackError(f"service {name} (GET /readyz on port {port_of(name)}) did not come up within "
                              f"{waited:.0f}s ({', '.join(problems or ['no answer'])}); "

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from services.core import stack
+from services.core.settings import STATE_NOT_RECOVERED
 
 
 class FakeService:
@@ -60,14 +61,14 @@ def service(monkeypatch, tmp_path):
 
 
 def test_a_service_rebuilding_its_state_is_waited_for_past_the_timeout(service):
-    service([stack.RECOVERING], ready_after_s=1.5)
+    service([STATE_NOT_RECOVERED], ready_after_s=1.5)
     started = time.monotonic()
     stack.wait_ready("match", timeout=0.5, recovery_limit=10)
     assert 1.4 < time.monotonic() - started < 5
 
 
 def test_a_service_not_ready_for_another_reason_fails_at_the_timeout(service):
-    service(["redis unreachable: ConnectionError", stack.RECOVERING], ready_after_s=60)
+    service(["redis unreachable: ConnectionError", STATE_NOT_RECOVERED], ready_after_s=60)
     started = time.monotonic()
     with pytest.raises(stack.StackError, match="redis unreachable"):
         stack.wait_ready("match", timeout=0.5, recovery_limit=10)
@@ -75,13 +76,13 @@ def test_a_service_not_ready_for_another_reason_fails_at_the_timeout(service):
 
 
 def test_a_rebuild_longer_than_the_limit_fails(service):
-    service([stack.RECOVERING], ready_after_s=60)
-    with pytest.raises(stack.StackError, match="state not recovered yet"):
+    service([STATE_NOT_RECOVERED], ready_after_s=60)
+    with pytest.raises(stack.StackError, match=STATE_NOT_RECOVERED):
         stack.wait_ready("match", timeout=0.3, recovery_limit=1)
 
 
 def test_a_service_whose_process_is_gone_fails_at_once(service):
-    service([stack.RECOVERING], ready_after_s=60, alive=False)
+    service([STATE_NOT_RECOVERED], ready_after_s=60, alive=False)
     started = time.monotonic()
     with pytest.raises(stack.StackError, match="exited while starting"):
         stack.wait_ready("match", timeout=30, recovery_limit=60)
