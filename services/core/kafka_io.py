@@ -66,6 +66,22 @@ async def topic_partitions(consumer: AIOKafkaConsumer, topics: Iterable[str]) ->
     return out
 
 
+async def group_lag(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """Per partition: its log end offset minus the offset committed by the consumer's group."""
+    end = await consumer.end_offsets(tps)
+    return {tp: max(0, end[tp] - ((await consumer.committed(tp)) or 0)) for tp in tps}
+
+
+async def total_group_lag(bootstrap: str, group_id: str, topics: Iterable[str]) -> int:
+    """Messages of the topics a consumer group has not committed yet (a one-off check)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return sum((await group_lag(consumer, await topic_partitions(consumer, topics))).values())
+    finally:
+        await consumer.stop()
+
+
 async def read_until(bootstrap: str, topics: Iterable[str],
                      until: Optional[Mapping[TopicPartition, int]] = None,
                      batch: int = 5000,

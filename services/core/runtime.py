@@ -34,7 +34,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from services.core import metrics
 from services.core.contracts import ContractError, DeadLetter, Record, dumps
-from services.core.kafka_io import send_many, topic_partitions
+from services.core.kafka_io import group_lag, send_many, topic_partitions
 from services.core.settings import STATE_NOT_RECOVERED, Settings
 from services.core.workers import METRICS_DIR_ENV, WORKER_ENV, worker_index
 
@@ -402,11 +402,8 @@ class Runtime:
                 tps = await topic_partitions(consumer, group_topics)
                 while True:
                     try:
-                        end = await consumer.end_offsets(tps)
-                        for tp in tps:
-                            committed = await consumer.committed(tp) or 0
-                            metrics.CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(
-                                max(0, end[tp] - committed))
+                        for tp, lag in (await group_lag(consumer, tps)).items():
+                            metrics.CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(lag)
                     except Exception as exc:  # broker away: keep the last values, try again
                         log.debug("lag poll failed: %r", exc)
                     await asyncio.sleep(every_s)

@@ -23,7 +23,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from services.core.contracts import format_ts
-from services.core.kafka_io import topic_partitions
+from services.core.kafka_io import topic_partitions, total_group_lag
 from services.core.settings import env
 from tests.bench.bench_e2e import end_offsets, source_posts
 from tests.bench.bench_ledger import produce
@@ -41,25 +41,9 @@ def classified(post_id: str, author: str, text: str, tags: list[str], at: dateti
     return post_id.encode(), orjson.dumps(post)
 
 
-async def match_lag() -> int:
-    """Posts on posts.classified.v1 the match service's consumer group has not committed yet."""
-    c = AIOKafkaConsumer(bootstrap_servers=env("GOALPOST_KAFKA_BOOTSTRAP"), group_id=MATCH_GROUP,
-                         enable_auto_commit=False)
-    await c.start()
-    try:
-        tps = await topic_partitions(c, [TOPIC])
-        end = await c.end_offsets(tps)
-        lag = 0
-        for tp in tps:
-            lag += end[tp] - ((await c.committed(tp)) or 0)
-        return lag
-    finally:
-        await c.stop()
-
-
 async def wait_caught_up(timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    while await match_lag() > 0:
+    while await total_group_lag(env("GOALPOST_KAFKA_BOOTSTRAP"), MATCH_GROUP, [TOPIC]) > 0:
         if time.monotonic() > deadline:
             raise SystemExit("match did not catch up with the history; is the stack up?")
         await asyncio.sleep(0.2)

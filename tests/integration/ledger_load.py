@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
-from services.core.kafka_io import read_until, topic_partitions
+from services.core.kafka_io import read_until, total_group_lag
 from services.core.settings import env
 from services.ledger.app import GROUP_ID, INPUTS
 from services.ledger.rules import load_rules, replay
@@ -109,18 +109,7 @@ def send_all(events: list[dict[str, Any]], retry_unavailable: bool = False) -> d
 
 
 async def _ledger_lag() -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=env("GOALPOST_KAFKA_BOOTSTRAP"), group_id=GROUP_ID,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = await topic_partitions(consumer, INPUTS)
-        end = await consumer.end_offsets(tps)
-        lag = 0
-        for tp in tps:
-            lag += end[tp] - ((await consumer.committed(tp)) or 0)
-        return lag
-    finally:
-        await consumer.stop()
+    return await total_group_lag(env("GOALPOST_KAFKA_BOOTSTRAP"), GROUP_ID, INPUTS)
 
 
 def ledger_lag() -> int:
