@@ -168,12 +168,8 @@ def start_kafka() -> None:
 
 # ---------------------------------------------------------------- services
 
-def _healthy(service: str, route: str = "/readyz") -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port_of(service)}{route}", timeout=1) as r:
-            return r.status == 200
-    except Exception:
-        return False
+def _healthy(service: str) -> bool:
+    return _readiness_problems(service) == []
 
 
 def _readiness_problems(service: str) -> list[str] | None:
@@ -197,18 +193,18 @@ def wait_ready(name: str, timeout: float, recovery_limit: float = RECOVERY_LIMIT
     over 2 minutes for match). A service whose process is gone fails at once."""
     started = time.monotonic()
     said = 0.0
+    log = state_dir() / "logs" / f"{name}.log"
     while True:
         problems = _readiness_problems(name)
         if problems == []:
             return
         waited = time.monotonic() - started
         if _pid(name) is None:
-            raise StackError(f"service {name} exited while starting; see {state_dir() / 'logs' / (name + '.log')}")
+            raise StackError(f"service {name} exited while starting; see {log}")
         recovering = problems is not None and set(problems) == {STATE_NOT_RECOVERED}
         if waited > (recovery_limit if recovering else timeout):
             raise StackError(f"service {name} (GET /readyz on port {port_of(name)}) did not come up within "
-                             f"{waited:.0f}s ({', '.join(problems or ['no answer'])}); "
-                             f"see {state_dir() / 'logs' / (name + '.log')}")
+                             f"{waited:.0f}s ({', '.join(problems or ['no answer'])}); see {log}")
         if recovering and waited > timeout and waited - said >= 30:
             said = waited
             print(f"{name}: still rebuilding its state from the topics ({waited:.0f}s)", flush=True)
