@@ -26,7 +26,8 @@ CONSUMER_LAG = Gauge("goalpost_consumer_lag_messages", "Log end offset minus com
 
 def service_pids() -> list[int]:
     """The processes of this service: the supervisor and every worker when this is one of several
-    workers (services/core/workers.py), else this process alone."""
+    workers (services/core/workers.py), else this process alone. By parent, not by process group
+    (stack.group_pids): a supervisor started by a script shares the script's group."""
     if WORKER_ENV not in os.environ:
         return [os.getpid()]
     supervisor = os.getppid()
