@@ -395,22 +395,35 @@ class Runtime:
         self._lag_topics[group_id] = group_topics = list(topics)
 
         async def lag_task() -> None:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=group_id,
-                                        enable_auto_commit=False)
-            await consumer.start()
-            try:
-                tps = await topic_partitions(consumer, group_topics)
-                while True:
-                    try:
-                        for tp, lag in (await group_lag(consumer, tps)).items():
-                            metrics.CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(lag)
-                    except Exception as exc:  # broker away: keep the last values, try again
-                        log.debug("lag poll failed: %r", exc)
-                    await asyncio.sleep(every_s)
-            finally:
-                await consumer.stop()
+            await self.poll_lag(group_id, group_topics, every_s)
 
         self.app.task(lag_task)
+
+    async def poll_lag(self, group_id: str, topics: list[str], every_s: float) -> None:
+        """The lag poller of export_lag (runs until cancelled). A broker that is away, even while
+        the service starts, only delays it: its start used to be outside the retry, and a service
+        restarted during a broker restart crashed (`make faults` caught it)."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=group_id,
+                                    enable_auto_commit=False)
+        while True:
+            try:
+                await consumer.start()
+                break
+            except Exception as exc:
+                log.debug("lag poller cannot reach the broker yet: %r", exc)
+                await asyncio.sleep(every_s)
+        try:
+            tps: list[TopicPartition] = []
+            while True:
+                try:
+                    tps = tps or await topic_partitions(consumer, topics)
+                    for tp, lag in (await group_lag(consumer, tps)).items():
+                        metrics.CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(lag)
+                except Exception as exc:  # broker away: keep the last values, try again
+                    log.debug("lag poll failed: %r", exc)
+                await asyncio.sleep(every_s)
+        finally:
+            await consumer.stop()
 
     # ------------------------------------------------------------ run
     def main(self) -> None:
