@@ -37,15 +37,28 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 def new_id(prefix: str, now_ms: Optional[int] = None) -> str:
     """A time-ordered unique id (ULID layout: 48-bit milliseconds + 80 random bits, Crockford
-    base32), so ids sort by creation time and need no coordination between ingest workers."""
+    base32), so ids sort by creation time and need no coordination between ingest workers.
+    Within one millisecond a process counts up from its random start (ULID's monotonic
+    variant): ids stay unique and in order, and the batch route does not pay a getrandom system
+    call per post (a tenth of its time)."""
+    global _last_ms, _last_time_chars, _last_random
     ms = int(time.time() * 1000) if now_ms is None else now_ms
-    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
-    # 26 characters of 5 bits = 130 bits, written as 13 pairs of 10 bits (a table lookup each).
-    return f"{prefix}_{''.join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])}"
+    if ms == _last_ms and _last_random < _RANDOM_MAX:
+        _last_random += 1
+    else:  # a new millisecond (or the clock stepped back): a fresh random start
+        # 79 random bits: the count within a millisecond cannot overflow into the time.
+        _last_ms, _last_random = ms, int.from_bytes(os.urandom(10), "big") >> 1
+        _last_time_chars = "".join([_PAIRS[(ms >> shift) & 1023] for shift in (40, 30, 20, 10, 0)])
+    # 26 characters of 5 bits = 130 bits, as 13 pairs of 10 bits (a table lookup each): 5 pairs
+    # of time (2 zero bits and 48 of milliseconds), 8 of the random part.
+    r = _last_random
+    return f"{prefix}_{_last_time_chars}{''.join([_PAIRS[(r >> shift) & 1023] for shift in _RANDOM_SHIFTS])}"
 
 
+_last_ms, _last_time_chars, _last_random = -1, "", 0
+_RANDOM_MAX = (1 << 80) - 1
+_RANDOM_SHIFTS = tuple(range(70, -1, -10))
 _PAIRS = [_CROCKFORD[i >> 5] + _CROCKFORD[i & 31] for i in range(1024)]
-_SHIFTS = tuple(range(120, -1, -10))
 
 
 # ---------------------------------------------------------------- fields
@@ -131,7 +144,21 @@ def _optional_id(data: dict, field: str, prefix: str) -> str:
 
 
 def _created_at(data: dict, now: datetime) -> str:
-    return parse_timestamp(data["created_at"], now) if data.get("created_at") is not None else format_ts(now)
+    if data.get("created_at") is not None:
+        return parse_timestamp(data["created_at"], now)
+    return _received_at(now)
+
+
+def _received_at(now: datetime) -> str:
+    """format_ts(now), kept for the last `now` seen: a batch's posts share one receive time, and
+    formatting it for each was an eighth of the batch route's time."""
+    global _last_received
+    if _last_received[0] is not now:
+        _last_received = (now, format_ts(now))
+    return _last_received[1]
+
+
+_last_received: tuple[Optional[datetime], str] = (None, "")
 
 
 # ---------------------------------------------------------------- records

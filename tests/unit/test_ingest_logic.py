@@ -73,6 +73,9 @@ def test_ids_are_time_ordered_and_unique():
     ids = [new_id("p", now_ms=1_700_000_000_000 + i) for i in range(200)]
     assert ids == sorted(ids) and len(set(ids)) == 200
     assert len({new_id("p", now_ms=5) for _ in range(1000)}) == 1000
+    same_ms = [new_id("p", now_ms=7) for _ in range(1000)]  # counted up within a millisecond
+    assert same_ms == sorted(same_ms) and len(set(same_ms)) == 1000
+    assert new_id("p", now_ms=0).startswith("p_0000000000") and not new_id("p", now_ms=1).startswith("p_0000000000")
 
 
 def test_tags_empty_and_none():
