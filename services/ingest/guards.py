@@ -19,6 +19,12 @@ from services.core.coalesce import Coalescer
 # the tokens, then per claim what the key held before ('' if it was free, and for a refused
 # request, which claims nothing)}. Requests sharing a bucket (one API key) see each other's
 # takes, in order.
+#
+# The buckets' writes are kept out of the AOF (and replicas): a bucket is seconds of state that
+# may reset to full after a Redis restart, and at 1,000 single posts/s their HSET/PEXPIRE
+# filled the AOF so fast that Redis rewrote it every few minutes; the requests during each
+# ~1 s rewrite took ~100 ms, which alone set the ingest's p99 (docs/benchmarks.md). Idempotency
+# claims are propagated as before.
 ADMIT = """
 local now = tonumber(ARGV[1])
 local ttl = ARGV[2]
@@ -35,11 +41,13 @@ while a <= #ARGV do
     tokens[i] = t
   end
   if refused == 0 then
+    redis.set_repl(redis.REPL_NONE)
     for i = 1, n do
       local rate = tonumber(ARGV[a + 2 + i])
       redis.call('HSET', KEYS[k + i - 1], 't', tokens[i] - cost, 'ts', now)
       redis.call('PEXPIRE', KEYS[k + i - 1], math.ceil(math.max(rate * 5, cost) / rate * 1000) + 1000)
     end
+    redis.set_repl(redis.REPL_ALL)
   end
   out[#out + 1] = refused == 0 and 1 or 0
   out[#out + 1] = refused
