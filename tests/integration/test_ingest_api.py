@@ -1,8 +1,12 @@
 """The ingest front door on the real stack: auth, validation, idempotency, batches, raw topics."""
 import base64
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import orjson
+import redis
+
+from services.core.settings import env
 
 from tests.integration.conftest import produce_raw, read_topic, wait_for
 
@@ -90,6 +94,23 @@ def test_author_rate_limit_answers_429_with_retry_after(http, run_id):
     assert http.post("ingest", "/v1/posts", post)[0] == 429
     assert wait_for(lambda: (lambda r: r if r[0] != 429 else None)(http.post("ingest", "/v1/posts", post)),
                     timeout=10, what="the bucket refilled") == (202, {"status": "accepted", "post_id": post["post_id"]})
+
+
+def test_rate_limit_buckets_stay_out_of_the_aof_and_claims_do_not(http, run_id):
+    """A bucket is seconds of state; written to the AOF at every request it made Redis rewrite
+    the file every few minutes under load, and each rewrite slowed the requests meanwhile. An
+    idempotency claim must survive a Redis restart, so it is in the AOF."""
+    author, post_id = f"{run_id}:aof-author", f"{run_id}:aof-post"
+    post = {"post_id": post_id, "author_id": author, "text": "Does this bucket reach the disk?"}
+    assert http.post("ingest", "/v1/posts", post)[0] == 202
+    r = redis.Redis.from_url(env("GOALPOST_REDIS_URL"))
+    assert r.hgetall(f"rate:author:{author}"), "the bucket exists in memory"
+    aof_dir = Path(r.config_get("dir")["dir"]) / r.config_get("appenddirname")["appenddirname"]
+    # Redis writes its AOF buffer to the file before it sends the replies of each turn of its
+    # loop, so the 202 (sent after the claim was confirmed) means both writes are there if at all.
+    aof = b"".join(f.read_bytes() for f in aof_dir.iterdir() if "manifest" not in f.name)
+    assert f"idem:post:{post_id}".encode() in aof
+    assert f"rate:author:{author}".encode() not in aof
 
 
 def test_raw_topic_garbage_goes_to_the_dead_letter_topic(run_id):
