@@ -5,6 +5,7 @@ naming the field, the raw-topic agents into a dead letter with the same reason.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -149,16 +150,9 @@ def _created_at(data: dict, now: datetime) -> str:
     return _received_at(now)
 
 
-def _received_at(now: datetime) -> str:
-    """format_ts(now), kept for the last `now` seen: a batch's posts share one receive time, and
-    formatting it for each was an eighth of the batch route's time."""
-    global _last_received
-    if _last_received[0] is not now:
-        _last_received = (now, format_ts(now))
-    return _last_received[1]
-
-
-_last_received: tuple[Optional[datetime], str] = (None, "")
+# format_ts of the last receive time seen: a batch's posts share one, and formatting it for each
+# post was an eighth of the batch route's time.
+_received_at = functools.lru_cache(maxsize=1)(format_ts)
 
 
 # ---------------------------------------------------------------- records
