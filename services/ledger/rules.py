@@ -71,7 +71,7 @@ RULES_PATH = Path(__file__).with_name("rules.toml")
 
 REACTION_KINDS = frozenset({"accept", "unaccept", "upvote", "downvote", "unvote", "thanks"})
 EVENT_TYPES = frozenset({"post", "reaction", "match"})
-STATE_SCHEMA = 3  # 2: vote records are lists (VOTE_*), grants are tuples; 3: votes and thanks keyed by vote_key
+STATE_SCHEMA = 4  # 2: vote records are lists (VOTE_*), grants are tuples; 3: votes and thanks keyed by vote_key; 4: no given_totals
 # Fields of a vote record in LedgerState.votes
 VOTE_KIND, VOTE_DAY, VOTE_CAP_COUNTED, VOTE_GRANTS = range(4)
 
@@ -271,9 +271,9 @@ class LedgerState:
         # UTC day -> user -> vote-earned points granted that day
         self.cap_used: dict[str, dict[str, int]] = {}
         self.cap_max_day: str = ""
-        # giver -> receiver -> standing positive reactions; giver -> their sum
+        # giver -> receiver -> standing positive reactions (a giver's total is their sum, needed
+        # only when a ring is checked: not kept apart, which cost a lookup on every reaction)
         self.pair_counts: dict[str, dict[str, int]] = store.map("pair_counts") if store else {}  # type: ignore[assignment]
-        self.given_totals: dict[str, int] = store.map("given_totals", mutable=False) if store else {}  # type: ignore[assignment]
         # giver -> receivers whose rewards from giver are dampened (members of a flagged ring)
         self.damped: dict[str, set[str]] = {}
         # [{"members", "flagged_at", "source_event_id", "counts": [[giver, receiver, n], ...]}]
@@ -305,7 +305,6 @@ class LedgerState:
             "cap_used": self.cap_used,
             "cap_max_day": self.cap_max_day,
             "pair_counts": dict(self.pair_counts.items()),
-            "given_totals": dict(self.given_totals.items()),
             "damped": {g: sorted(r) for g, r in self.damped.items()},
             "flagged_rings": self.flagged_rings,
             "balances": self.balances,
@@ -328,7 +327,6 @@ class LedgerState:
         s.cap_used = d["cap_used"]
         s.cap_max_day = d["cap_max_day"]
         s.pair_counts = d["pair_counts"]
-        s.given_totals = d["given_totals"]
         s.damped = {g: set(r) for g, r in d["damped"].items()}
         s.flagged_rings = d["flagged_rings"]
         s.balances = d["balances"]
@@ -389,7 +387,6 @@ class LedgerState:
         self.votes.prefetch(votes)  # type: ignore[attr-defined]
         self.thanked.prefetch(thanks)  # type: ignore[attr-defined]
         self.pair_counts.prefetch(actors)  # type: ignore[attr-defined]
-        self.given_totals.prefetch(actors)  # type: ignore[attr-defined]
 
     def evict(self) -> None:
         """Lets the store drop cached values beyond its capacity (between events only)."""
@@ -442,7 +439,10 @@ def _parse_time(value: Any, key: str) -> datetime:
 
 
 def _utc_day(created_at: str) -> str:
-    # interned: the day is kept in every standing vote, so one copy per day rather than per vote
+    """The UTC day of a timestamp that _validate accepted. Interned: the day is kept in every
+    standing vote, so one copy per day rather than per vote."""
+    if created_at[10:11] == "T" and created_at[-1] == "Z":  # UTC already (ingest's form): the day is the prefix
+        return sys.intern(created_at[:10])
     return sys.intern(_parse_time(created_at, "created_at").date().isoformat())
 
 
@@ -577,11 +577,6 @@ def _pair_add(st: LedgerState, rules: RuleTable, kind: str, giver: str, receiver
         recv.pop(receiver, None)
         if not recv:
             del st.pair_counts[giver]
-    total = st.given_totals.get(giver, 0) + d
-    if total > 0:
-        st.given_totals[giver] = total
-    else:
-        st.given_totals.pop(giver, None)
     if n >= rules.ring_min_pair_count:
         heavy.setdefault(giver, set()).add(receiver)
     elif giver in heavy:
@@ -617,7 +612,7 @@ def _concentrated(st: LedgerState, rules: RuleTable, members: set[str]) -> bool:
         given = st.pair_counts.get(m, {})
         inside = [given[x] for x in members if x != m and given.get(x, 0) > 0]
         in_ring = sum(inside)
-        out = st.given_totals.get(m, 0) - in_ring
+        out = sum(given.values()) - in_ring
         n_out = len(given) - len(inside)
         if out > 0 and in_ring * n_out < rules.ring_rate_ratio * len(inside) * out:
             return False

@@ -11,17 +11,17 @@ batch applied so far is committed in Kafka. After a crash the store is at the la
 (never ahead of Kafka); the worker re-applies the inputs from the checkpoint's offsets up to the
 offsets committed in Kafka, discarding the entries (they are in the journal already).
 
-Values are plain Python data (str, int, tuple, list, dict, set, None) serialised with marshal
-and stored as base64 text (see _encode). The file is private to this process and version: the
-checkpoint names the store format and the Python version, the state blob its schema, and a
-checkpoint of another one is rebuilt from the topics.
+Values are JSON data (str, int, bool, list, dict with str keys, None; a tuple comes back as a
+list), stored as JSON text: a checkpoint serialises all of a map's dirty values in one orjson
+call, where marshal and base64 per value cost 2 µs each, ~8% of the ledger's time. The file is
+private to this process and version: the checkpoint names the store format and the Python
+version, the state blob its schema, and a checkpoint of another one is rebuilt from the topics.
 """
 from __future__ import annotations
 
 import marshal
 import sqlite3
 import sys
-from binascii import a2b_base64, b2a_base64
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
@@ -31,16 +31,9 @@ import orjson
 
 _MISSING = object()
 PREFETCH_CHUNK = 500  # keys per query (SQLite allows 32766 parameters)
-FORMAT = f"ledger-store-3 python-{sys.version_info[0]}.{sys.version_info[1]} marshal-{marshal.version}"
-
-
-def _encode(value: Any) -> str:
-    # marshal's bytes in base64, so that JSON carries them (SQLite's JSON cuts strings at NUL)
-    return b2a_base64(marshal.dumps(value), newline=False).decode("ascii")
-
-
-def _decode(raw: str) -> Any:
-    return marshal.loads(a2b_base64(raw))
+# values in JSON; the checkpoint's small parts and offsets in marshal (see LedgerState.small_parts)
+FORMAT = f"ledger-store-4 json python-{sys.version_info[0]}.{sys.version_info[1]} marshal-{marshal.version}"
+_decode = orjson.loads
 
 
 class SpillMap:
@@ -72,7 +65,10 @@ class SpillMap:
         # A checkpoint writes a map with two statements whose one argument is a JSON document,
         # not a statement per row: each row of executemany takes the GIL back from the busy
         # event loop, and a writer thread that does so thousands of times crawls.
-        self._upsert = f'INSERT OR REPLACE INTO "{table}" (k, v) SELECT key, value FROM json_each(?)'
+        # json_each gives arrays and objects as JSON text, and other values as SQL values
+        # (true as 1): json_quote turns those back into JSON, and true and false are kept.
+        self._upsert = (f'INSERT OR REPLACE INTO "{table}" (k, v) SELECT key, CASE type WHEN \'true\' THEN \'true\' '
+                        f'WHEN \'false\' THEN \'false\' ELSE json_quote(value) END FROM json_each(?)')
         self._delete = f'DELETE FROM "{table}" WHERE k IN (SELECT value FROM json_each(?))'
         self._scan = f'SELECT k, v FROM "{table}"'
 
@@ -192,7 +188,7 @@ class SpillMap:
         in memory, and deleted ones stay deleted."""
         assert not self._flushing, "one checkpoint at a time"
         mem = self._mem
-        upserts = orjson.dumps({k: _encode(mem[k]) for k in self._dirty if k in mem})
+        upserts = orjson.dumps({k: mem[k] for k in self._dirty if k in mem})
         deletes = orjson.dumps([k for k in self._dirty if k not in mem])
         self._flushing, self._dirty = self._dirty, set()
         return upserts, deletes

@@ -52,34 +52,34 @@ def test_a_value_changed_in_place_is_written_at_the_checkpoint(store):
 def test_dirty_values_are_never_evicted(store):
     m = store.map("posts")
     for i in range(10):
-        m[f"p{i}"] = (i,)
+        m[f"p{i}"] = [i]
     assert store.evict() == 0 and m.cached == 10 and m.dirty == 10
 
 
 def test_eviction_takes_the_oldest_clean_values_and_spares_those_being_written(store):
     m = store.map("posts", mutable=False)
     for i in range(4):
-        m[f"old{i}"] = (i,)
+        m[f"old{i}"] = [i]
     store.checkpoint({})  # old0..old3 clean, in that order
     m.get("old0")  # reading an immutable value does not change the order
     for i in range(4):
-        m[f"new{i}"] = (i,)
+        m[f"new{i}"] = [i]
     writing = store.begin_checkpoint({})  # new0..new3 are being written: not evictable yet
-    m["old1"] = ("changed",)  # dirty again
+    m["old1"] = ["changed"]  # dirty again
     assert store.evict() == 3  # 8 cached, capacity 4: only old0, old2, old3 may go
     assert m.cached == 5 and {k for k in ("old0", "old2", "old3") if k in m._mem} == set()
     writing.result()
     store.finish_checkpoint()  # new0..new3 clean now (in no particular order among themselves)
-    m["extra"] = (0,)
+    m["extra"] = [0]
     store.checkpoint({})  # old1 and extra clean, after new0..new3
     assert store.evict() == 2
     assert {"old1", "extra"} <= set(m._mem) and len(set(m._mem) & {"new0", "new1", "new2", "new3"}) == 2
-    assert m["old0"] == (0,) and m["new0"] == (0,) and m["old1"] == ("changed",)  # from disk
+    assert m["old0"] == [0] and m["new0"] == [0] and m["old1"] == ["changed"]  # from disk
 
 
 def test_a_deleted_key_is_not_read_back_from_the_table(store):
     m = store.map("posts")
-    m["p1"] = ("alice",)
+    m["p1"] = ["alice"]
     store.checkpoint({})
     del m["p1"]
     assert "p1" not in m and m.get("p1") is None
@@ -105,9 +105,9 @@ def test_a_checkpoint_is_all_or_nothing(tmp_path):
     path = tmp_path / "state.sqlite"
     s = StateStore(path, capacity=100)
     m = s.map("posts")
-    m["p1"] = ("alice",)
+    m["p1"] = ["alice"]
     s.checkpoint({"offsets": b"1"})
-    m["p2"] = ("bob",)  # applied but not checkpointed: a crash loses it, and replay redoes it
+    m["p2"] = ["bob"]  # applied but not checkpointed: a crash loses it, and replay redoes it
     s.close()
     again = StateStore(path, capacity=100)
     m2 = again.map("posts")
@@ -172,17 +172,17 @@ def test_the_rules_on_a_small_store_give_the_same_entries_as_on_dicts(tmp_path, 
 
 def test_prefetch_loads_what_is_on_disk_and_remembers_what_is_not(store):
     m = store.map("posts", mutable=False)
-    m["p1"] = ("alice",)
+    m["p1"] = ["alice"]
     store.checkpoint({})
     store.maps["posts"].forget()  # as after a restart: only the table has p1
     m.prefetch(["p1", "p2"])
     assert m.cached == 1 and m._absent == {"p2"}
-    assert m.get("p1") == ("alice",) and "p2" not in m
-    m["p2"] = ("bob",)
-    assert m["p2"] == ("bob",)
+    assert m.get("p1") == ["alice"] and "p2" not in m
+    m["p2"] = ["bob"]
+    assert m["p2"] == ["bob"]
     store.checkpoint({})
     store.maps["posts"].forget()
-    assert m._absent == set() and m["p2"] == ("bob",)  # written at the checkpoint, read back
+    assert m._absent == set() and m["p2"] == ["bob"]  # written at the checkpoint, read back
 
 
 def test_a_checkpoint_is_usable_only_when_complete_of_this_format_and_not_ahead_of_kafka():
@@ -220,3 +220,20 @@ def test_the_rules_go_on_while_a_checkpoint_is_written(tmp_path):
     assert again.meta() == {"n": b"1"}
     assert "a" not in m2 and m2["b"] == [2] and m2["c"] == [3] and "d" not in m2
     again.close()
+
+
+def test_values_come_back_from_disk_as_the_json_they_were(store):
+    """Values round-trip through JSON text: true and false stay booleans (SQLite's json_each
+    gives them as 1 and 0), strings with quotes stay strings, tuples come back as lists."""
+    m = store.map("accepted")
+    value = {"bonus": True, "late": False, "none": None, "text": 'say "hi"\x1f', "n": -3, "grants": [("u", 5)]}
+    m["root"] = value
+    m["flag"] = False
+    store.checkpoint({})
+    for i in range(10):  # push them out of memory
+        m[f"other{i}"] = {}
+    store.checkpoint({})
+    store.evict()
+    assert "root" not in m._mem and "flag" not in m._mem
+    assert m["root"] == {**value, "grants": [["u", 5]]} and m["root"]["bonus"] is True
+    assert m["flag"] is False
