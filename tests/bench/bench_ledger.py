@@ -4,7 +4,9 @@
 
 Writes fresh posts straight to posts.classified.v1 and then upvotes to reactions.v1 with plain
 aiokafka (so the ledger, not ingest or classify, is what is measured), then times how long the
-ledger takes to commit them all (transactions included). Prints entries/s and memory."""
+ledger takes to commit them all (transactions included). Prints entries/s, memory, and the CPU
+each process of the stack spent per entry over that time (the load generator's own sends to
+Kafka included in Kafka's)."""
 from __future__ import annotations
 
 import argparse
@@ -18,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 
 from services.core.kafka_io import send_many
 from services.core.settings import env
-from tests.bench.common import stack_memory
+from tests.bench.common import stack_cpu, stack_memory
 from tests.integration.ledger_load import _ledger_lag, journal
 
 
@@ -58,17 +60,21 @@ async def main() -> None:
     while await _ledger_lag() > 0:
         await asyncio.sleep(0.2)
     mem_before = stack_memory()
+    cpu_before = stack_cpu()
     started = time.perf_counter()
     await produce("reactions.v1", reactions)
     produced_s = time.perf_counter() - started
     while await _ledger_lag() > 0:
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - started
+    cpu_after = stack_cpu()
     _, entries, distinct = await asyncio.to_thread(journal, run)
     print(json.dumps({
         "reactions": args.reactions, "entries": entries, "distinct_entry_ids": distinct,
         "produce_seconds": round(produced_s, 2), "ledger_seconds": round(elapsed, 2),
         "entries_per_s": round(entries / elapsed), "reactions_per_s": round(args.reactions / elapsed),
+        "cpu_us_per_entry": {name: round((cpu_after[name] - cpu_before[name]) / max(entries, 1) * 1e6, 1)
+                             for name in cpu_after if name in cpu_before},
         "memory_before_mib": mem_before, "memory_after_mib": stack_memory()}, indent=2))
 
 

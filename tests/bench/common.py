@@ -3,6 +3,7 @@ stack's processes."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Awaitable, Callable
 
@@ -55,4 +56,22 @@ def stack_memory() -> dict[str, float]:
         pid = stack._pid(name)
         if pid:
             out[name] = round(sum(rss_mib(p) for p in stack.group_pids(pid)), 1)
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (/proc/PID/stat, fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stack_cpu() -> dict[str, float]:
+    """CPU seconds used so far by each process of the local stack (a service's workers summed),
+    to take the difference over a benchmark: what each part costs per record."""
+    out = {}
+    for name in ("ingest", "classify", "match", "ledger", "kafka", "redis"):
+        pid = stack._pid(name)
+        if pid:
+            out[name] = sum(cpu_seconds(p) for p in stack.group_pids(pid))
     return out
