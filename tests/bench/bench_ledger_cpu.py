@@ -2,11 +2,11 @@
 
     .venv/bin/python -m tests.bench.bench_ledger_cpu [--reactions 50000] [--batch 2000]
 
-Runs the worker's batch step (`LedgerWorker.prepare`: decode, prefetch, rules, views, encoding)
-and its checkpoints (taken when the store's cache is full, as in the service) on the load of
-`bench_ledger` (fresh posts, then upvotes from distinct voters), against a fresh rules store
-in a temporary directory. Kafka and Redis are left out, so this is the part of the ledger's
-time that the code here decides. Prints µs of CPU per input, of the main thread (the event
+Runs the worker's batch step (`LedgerWorker.prepare`: decode, prefetch, rules, views and their
+Redis update, encoding) and its checkpoints (taken when the store's cache is full, as in the
+service) on the load of `bench_ledger` (fresh posts, then upvotes from distinct voters),
+against a fresh rules store in a temporary directory. Kafka and Redis are left out, so this is
+the part of the ledger's time that the code here decides. Prints µs of CPU per input, of the main thread (the event
 loop's, which bounds the ledger's rate) and of the whole process (with the checkpoints' writer
 thread), best of `--repeat` runs by the main thread's (other processes on the two cores only
 ever add time), as JSON."""
@@ -59,7 +59,7 @@ async def run(args: argparse.Namespace, directory: str) -> dict:
     worker.state = LedgerState(worker.store)
     posts, reactions = load(args.reactions, args.posts)
     for i in range(0, len(posts), args.batch):
-        worker.prepare(posts[i:i + args.batch])
+        await worker.prepare(posts[i:i + args.batch])
     worker.store.checkpoint({"state": worker.state.small_parts()})
     settle_heap()  # as the service does after its recovery
     entries = checkpoints = 0
@@ -70,7 +70,7 @@ async def run(args: argparse.Namespace, directory: str) -> dict:
             await asyncio.wrap_future(writing)  # written by the store's thread, as in the service
             worker.store.finish_checkpoint()
             checkpoints += 1
-        entries += len(worker.prepare(reactions[i:i + args.batch]).encoded)
+        entries += len((await worker.prepare(reactions[i:i + args.batch])).encoded)
     cpu, main_thread = time.process_time() - cpu, time.thread_time() - main_thread
     worker.store.close()
     return {"inputs": len(reactions), "entries": entries, "checkpoints": checkpoints,

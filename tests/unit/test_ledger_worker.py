@@ -1,5 +1,6 @@
 """The ledger worker's batch step (services/ledger/app.py), without Kafka or Redis: what one
 transaction would commit for a batch of input records."""
+import asyncio
 from collections import namedtuple
 
 import orjson
@@ -28,18 +29,37 @@ def test_posts_are_applied_before_the_reactions_of_their_batch():
     assert [ev["type"] for _, ev in events] == ["post", "reaction"] and rejected == []
 
 
+def prepare(worker, msgs):
+    return asyncio.run(worker.prepare(msgs))
+
+
 def test_a_batch_gives_entries_balances_and_the_next_offsets():
-    batch = LedgerWorker().prepare([post(0, "p1", "ann"), upvote(3, "r1", "bob", "p1"), upvote(4, "r2", "cy", "p1")])
+    batch = prepare(LedgerWorker(), [post(0, "p1", "ann"), upvote(3, "r1", "bob", "p1"), upvote(4, "r2", "cy", "p1")])
     assert [e.user_id for e, _ in batch.encoded] == ["ann", "ann"]
     assert {(tp.topic, tp.partition): o for tp, o in batch.offsets.items()} == \
         {("posts.classified.v1", 0): 1, ("reactions.v1", 1): 5}
-    assert batch.users == {"ann"} and batch.dead == []
+    assert batch.views["balances"] == {"ann": sum(e.delta for e, _ in batch.encoded)}
+    assert batch.views["balances"]["ann"] > 0
+    assert batch.dead == []
+
+
+def test_a_batch_carries_its_own_views_however_late_they_are_written():
+    """The Redis write of batch N runs while N+1 is computed: it must write N's values, not
+    values that include N+1 (not committed yet)."""
+    worker = LedgerWorker()
+    first = prepare(worker, [post(0, "p1", "ann"), upvote(1, "r1", "bob", "p1")])
+    many = [upvote(2 + i, f"r{2 + i}", f"voter{i}", "p1") for i in range(120)]  # more than YIELD_EVERY
+    second = prepare(worker, many)
+    after_first = sum(e.delta for e, _ in first.encoded)
+    assert first.views["balances"] == {"ann": after_first}
+    assert second.views["balances"] == {"ann": after_first + sum(e.delta for e, _ in second.encoded)}
+    assert len(second.encoded) == 120 and len(second.views["recent"][0][1]) == 2 * 120  # (score, entry) pairs
 
 
 def test_records_that_are_not_events_are_dead_lettered_and_the_rest_go_on():
     null_value = Msg("reactions.v1", 1, 7, 7, None)
     garbage = Msg("reactions.v1", 1, 8, 8, b"[1, 2]")
-    batch = LedgerWorker().prepare([post(0, "p1", "ann"), null_value, garbage, upvote(9, "r1", "bob", "p1")])
+    batch = prepare(LedgerWorker(), [post(0, "p1", "ann"), null_value, garbage, upvote(9, "r1", "bob", "p1")])
     assert sorted(d.offset for d in batch.dead) == [7, 8]
     assert all(d.topic_name == "reactions.v1" and d.error for d in batch.dead)
     assert [e.user_id for e, _ in batch.encoded] == ["ann"]
