@@ -6,7 +6,9 @@ Writes fresh posts straight to posts.classified.v1 and then upvotes to reactions
 aiokafka (so the ledger, not ingest or classify, is what is measured), then times how long the
 ledger takes to commit them all (transactions included). Prints entries/s, memory, and the CPU
 each process of the stack spent per entry over that time (the load generator's own sends to
-Kafka included in Kafka's)."""
+Kafka included in Kafka's). With --ceiling it first measures what Kafka and aiokafka alone allow
+on this machine: the same reactions through a transactional consume-produce loop with no rules
+(one entry-sized record out per record in, one transaction per batch, as the ledger commits)."""
 from __future__ import annotations
 
 import argparse
@@ -16,12 +18,17 @@ import time
 import uuid
 
 import orjson
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from services.core.kafka_io import send_many
+from services.core.kafka_io import send_many, topic_partitions
 from services.core.settings import env
 from tests.bench.common import stack_cpu, stack_memory
 from tests.integration.ledger_load import _ledger_lag, journal
+
+
+def settings_batch() -> int:
+    return int(env("GOALPOST_LEDGER_BATCH"))
 
 
 async def produce(topic: str, records: list[tuple[bytes, bytes]]) -> None:
@@ -37,10 +44,68 @@ async def produce(topic: str, records: list[tuple[bytes, bytes]]) -> None:
         await producer.stop()
 
 
+async def ceiling(records: list[tuple[bytes, bytes]], batch: int) -> dict:
+    """Reads `records` back from a scratch topic and, per batch of `batch`, commits as many
+    ~200-byte records to another one in a Kafka transaction with the consumed offsets, the
+    previous transaction finishing while the next batch is read (as the ledger pipelines them).
+    No rules, no Redis: what the broker and the client cost on their own."""
+    bootstrap = env("GOALPOST_KAFKA_BOOTSTRAP")
+    run = uuid.uuid4().hex[:8]
+    source, sink, group = f"bench.ceiling.in.{run}", f"bench.ceiling.out.{run}", f"bench-ceiling-{run}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(source, 4, 1), NewTopic(sink, 4, 1)])
+        await asyncio.sleep(1)  # metadata
+        await produce(source, records)
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+                                    isolation_level="read_committed", auto_offset_reset="earliest",
+                                    max_poll_records=batch)
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=group, enable_idempotence=True,
+                                    acks="all", linger_ms=5, max_batch_size=1 << 19)
+        await consumer.start()
+        await producer.start()
+        entry = b"x" * 200
+
+        async def commit(out: list, offsets: dict) -> None:
+            async with producer.transaction():
+                await send_many(producer, out)
+                await producer.send_offsets_to_transaction(offsets, group)
+        try:
+            tps = await topic_partitions(consumer, [source])
+            consumer.assign(tps)
+            for tp in tps:
+                consumer.seek(tp, 0)
+            done, in_flight = 0, None
+            started, cpu = time.perf_counter(), time.process_time()
+            while done < len(records):
+                got = await consumer.getmany(timeout_ms=200, max_records=batch)
+                msgs = [m for part in got.values() for m in part]
+                if not msgs:
+                    continue
+                out = [(sink, m.key, entry) for m in msgs]
+                offsets = {TopicPartition(m.topic, m.partition): m.offset + 1 for m in msgs}
+                if in_flight is not None:
+                    await in_flight
+                in_flight = asyncio.ensure_future(commit(out, offsets))
+                done += len(msgs)
+            await in_flight
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        finally:
+            await consumer.stop()
+            await producer.stop()
+    finally:
+        await admin.delete_topics([source, sink])
+        await admin.close()
+    return {"records": len(records), "per_s": round(len(records) / elapsed),
+            "client_cpu_us_per_record": round(cpu / len(records) * 1e6, 1)}
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reactions", type=int, default=50_000)
     ap.add_argument("--posts", type=int, default=5_000)
+    ap.add_argument("--ceiling", action="store_true", help="also measure a transactional pass-through with no rules")
     args = ap.parse_args()
     run = f"lb{uuid.uuid4().hex[:8]}/"
     day = "2026-11-2{}T10:00:00.000Z"
@@ -56,6 +121,7 @@ async def main() -> None:
         r = {"reaction_id": f"{run}r{j}", "actor_id": f"{run}a{j}", "post_id": f"{run}p{i}",
              "kind": "upvote", "created_at": day.format(i % 7)}
         reactions.append((r["post_id"].encode(), orjson.dumps(r)))
+    ceiling_result = await ceiling(reactions, settings_batch()) if args.ceiling else None
     await produce("posts.classified.v1", posts)
     while await _ledger_lag() > 0:
         await asyncio.sleep(0.2)
@@ -75,7 +141,8 @@ async def main() -> None:
         "entries_per_s": round(entries / elapsed), "reactions_per_s": round(args.reactions / elapsed),
         "cpu_us_per_entry": {name: round((cpu_after[name] - cpu_before[name]) / max(entries, 1) * 1e6, 1)
                              for name in cpu_after if name in cpu_before},
-        "memory_before_mib": mem_before, "memory_after_mib": stack_memory()}, indent=2))
+        "memory_before_mib": mem_before, "memory_after_mib": stack_memory(),
+        **({"ceiling_transactional_passthrough": ceiling_result} if ceiling_result else {})}, indent=2))
 
 
 if __name__ == "__main__":
