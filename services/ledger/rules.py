@@ -427,15 +427,20 @@ def _req_str(ev: Mapping[str, Any], key: str) -> str:
 
 
 def _parse_time(value: Any, key: str) -> datetime:
-    if not isinstance(value, str) or not value:
-        raise InvalidEvent(key, "required RFC 3339 timestamp")
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidEvent(key, f"not an RFC 3339 timestamp: {value!r}") from None
+    dt = _naive_or_aware(value, key)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(timezone.utc)
+
+
+def _naive_or_aware(value: Any, key: str) -> datetime:
+    """The timestamp as parsed (validation only needs this much: no conversion to UTC)."""
+    if not isinstance(value, str) or not value:
+        raise InvalidEvent(key, "required RFC 3339 timestamp")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidEvent(key, f"not an RFC 3339 timestamp: {value!r}") from None
 
 
 def _utc_day(created_at: str) -> str:
@@ -447,7 +452,7 @@ def _utc_day(created_at: str) -> str:
 
 
 def _validate(event: Mapping[str, Any]) -> str:
-    if not isinstance(event, Mapping):
+    if type(event) is not dict and not isinstance(event, Mapping):  # (the ABC check costs 0.4 µs)
         raise InvalidEvent("type", "event must be a JSON object")
     etype = event.get("type")
     if etype not in EVENT_TYPES:
@@ -458,14 +463,14 @@ def _validate(event: Mapping[str, Any]) -> str:
         rt = event.get("reply_to")
         if rt is not None and (not isinstance(rt, str) or not rt):
             raise InvalidEvent("reply_to", "must be a post_id or null")
-        _parse_time(event.get("created_at"), "created_at")
+        _naive_or_aware(event.get("created_at"), "created_at")
     elif etype == "reaction":
         _req_str(event, "reaction_id")
         _req_str(event, "actor_id")
         _req_str(event, "post_id")
         if event.get("kind") not in REACTION_KINDS:
             raise InvalidEvent("kind", f"must be one of {sorted(REACTION_KINDS)}")
-        _parse_time(event.get("created_at"), "created_at")
+        _naive_or_aware(event.get("created_at"), "created_at")
     else:
         _req_str(event, "post_id")
         cands = event.get("candidates")
