@@ -57,6 +57,16 @@ def format_ts(ts: datetime) -> str:
     return ts.astimezone(timezone.utc).isoformat(timespec="milliseconds")[:23] + "Z"
 
 
+def utc_day(ts: str) -> str:
+    """The UTC day (YYYY-MM-DD) of an RFC 3339 timestamp; one without an offset counts as UTC."""
+    if ts[10:11] == "T" and ts[-1:] == "Z":  # UTC already (format_ts's form): the day is the prefix
+        return ts[:10]
+    parsed = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).date().isoformat()
+
+
 def epoch_seconds(ts: str) -> float:
     """Seconds since the epoch of an RFC 3339 timestamp."""
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()

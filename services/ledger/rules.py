@@ -64,7 +64,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from services.core.contracts import LedgerEntry
+from services.core.contracts import LedgerEntry, utc_day
 from services.ledger.store import StateStore
 
 RULES_PATH = Path(__file__).with_name("rules.toml")
@@ -446,9 +446,7 @@ def _naive_or_aware(value: Any, key: str) -> datetime:
 def _utc_day(created_at: str) -> str:
     """The UTC day of a timestamp that _validate accepted. Interned: the day is kept in every
     standing vote, so one copy per day rather than per vote."""
-    if created_at[10:11] == "T" and created_at[-1] == "Z":  # UTC already (ingest's form): the day is the prefix
-        return sys.intern(created_at[:10])
-    return sys.intern(_parse_time(created_at, "created_at").date().isoformat())
+    return sys.intern(utc_day(created_at))
 
 
 def _validate(event: Mapping[str, Any]) -> str:

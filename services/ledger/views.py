@@ -9,16 +9,14 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 from services.core.contracts import epoch_seconds as epoch  # noqa: F401  (the score of recent entries)
+from services.core.contracts import utc_day
 
 WINDOWS = ("all", "day", "week")
 
 
 def window_keys(created_at: str) -> dict[str, str]:
     """The leaderboard windows an entry counts in: its UTC day and ISO week."""
-    if created_at.endswith("Z") and len(created_at) >= 10:  # our own normalised form: the day is the prefix
-        return _day_and_week(created_at[:10])
-    ts = datetime.fromisoformat(created_at.replace("Z", "+00:00")).astimezone(timezone.utc)
-    return _day_and_week(ts.strftime("%Y-%m-%d"))
+    return _day_and_week(utc_day(created_at))
 
 
 @lru_cache(maxsize=4096)

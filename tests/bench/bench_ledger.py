@@ -27,10 +27,6 @@ from tests.bench.common import stack_cpu, stack_memory
 from tests.integration.ledger_load import _ledger_lag, journal
 
 
-def settings_batch() -> int:
-    return int(env("GOALPOST_LEDGER_BATCH"))
-
-
 async def produce(topic: str, records: list[tuple[bytes, bytes]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=env("GOALPOST_KAFKA_BOOTSTRAP"), acks="all", linger_ms=20,
                                 max_batch_size=1 << 20)
@@ -121,7 +117,7 @@ async def main() -> None:
         r = {"reaction_id": f"{run}r{j}", "actor_id": f"{run}a{j}", "post_id": f"{run}p{i}",
              "kind": "upvote", "created_at": day.format(i % 7)}
         reactions.append((r["post_id"].encode(), orjson.dumps(r)))
-    ceiling_result = await ceiling(reactions, settings_batch()) if args.ceiling else None
+    ceiling_result = await ceiling(reactions, int(env("GOALPOST_LEDGER_BATCH"))) if args.ceiling else None
     await produce("posts.classified.v1", posts)
     while await _ledger_lag() > 0:
         await asyncio.sleep(0.2)

@@ -8,7 +8,7 @@ import pytest
 from referencing import Registry, Resource
 
 from services.core.contracts import (RECORDS, TOPICS, ContractError, DeadLetter, Match, Post,
-                                     json_schema, record_for_topic)
+                                     json_schema, record_for_topic, utc_day)
 from services.core.schemas import SCHEMA_DIR, rendered_schemas
 
 GOLDEN = Path(__file__).resolve().parents[2] / "services" / "core" / "golden"
@@ -92,3 +92,10 @@ def test_dumps_gives_the_same_bytes_as_orjson_in_an_object_of_their_own():
     value = {"post_id": "p1", "tags": ["a", "b"], "n": 3}
     out = dumps(value)
     assert type(out) is bytes and out == orjson.dumps(value)
+
+
+def test_utc_day_of_a_timestamp():
+    assert utc_day("2026-11-26T23:59:59.999Z") == "2026-11-26"  # the prefix
+    assert utc_day("2026-11-26T23:30:00-01:00") == "2026-11-27"  # an offset moves it across midnight
+    assert utc_day("2026-11-27T00:30:00+02:00") == "2026-11-26"
+    assert utc_day("2026-11-26T23:30:00") == "2026-11-26"  # no offset: UTC
