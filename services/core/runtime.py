@@ -34,7 +34,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from services.core import metrics
 from services.core.contracts import ContractError, DeadLetter, Record, dumps
-from services.core.kafka_io import group_lag, send_many, topic_partitions
+from services.core.kafka_io import GroupLag, send_many
 from services.core.settings import STATE_NOT_RECOVERED, Settings
 from services.core.workers import METRICS_DIR_ENV, WORKER_ENV, worker_index
 
@@ -403,27 +403,24 @@ class Runtime:
         """The lag poller of export_lag (runs until cancelled). A broker that is away, even while
         the service starts, only delays it: its start used to be outside the retry, and a service
         restarted during a broker restart crashed (`make faults` caught it)."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, group_id=group_id,
-                                    enable_auto_commit=False)
+        lag = GroupLag(self.settings.kafka_bootstrap, group_id, topics)
         while True:
             try:
-                await consumer.start()
+                await lag.start()
                 break
             except Exception as exc:
                 log.debug("lag poller cannot reach the broker yet: %r", exc)
                 await asyncio.sleep(every_s)
         try:
-            tps: list[TopicPartition] = []
             while True:
                 try:
-                    tps = tps or await topic_partitions(consumer, topics)
-                    for tp, lag in (await group_lag(consumer, tps)).items():
-                        metrics.CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(lag)
+                    for tp, behind in (await lag.per_partition()).items():
+                        metrics.CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(behind)
                 except Exception as exc:  # broker away: keep the last values, try again
                     log.debug("lag poll failed: %r", exc)
                 await asyncio.sleep(every_s)
         finally:
-            await consumer.stop()
+            await lag.stop()
 
     # ------------------------------------------------------------ run
     def main(self) -> None:
