@@ -25,7 +25,7 @@ import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, NamedTuple
 
 import orjson
 
@@ -233,6 +233,11 @@ def _connect(path: Path, threads: bool = False) -> sqlite3.Connection:
     return db
 
 
+class TakenCheckpoint(NamedTuple):
+    statements: list[tuple[str, bytes]]
+    meta: dict[str, bytes]
+
+
 class StateStore:
     """One SQLite file: a table per spilled map, and `meta` for checkpoints (named blobs).
 
@@ -273,13 +278,22 @@ class StateStore:
     def begin_checkpoint(self, meta: dict[str, bytes]) -> Future:
         """Takes every dirty value now and writes them with the named blobs in one SQLite
         transaction, in the writer thread. Call finish_checkpoint() once the future is done."""
+        return self.write_checkpoint(self.take_checkpoint(meta))
+
+    def take_checkpoint(self, meta: dict[str, bytes]) -> "TakenCheckpoint":
+        """Every dirty value, serialised now (the rules change values afterwards), with the
+        named blobs: what write_checkpoint() will write. Until then, and until it is finished,
+        the values taken stay in memory."""
         assert self._writing is None, "one checkpoint at a time"
-        # (statement, JSON argument) pairs, taken now: the thread touches no map
-        statements = []
+        statements = []  # (statement, JSON argument) pairs: the thread touches no map
         for m in self.maps.values():
             upserts, deletes = m.snapshot()
             statements += [(m._upsert, upserts), (m._delete, deletes)]
-        self._writing = self._thread.submit(self._write, statements, meta)
+        return TakenCheckpoint(statements, meta)
+
+    def write_checkpoint(self, taken: "TakenCheckpoint") -> Future:
+        assert self._writing is None, "one checkpoint at a time"
+        self._writing = self._thread.submit(self._write, taken.statements, taken.meta)
         return self._writing
 
     def _write(self, statements: list[tuple[str, bytes]], meta: dict[str, bytes]) -> None:

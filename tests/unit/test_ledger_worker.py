@@ -64,3 +64,46 @@ def test_records_that_are_not_events_are_dead_lettered_and_the_rest_go_on():
     assert all(d.topic_name == "reactions.v1" and d.error for d in batch.dead)
     assert [e.user_id for e, _ in batch.encoded] == ["ann"]
     assert next_offsets([null_value, garbage]) == {TopicPartition("reactions.v1", 1): 9}
+
+
+def _worker_with_store(directory):
+    from services.ledger.rules import LedgerState
+    from services.ledger.store import StateStore
+
+    worker = LedgerWorker()
+    worker.store = StateStore(directory / "rules.sqlite", 1000)
+    worker.state = LedgerState(worker.store)
+    worker.watermarks = object()  # not asked: the views' part of a checkpoint is not due
+    worker.last_views_checkpoint = float("inf")
+    return worker
+
+
+def test_a_checkpoint_taken_during_a_transaction_is_written_only_once_it_commits(tmp_path):
+    """The batch in flight is in the checkpoint's values and offsets, so the checkpoint must not
+    reach the disk before that batch is committed in Kafka, and never if its commit fails."""
+    async def go(commit_fails):
+        worker = _worker_with_store(tmp_path / str(commit_fails))
+        await worker.prepare([post(0, "p1", "ann"), upvote(1, "r1", "bob", "p1")])
+        worker.commit_in_flight = asyncio.get_running_loop().create_future()
+        await worker.checkpoint()
+        for _ in range(20):  # the writer thread would have long finished by now
+            await asyncio.sleep(0.01)
+        before = worker.store.meta()
+        if commit_fails:
+            worker.commit_in_flight.set_exception(RuntimeError("transaction aborted"))
+        else:
+            worker.commit_in_flight.set_result(None)
+        try:
+            await worker.checkpoint_written()
+            failed = None
+        except RuntimeError as exc:
+            failed = exc
+        after = worker.store.meta()
+        worker.store.close()
+        return before, after, failed
+
+    before, after, failed = asyncio.run(go(commit_fails=False))
+    assert before == {} and failed is None
+    assert after["inputs"] and after["state"]  # written, with the offsets after the batch
+    before, after, failed = asyncio.run(go(commit_fails=True))
+    assert before == {} and after == {} and isinstance(failed, RuntimeError)
