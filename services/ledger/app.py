@@ -28,13 +28,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.core import metrics as core_metrics
-from services.core.contracts import Balance, DeadLetter, LedgerEntry, dumps, utc_now
+from services.core.contracts import Balance, DeadLetter, LedgerEntry, dumps, utc_day, utc_now
 from services.core.kafka_io import read_until, send_many, topic_partitions
 from services.core.runtime import Runtime, event, json_response, log, problem, settle_heap
 from services.ledger.rules import InvalidEvent, LedgerState, UnknownPost, apply_event, load_rules
 from services.ledger.store import (FORMAT, StateStore, TakenCheckpoint, checkpoint_problem, pack_offsets,
                                    unpack_offsets)
-from services.ledger.views import WINDOWS, Views, current_window, epoch, window_keys
+from services.ledger.views import WINDOWS, Views, current_window, day_windows, epoch
 
 INPUTS = {"posts.classified.v1": "post", "reactions.v1": "reaction", "matches.v1": "match"}
 # Facts before the reactions that refer to them, within a batch and in recovery alike.
@@ -411,10 +411,21 @@ class LedgerWorker:
             for name in ("day", "week"):
                 for key, bucket in v.windows[name].items():
                     windows[(name, key)] = set(bucket)
-        for e, payload in entries or []:
-            for name, key in window_keys(e.created_at).items():
-                windows.setdefault((name, key), set()).add(e.user_id)
-            recent.setdefault(e.user_id, []).extend((epoch(e.created_at), payload.decode()))
+        by_day: dict[str, set[str]] = {}  # (a batch's entries fall on a few days: their windows once each)
+        for e, payload in entries or ():
+            user, created = e.user_id, e.created_at
+            day = utc_day(created)
+            users_of_day = by_day.get(day)
+            if users_of_day is None:
+                users_of_day = by_day[day] = set()
+            users_of_day.add(user)
+            members = recent.get(user)
+            if members is None:
+                members = recent[user] = []
+            members += (epoch(created), payload.decode())
+        for day, users_of_day in by_day.items():
+            for name, key in day_windows(day).items():
+                windows.setdefault((name, key), set()).update(users_of_day)
         self.untrimmed.update(recent)
         trim = time.monotonic() - self.last_trim > TRIM_EVERY_S
         update = {

@@ -16,11 +16,12 @@ WINDOWS = ("all", "day", "week")
 
 def window_keys(created_at: str) -> dict[str, str]:
     """The leaderboard windows an entry counts in: its UTC day and ISO week."""
-    return _day_and_week(utc_day(created_at))
+    return day_windows(utc_day(created_at))
 
 
 @lru_cache(maxsize=4096)
-def _day_and_week(day: str) -> dict[str, str]:
+def day_windows(day: str) -> dict[str, str]:
+    """The leaderboard windows of a UTC day (YYYY-MM-DD): the day and its ISO week."""
     year, week, _ = date.fromisoformat(day).isocalendar()
     return {"day": day, "week": f"{year}-W{week:02d}"}
 
