@@ -60,30 +60,22 @@ class KeyFilter:
         while True:
             self.capacity = capacity
             self.bloom = Bloom(capacity, self.FALSE_POSITIVES)
-            self.added = 0
-            self.bloom.update(self._counted(self._stored_keys()))
+            self.bloom.update(self._stored_keys())
+            self.added = int(self.bloom.approx_items)
             if self.added <= capacity:
                 return
             capacity = 2 * self.added  # one more scan, with room to grow
 
-    def _counted(self, keys: Iterable[Any]) -> Iterator[Any]:
-        for key in keys:
-            self.added += 1
-            yield key
-
     def update(self, keys: Collection[Any]) -> None:
         """Call it before the keys reach the table, with them among `stored_keys()` already."""
         self.bloom.update(keys)
-        # An upper bound (keys stored before count again), replaced by the filter's estimate
-        # only when it says full: the estimate counts the filter's bits (~1 ms for a million
-        # keys) and is infinite once they are all set.
+        # An upper bound (keys stored before count again), made exact only when it says full:
+        # the estimate counts the filter's bits, ~1 ms for a million keys.
         self.added += len(keys)
         if self.added > self.capacity:
-            estimate = self.bloom.approx_items
-            if estimate > self.capacity:
+            self.added = int(self.bloom.approx_items)
+            if self.added > self.capacity:
                 self._build(2 * self.capacity)
-            else:
-                self.added = int(estimate)
 
     def __contains__(self, key: Any) -> bool:
         return key in self.bloom
