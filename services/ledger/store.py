@@ -25,65 +25,15 @@ import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterable, Iterator, NamedTuple
+from typing import Any, Iterable, Iterator, NamedTuple
 
 import orjson
-from rbloom import Bloom
 
 _MISSING = object()
 PREFETCH_CHUNK = 500  # keys per query (SQLite allows 32766 parameters)
 # values in JSON; the checkpoint's small parts and offsets in marshal (see LedgerState.small_parts)
 FORMAT = f"ledger-store-4 json python-{sys.version_info[0]}.{sys.version_info[1]} marshal-{marshal.version}"
 _decode = orjson.loads
-
-
-class KeyFilter:
-    """The keys a map may have stored, as a Bloom filter (rbloom's, in Rust): a key it does not
-    hold was never stored, so looking it up needs no query. Most lookups are of such keys
-    (every new reaction id, most first votes, every new voter), and a query that finds nothing
-    cost ~2 µs of the ledger's event loop, three per reaction (bench_ledger_cpu). A filter in
-    Python cost as much as it saved.
-
-    rbloom hashes with Python's hash(), which is salted per process, so the filter is built
-    from the table whenever a map is opened, and never saved. False positives: 1% (a query that
-    finds nothing). Past its capacity it is built again at twice the size from every stored
-    key (a full scan of the table, so rarely: each time the keys have doubled)."""
-
-    MIN_CAPACITY = 1 << 16
-    FALSE_POSITIVES = 0.01
-
-    def __init__(self, stored_keys: Callable[[], Iterable[Any]], capacity: int = MIN_CAPACITY) -> None:
-        self._stored_keys = stored_keys
-        self._build(capacity)
-
-    def _build(self, capacity: int) -> None:
-        while True:
-            self.capacity = capacity
-            self.bloom = Bloom(capacity, self.FALSE_POSITIVES)
-            self.bloom.update(self._stored_keys())
-            self.added = int(self.bloom.approx_items)
-            if self.added <= capacity:
-                return
-            capacity = 2 * self.added  # one more scan, with room to grow
-
-    def update(self, keys: Collection[Any]) -> None:
-        """Call it before the keys reach the table, with them among `stored_keys()` already."""
-        self.bloom.update(keys)
-        # An upper bound (keys stored before count again), made exact only when it says full:
-        # the estimate counts the filter's bits, ~1 ms for a million keys.
-        self.added += len(keys)
-        if self.added > self.capacity:
-            self.added = int(self.bloom.approx_items)
-            if self.added > self.capacity:
-                self._build(2 * self.capacity)
-
-    def __contains__(self, key: Any) -> bool:
-        return key in self.bloom
-
-    def maybe(self, keys: Iterable[Any]) -> set[Any]:
-        """Those of `keys` that may be stored (the rest certainly are not)."""
-        bloom = self.bloom
-        return {key for key in keys if key in bloom}
 
 
 class SpillMap:
@@ -111,7 +61,6 @@ class SpillMap:
         self._absent: set[Any] = set()  # keys a prefetch found on neither side (until the next checkpoint)
         self._flushing: set[Any] = set()  # the dirty keys of the checkpoint being written
         db.execute(f'CREATE TABLE IF NOT EXISTS "{table}" (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID')
-        self._keys = KeyFilter(self._stored_keys)
         self._select = f'SELECT v FROM "{table}" WHERE k = ?'
         # A checkpoint writes a map with two statements whose one argument is a JSON document,
         # not a statement per row: each row of executemany takes the GIL back from the busy
@@ -126,7 +75,7 @@ class SpillMap:
     # -- reading ---------------------------------------------------------------------------
     def _load(self, key: Any) -> Any:
         # dirty and not in memory: deleted since the checkpoint; absent: known not to be on disk
-        if key in self._dirty or key in self._flushing or key in self._absent or key not in self._keys:
+        if key in self._dirty or key in self._flushing or key in self._absent:
             return _MISSING
         row = self._db.execute(self._select, (key,)).fetchone()
         if row is None:
@@ -167,10 +116,7 @@ class SpillMap:
         are nowhere, so that a batch's lookups need no query each (one query per lookup, most
         of them for keys never seen, was a quarter of the ledger's time)."""
         mem, dirty, flushing = self._mem, self._dirty, self._flushing
-        wanted = {k for k in keys if k not in mem and k not in dirty and k not in flushing}
-        maybe = self._keys.maybe(wanted)
-        self._absent.update(wanted.difference(maybe))  # never stored: known without a query
-        wanted = list(maybe)
+        wanted = list({k for k in keys if k not in mem and k not in dirty and k not in flushing})
         for i in range(0, len(wanted), PREFETCH_CHUNK):
             chunk = wanted[i:i + PREFETCH_CHUNK]
             marks = ",".join("?" * len(chunk))
@@ -242,9 +188,7 @@ class SpillMap:
         in memory, and deleted ones stay deleted."""
         assert not self._flushing, "one checkpoint at a time"
         mem = self._mem
-        values = {k: mem[k] for k in self._dirty if k in mem}
-        self._keys.update(values)  # they reach the table now (until then they are in memory)
-        upserts = orjson.dumps(values)
+        upserts = orjson.dumps({k: mem[k] for k in self._dirty if k in mem})
         deletes = orjson.dumps([k for k in self._dirty if k not in mem])
         self._flushing, self._dirty = self._dirty, set()
         return upserts, deletes
@@ -259,19 +203,12 @@ class SpillMap:
         self._flushing = set()
         self._absent.clear()  # some are on disk now
 
-    def _stored_keys(self) -> Iterator[Any]:
-        """Every key that is or may soon be in the table: the table's own and the ones in
-        memory (written since the last checkpoint, or being written by it)."""
-        yield from list(self._mem)
-        yield from (key for (key,) in self._db.execute(f'SELECT k FROM "{self._table}"'))
-
     def forget(self) -> None:
         self._mem.clear()
         self._dirty.clear()
         self._clean.clear()
         self._flushing.clear()
         self._absent.clear()
-        self._keys = KeyFilter(self._stored_keys)  # of the emptied table: none
 
 
 class SpillSet(SpillMap):

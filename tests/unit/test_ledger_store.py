@@ -9,7 +9,7 @@ import json
 import pytest
 
 from services.ledger.rules import LedgerState, apply_event, load_rules
-from services.ledger.store import FORMAT, KeyFilter, StateStore, checkpoint_problem, pack_offsets, unpack_offsets
+from services.ledger.store import FORMAT, StateStore, checkpoint_problem, pack_offsets, unpack_offsets
 from tests.unit.test_ledger_rules import random_stream
 
 RULES = dataclasses.replace(load_rules(), ring_min_pair_count=3, ring_rate_ratio=2, daily_vote_cap=60)
@@ -176,29 +176,13 @@ def test_prefetch_loads_what_is_on_disk_and_remembers_what_is_not(store):
     store.checkpoint({})
     store.maps["posts"].forget()  # as after a restart: only the table has p1
     m.prefetch(["p1", "p2"])
-    assert m.cached == 1 and "p2" not in m._keys  # never stored: known without a query
+    assert m.cached == 1 and m._absent == {"p2"}
     assert m.get("p1") == ["alice"] and "p2" not in m
     m["p2"] = ["bob"]
     assert m["p2"] == ["bob"]
     store.checkpoint({})
     store.maps["posts"].forget()
     assert m._absent == set() and m["p2"] == ["bob"]  # written at the checkpoint, read back
-
-
-def test_the_key_filter_never_misses_a_stored_key_and_rarely_claims_a_new_one(store):
-    m = store.map("seen", mutable=False)
-    for i in range(3 * KeyFilter.MIN_CAPACITY):  # grows twice on the way
-        m[f"r{i}"] = 1
-        if i % 50_000 == 0:
-            store.checkpoint({})
-    store.checkpoint({})
-    assert m._keys.capacity >= 3 * KeyFilter.MIN_CAPACITY
-    assert all(f"r{i}" in m._keys for i in range(3 * KeyFilter.MIN_CAPACITY))
-    false_positives = sum(f"new{i}" in m._keys for i in range(20_000))
-    assert false_positives < 0.05 * 20_000
-    reopened = KeyFilter(m._stored_keys)  # as when the store is opened again: from the table
-    assert all(f"r{i}" in reopened for i in range(0, 3 * KeyFilter.MIN_CAPACITY, 7))
-    assert m.get("r12345") == 1 and m.get("new1") is None
 
 
 def test_a_checkpoint_is_usable_only_when_complete_of_this_format_and_not_ahead_of_kafka():
