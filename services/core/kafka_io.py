@@ -76,20 +76,33 @@ class GroupLag:
     benchmark polling every 50 ms took over a third of a core from the stack it measured."""
 
     def __init__(self, bootstrap: str, group_id: str, topics: Iterable[str]) -> None:
+        self.bootstrap = bootstrap
         self.group_id = group_id
         self.topics = list(topics)
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        self.consumer: Optional[AIOKafkaConsumer] = None
+        self.admin: Optional[AIOKafkaAdminClient] = None
         self.partitions: list[TopicPartition] = []
         self._coordinator: Optional[int] = None
 
     async def start(self) -> None:
-        await self.consumer.start()
-        await self.admin.start()
+        """Both clients, or neither: a start that failed (broker away) can be tried again."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        try:
+            await consumer.start()
+            await admin.start()
+        except BaseException:
+            await admin.close()
+            await consumer.stop()
+            raise
+        self.consumer, self.admin = consumer, admin
 
     async def stop(self) -> None:
-        await self.admin.close()
-        await self.consumer.stop()
+        if self.admin is not None:
+            await self.admin.close()
+        if self.consumer is not None:
+            await self.consumer.stop()
+        self.consumer = self.admin = None
 
     async def __aenter__(self) -> "GroupLag":
         await self.start()
@@ -99,6 +112,7 @@ class GroupLag:
         await self.stop()
 
     async def per_partition(self) -> dict[TopicPartition, int]:
+        assert self.consumer is not None and self.admin is not None, "start() first"
         self.partitions = self.partitions or await topic_partitions(self.consumer, self.topics)
         end = await self.consumer.end_offsets(self.partitions)
         if self._coordinator is None:

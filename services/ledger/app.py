@@ -229,7 +229,8 @@ class LedgerWorker:
         every checkpoint that a full cache forces). The values are taken now, between batches;
         the store's thread writes them once the transaction in flight has committed, so a
         checkpoint never holds anything beyond Kafka. (Waiting for that commit before taking
-        them stalled the pipeline at every checkpoint: 5-10% of the ledger's time.)"""
+        them stalled the pipeline at every checkpoint: 0.03-0.2 s each, about one a second
+        under load.)"""
         assert self.store is not None and self.watermarks is not None
         await self.checkpoint_written()
         now = time.monotonic()

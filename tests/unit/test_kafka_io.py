@@ -16,3 +16,27 @@ def test_partition_for_matches_the_default_partitioner():
 def test_partition_for_spreads_keys():
     used = {partition_for(f"k{i}".encode(), 3) for i in range(100)}
     assert used == {0, 1, 2}
+
+
+def test_a_group_lag_whose_start_failed_holds_no_client_and_can_start_again():
+    """The services' lag pollers retry start() while the broker is away: a failed start must
+    close what it opened and leave nothing half-started for the next try."""
+    import asyncio
+
+    from aiokafka.errors import KafkaConnectionError
+
+    from services.core.kafka_io import GroupLag
+
+    async def go():
+        lag = GroupLag("127.0.0.1:1", "group", ["topic"])  # nothing listens there
+        failures = []
+        for _ in range(2):
+            try:
+                await lag.start()
+            except KafkaConnectionError as exc:
+                failures.append(exc)
+            assert lag.consumer is None and lag.admin is None
+        await lag.stop()
+        return failures
+
+    assert len(asyncio.run(go())) == 2
