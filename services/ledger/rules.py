@@ -278,7 +278,9 @@ class LedgerState:
         self.damped: dict[str, set[str]] = {}
         # [{"members", "flagged_at", "source_event_id", "counts": [[giver, receiver, n], ...]}]
         self.flagged_rings: list[dict[str, Any]] = []
-        self.balances: dict[str, int] = {}
+        # user -> points, for offline replays and tests. None with a store: the service keeps
+        # balances in its views (one copy per user, not two: ~100 bytes each).
+        self.balances: dict[str, int] | None = {} if store is None else None
         # missing post_id -> reactions waiting for it (in arrival order)
         self.pending: dict[str, list[dict[str, Any]]] = {}
         # reaction_ids already processed (or parked)
@@ -399,8 +401,6 @@ class LedgerState:
     def pending_count(self) -> int:
         return self._pending_n
 
-    def balance(self, user_id: str) -> int:
-        return self.balances.get(user_id, 0)
 
     def _count(self, outcome: str) -> None:
         self.counters[outcome] = self.counters.get(outcome, 0) + 1
@@ -505,8 +505,9 @@ class _Out:
         e = Entry(entry_id=eid, user_id=user, delta=delta, reason=reason, source_event_id=source,
                   created_at=created)
         self.entries.append(e)
-        st = self.state
-        st.balances[user] = st.balances.get(user, 0) + delta
+        balances = self.state.balances
+        if balances is not None:
+            balances[user] = balances.get(user, 0) + delta
         return e
 
     def grant(self, user: str, amount: int, base: str, source: str, created: str, *,

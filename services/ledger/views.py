@@ -57,8 +57,14 @@ class Views:
             if entry_id in self.seen:
                 return False
             self.seen.add(entry_id)
+        self.count(user, delta, utc_day(created))
+        return True
+
+    def count(self, user: str, delta: int, day: str) -> None:
+        """Counts `delta` points for `user` on a UTC day, without the entry id check: the live
+        ledger's path (its entries are unique by construction), which also has the day already."""
         self.balances[user] = self.balances.get(user, 0) + delta
-        for name, key in window_keys(created).items():
+        for name, key in day_windows(day).items():
             buckets = self.windows[name]
             bucket = buckets.get(key)
             if bucket is None:
@@ -69,7 +75,6 @@ class Views:
                     del buckets[oldest]
                 bucket = buckets[key] = {}
             bucket[user] = bucket.get(user, 0) + delta
-        return True
 
     def to_bytes(self) -> bytes:
         """The live views for a checkpoint of the ledger (services/ledger/store.py)."""

@@ -6,7 +6,7 @@ from collections import namedtuple
 import orjson
 from aiokafka import TopicPartition
 
-from services.ledger.app import LedgerWorker, decode_batch, next_offsets
+from services.ledger.app import LedgerWorker, decode_batch, fetched_offsets, next_offsets
 
 Msg = namedtuple("Msg", "topic partition offset timestamp value")
 
@@ -41,6 +41,31 @@ def test_a_batch_gives_entries_balances_and_the_next_offsets():
     assert batch.views["balances"] == {"ann": sum(e.delta for e, _ in batch.encoded)}
     assert batch.views["balances"]["ann"] > 0
     assert batch.dead == []
+
+
+def downvote(offset, rid, actor, pid):
+    return Msg("reactions.v1", 1, offset, offset, orjson.dumps(
+        {"reaction_id": rid, "actor_id": actor, "post_id": pid, "kind": "downvote",
+         "created_at": "2026-11-26T10:02:00.000Z"}))
+
+
+def test_a_batch_counts_its_entries_by_reason_and_the_points_minted_and_burned():
+    batch = prepare(LedgerWorker(), [post(0, "p1", "ann"), upvote(1, "r1", "bob", "p1"),
+                                     downvote(2, "r2", "cy", "p1"), upvote(3, "r3", "dee", "p1")])
+    entries = [e for e, _ in batch.encoded]
+    assert batch.reasons == {r: sum(e.reason == r for e in entries) for r in {e.reason for e in entries}}
+    assert batch.reasons["upvote"] == 2 and batch.reasons["downvote"] == 1
+    assert batch.minted == sum(e.delta for e in entries if e.delta > 0) > 0
+    assert batch.burned == -sum(e.delta for e in entries if e.delta < 0) > 0
+
+
+def test_the_offsets_of_a_fetch_are_those_of_its_messages():
+    fetched = {TopicPartition("reactions.v1", 1): [upvote(4, "r1", "b", "p"), upvote(9, "r2", "c", "p")],
+               TopicPartition("reactions.v1", 2): [upvote(3, "r3", "d", "p", partition=2)],
+               TopicPartition("reactions.v1", 0): []}
+    msgs = [m for records in fetched.values() for m in records]
+    assert fetched_offsets(fetched) == next_offsets(msgs) == \
+        {TopicPartition("reactions.v1", 1): 10, TopicPartition("reactions.v1", 2): 4}
 
 
 def test_a_batch_carries_its_own_views_however_late_they_are_written():
