@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -210,10 +210,18 @@ class LedgerWorker:
         REPLAYED.inc(n)
         self.applied = dict(committed)  # the committed offsets may sit past a transaction marker
         async for batch in read_until(settings.kafka_bootstrap, [JOURNAL], journal_end, start=journal_from):
+            recent: dict[str, list] = {}
             for msg in batch:
-                self.views.add(orjson.loads(msg.value))
+                entry = orjson.loads(msg.value)
+                self.views.add(entry)
+                # The recent-entry members of the batches whose Redis write a crash may have lost
+                # (those since the views' checkpoint), the same members as the live write's.
+                recent.setdefault(entry["user_id"], []).extend((epoch(entry["created_at"]), msg.value.decode()))
+            await self.write_views(_view_update(recent=[[_key("entries", u), m] for u, m in recent.items()]))
+            self.untrimmed.update(recent)
         await self.checkpoint(journal_end)
-        await self.write_views(self.views_update(self.views.balances))
+        for chunk in self.all_views():
+            await self.write_views(chunk)
         # The rebuilt state is long-lived dicts and strings: keep the collector from walking it
         # again on every full pass (those passes showed up as a tenth of the ledger's time).
         # Young collections every 100,000 allocations, not 20,000: a batch holds large young
@@ -434,24 +442,17 @@ class LedgerWorker:
             await task
 
     # ------------------------------------------------------------ Redis views
-    def views_update(self, users: Iterable[str], by_day: dict[str, set[str]] | None = None,
-                     recent: dict[str, list] | None = None) -> dict:
-        """The Redis views' values for `users` as they stand now (after a batch: exactly what
-        its transaction commits, however late the write runs), as absolute values and
-        idempotent members: safe to write again after a crash. After a batch, `by_day` names
-        the users with new entries per UTC day (their day and week windows are written) and
-        `recent` holds each user's new entries as (score, JSON) pairs; without them
-        (recovery) every window is written again. Recent-entry sets are trimmed to
+    def views_update(self, users: Iterable[str], by_day: dict[str, set[str]], recent: dict[str, list]) -> dict:
+        """The Redis views' values after a batch for the `users` it changed, as they stand now
+        (exactly what its transaction commits, however late the write runs), as absolute values
+        and idempotent members: safe to write again after a crash. `by_day` names the users
+        with new entries per UTC day (their day and week windows are written) and `recent`
+        holds each user's new entries as (score, JSON) pairs. Recent-entry sets are trimmed to
         RECENT_ENTRIES every few seconds rather than on every write (readers take the newest
         N anyway)."""
         v = self.views
-        recent = recent or {}
         windows: dict[tuple[str, str], set[str]] = {}
-        if by_day is None:
-            for name in ("day", "week"):
-                for key, bucket in v.windows[name].items():
-                    windows[(name, key)] = set(bucket)
-        for day, users_of_day in (by_day or {}).items():
+        for day, users_of_day in by_day.items():
             for name, key in day_windows(day).items():
                 windows.setdefault((name, key), set()).update(users_of_day)
         self.untrimmed.update(recent)
@@ -469,6 +470,22 @@ class LedgerWorker:
             self.last_trim = time.monotonic()
             self.untrimmed.clear()
         return update
+
+    def all_views(self) -> Iterator[dict]:
+        """Every balance and leaderboard window as it stands (recovery writes them all again:
+        a crash may have lost any write since the checkpoint), as script calls of at most
+        VIEW_CHUNK members each, made one at a time: a whole update built at once held a
+        second copy of every view, the ledger's peak memory at a restart."""
+        balances = self.views.balances
+        users = list(balances)
+        for i in range(0, len(users), VIEW_CHUNK):
+            yield _view_update(balances={u: balances[u] for u in users[i:i + VIEW_CHUNK]})
+        for name in ("day", "week"):
+            for key, bucket in self.views.windows[name].items():
+                members = list(bucket)
+                for i in range(0, len(members), VIEW_CHUNK):
+                    yield _view_update(leaderboards=[[_key("lb", name, key),
+                                                      {u: bucket[u] for u in members[i:i + VIEW_CHUNK]}]])
 
     async def write_views(self, update: dict) -> None:
         assert rt.redis is not None
@@ -507,6 +524,14 @@ return 1
 VIEW_CHUNK = 20_000  # members per script call, so one call never blocks Redis for long (recovery)
 
 
+def _view_update(balances: dict | None = None, leaderboards: list | None = None, recent: list | None = None,
+                 trim: list | None = None) -> dict:
+    """One call of WRITE_VIEWS_LUA: balances {user: points}, leaderboards [[key, {user: points}]],
+    recent [[key, [score, entry JSON, ...]]], trim [key]."""
+    return {"balances": balances or {}, "leaderboards": leaderboards or [], "recent": recent or [],
+            "trim": trim or []}
+
+
 def _chunks(update: dict) -> list[dict]:
     """Splits a large update (a recovery writes every view) into calls of about VIEW_CHUNK members."""
     size = len(update["balances"]) + sum(len(b[1]) for b in update["leaderboards"]) \
@@ -516,13 +541,12 @@ def _chunks(update: dict) -> list[dict]:
     out: list[dict] = []
     balances = list(update["balances"].items())
     for i in range(0, len(balances), VIEW_CHUNK):
-        out.append({"balances": dict(balances[i:i + VIEW_CHUNK]), "leaderboards": [], "recent": [], "trim": []})
+        out.append(_view_update(balances=dict(balances[i:i + VIEW_CHUNK])))
     for key, board in update["leaderboards"]:
         items = list(board.items())
         for i in range(0, len(items), VIEW_CHUNK):
-            out.append({"balances": {}, "leaderboards": [[key, dict(items[i:i + VIEW_CHUNK])]], "recent": [], "trim": []})
-    rest = {"balances": {}, "leaderboards": [], "recent": update["recent"], "trim": update["trim"]}
-    out.append(rest)
+            out.append(_view_update(leaderboards=[[key, dict(items[i:i + VIEW_CHUNK])]]))
+    out.append(_view_update(recent=update["recent"], trim=update["trim"]))
     return out
 
 

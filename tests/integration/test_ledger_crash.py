@@ -10,11 +10,14 @@ import time
 import urllib.request
 
 import pytest
+import redis
 
 from services.core import stack
+from services.core.settings import env
 from services.ledger import admin
+from services.ledger.app import RECENT_ENTRIES
 from tests.integration.conftest import wait_for
-from tests.integration.ledger_load import (journal, ledger_lag, load_with_extra_reactions,
+from tests.integration.ledger_load import (journal, journal_entries, ledger_lag, load_with_extra_reactions,
                                            offline_balances, send_all, topic_records)
 
 
@@ -52,6 +55,16 @@ def test_ledger_survives_kill_9_without_loss_or_double_counting(run_id):
 
     balances, n_entries, n_distinct = journal(prefix)
     assert n_entries == n_distinct > 100, "an entry was written twice"
+    # Each user's recent-entry view holds every one of their entries (none of these users has
+    # more than the view keeps), those of batches whose Redis write a kill cut short included.
+    by_user: dict = {}
+    for e in journal_entries(prefix):
+        by_user.setdefault(e["user_id"], set()).add(e["entry_id"])
+    r = redis.Redis.from_url(env("GOALPOST_REDIS_URL"))
+    for user, ids in by_user.items():
+        if len(ids) <= RECENT_ENTRIES:
+            in_view = {json.loads(m)["entry_id"] for m in r.zrange(f"ledger:entries:{user}", 0, -1)}
+            assert ids <= in_view, f"{user}: {len(ids - in_view)} entries missing from the recent-entry view"
     matches = topic_records("matches.v1", prefix)
     assert balances == offline_balances(events, matches, prefix)
     assert asyncio.run(admin.verify()) == 0
