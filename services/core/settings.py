@@ -54,6 +54,8 @@ VARIABLES: tuple[Var, ...] = (
     Var("GOALPOST_MATCH_CACHED_REACTIONS", "50000", "reactions the match index remembers for unvote and unaccept"),
     Var("GOALPOST_MATCH_IDLE_USERS", "50000", "users who never answered whose last activity the match index keeps"),
     Var("GOALPOST_STATE_DIR", str(REPO_ROOT / ".stack"), "where the local stack keeps data, logs and pid files"),
+    Var("GOALPOST_KAFKA_JVM_OPTS", "-XX:TieredStopAtLevel=1",
+        "extra JVM options of the local stack's broker (default: the quick JIT only; see docs/benchmarks.md)"),
     Var("GOALPOST_LOG_LEVEL", "INFO", "log level of the services (JSON lines on stderr)"),
     Var("GOALPOST_EVENT_LOOP", "uvloop", "the services' event loop: uvloop (libuv, faster) or asyncio (the standard one)"),
 )

@@ -151,7 +151,13 @@ def start_kafka() -> None:
         state_dir=d, port=port, controller_port=port + 1)
     conf = d / "kafka" / "server.properties"
     conf.write_text(props)
+    # The broker's JIT: C1 only by default (GOALPOST_KAFKA_JVM_OPTS). With the full tiered JIT a
+    # fresh broker's C2 compiler threads spent minutes of CPU on the two cores it shares with
+    # the services (41% of the broker's CPU in a ledger benchmark run three minutes after
+    # start; 67-92 µs of broker CPU per ledger entry), while C1-compiled code
+    # served the same load for 12.6-20 µs from the second run on (docs/benchmarks.md).
     java = [shutil.which("java") or "java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC",
+            *env("GOALPOST_KAFKA_JVM_OPTS").split(),
             f"-Dlog4j2.configurationFile={DEPLOY / 'kafka' / 'log4j2.properties'}", "-cp", cp]
     if not (d / "kafka" / "data" / "meta.properties").exists():
         cluster_id = subprocess.run(java + ["kafka.tools.StorageTool", "random-uuid"], check=True,
