@@ -217,8 +217,11 @@ class LedgerWorker:
                 # The recent-entry members of the batches whose Redis write a crash may have lost
                 # (those since the views' checkpoint), the same members as the live write's.
                 recent.setdefault(entry["user_id"], []).extend((epoch(entry["created_at"]), msg.value.decode()))
-            await self.write_views(_view_update(recent=[[_key("entries", u), m] for u, m in recent.items()]))
-            self.untrimmed.update(recent)
+            # (trimmed in the same call: after a rebuild from the beginning of the journal, a
+            # trim of every user left for the first live batch would be one huge call)
+            keys = {u: _key("entries", u) for u in recent}
+            await self.write_views(_view_update(recent=[[keys[u], m] for u, m in recent.items()],
+                                                trim=list(keys.values())))
         await self.checkpoint(journal_end)
         for chunk in self.all_views():
             await self.write_views(chunk)

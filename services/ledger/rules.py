@@ -401,7 +401,6 @@ class LedgerState:
     def pending_count(self) -> int:
         return self._pending_n
 
-
     def _count(self, outcome: str) -> None:
         self.counters[outcome] = self.counters.get(outcome, 0) + 1
 

@@ -132,3 +132,25 @@ def test_a_checkpoint_taken_during_a_transaction_is_written_only_once_it_commits
     assert after["inputs"] and after["state"]  # written, with the offsets after the batch
     before, after, failed = asyncio.run(go(commit_fails=True))
     assert before == {} and after == {} and isinstance(failed, RuntimeError)
+
+
+def test_recovery_writes_every_view_in_calls_of_at_most_view_chunk_members(monkeypatch):
+    from services.ledger import app
+
+    worker = LedgerWorker()
+    prepare(worker, [post(0, "p1", "ann"), post(1, "p2", "bob"), post(2, "p3", "cy"),
+                     upvote(3, "r1", "dee", "p1"), upvote(4, "r2", "dee", "p2"), upvote(5, "r3", "dee", "p3")])
+    monkeypatch.setattr(app, "VIEW_CHUNK", 2)
+    calls = list(worker.all_views())
+    balances, boards = {}, {}
+    for call in calls:
+        size = len(call["balances"]) + sum(len(members) for _, members in call["leaderboards"])
+        assert 0 < size <= 2 and call["recent"] == [] and call["trim"] == []
+        balances.update(call["balances"])
+        for key, members in call["leaderboards"]:
+            boards.setdefault(key, {}).update(members)
+    assert balances == worker.views.balances and set(balances) == {"ann", "bob", "cy"}
+    expected = {f"ledger:lb:{name}:{key}": bucket for name in ("day", "week")
+                for key, bucket in worker.views.windows[name].items()}
+    assert boards == expected and len(expected) == 2  # the day and its week
+    assert len(calls) == 6  # three users in calls of two: the balances, the day, the week
