@@ -216,7 +216,7 @@ class LedgerWorker:
                 self.views.add(entry)
                 # The recent-entry members of the batches whose Redis write a crash may have lost
                 # (those since the views' checkpoint), the same members as the live write's.
-                recent.setdefault(entry["user_id"], []).extend((epoch(entry["created_at"]), msg.value.decode()))
+                recent.setdefault(entry["user_id"], []).extend(_recent_member(entry["created_at"], msg.value))
             # (trimmed in the same call: after a rebuild from the beginning of the journal, a
             # trim of every user left for the first live batch would be one huge call)
             keys = {u: _key("entries", u) for u in recent}
@@ -398,7 +398,7 @@ class LedgerWorker:
             members = recent.get(user)
             if members is None:
                 members = recent[user] = []
-            members += (epoch(created), payload.decode())
+            members += _recent_member(created, payload)
             reasons[e.reason] = reasons.get(e.reason, 0) + 1
             if delta > 0:
                 minted += delta
@@ -527,6 +527,12 @@ return 1
 VIEW_CHUNK = 20_000  # members per script call, so one call never blocks Redis for long (recovery)
 
 
+def _recent_member(created_at: str, entry_json: bytes) -> tuple[float, str]:
+    """An entry in its user's recent-entry set: (score, member), the same live and in recovery,
+    so that writing it again is a no-op."""
+    return epoch(created_at), entry_json.decode()
+
+
 def _view_update(balances: dict | None = None, leaderboards: list | None = None, recent: list | None = None,
                  trim: list | None = None) -> dict:
     """One call of WRITE_VIEWS_LUA: balances {user: points}, leaderboards [[key, {user: points}]],
@@ -536,7 +542,8 @@ def _view_update(balances: dict | None = None, leaderboards: list | None = None,
 
 
 def _chunks(update: dict) -> list[dict]:
-    """Splits a large update (a recovery writes every view) into calls of about VIEW_CHUNK members."""
+    """Splits a batch's update into calls of about VIEW_CHUNK members (only a batch of more than
+    a few thousand entries needs it; recovery builds its calls with all_views)."""
     size = len(update["balances"]) + sum(len(b[1]) for b in update["leaderboards"]) \
         + sum(len(r[1]) // 2 for r in update["recent"])
     if size <= VIEW_CHUNK:

@@ -117,19 +117,9 @@ def ledger_lag() -> int:
     return asyncio.run(_ledger_lag())
 
 
-def journal_entries(prefix: str) -> list[dict[str, Any]]:
-    """The entries of ledger.entries.v1 for the prefix's users."""
-    async def go():
-        rows = []
-        async for batch in read_until(env("GOALPOST_KAFKA_BOOTSTRAP"), ["ledger.entries.v1"]):
-            rows.extend(r for r in (orjson.loads(m.value) for m in batch) if r["user_id"].startswith(prefix))
-        return rows
-    return asyncio.run(go())
-
-
 def journal(prefix: str) -> tuple[dict[str, int], int, int]:
     """(balances from ledger.entries.v1 for the prefix's users, entries, distinct entry ids)."""
-    rows = journal_entries(prefix)
+    rows = topic_records("ledger.entries.v1", prefix, field="user_id")
     balances: dict[str, int] = {}
     for r in rows:
         balances[r["user_id"]] = balances.get(r["user_id"], 0) + r["delta"]

@@ -17,7 +17,7 @@ from services.core.settings import env
 from services.ledger import admin
 from services.ledger.app import RECENT_ENTRIES
 from tests.integration.conftest import wait_for
-from tests.integration.ledger_load import (journal, journal_entries, ledger_lag, load_with_extra_reactions,
+from tests.integration.ledger_load import (journal, ledger_lag, load_with_extra_reactions,
                                            offline_balances, send_all, topic_records)
 
 
@@ -58,7 +58,7 @@ def test_ledger_survives_kill_9_without_loss_or_double_counting(run_id):
     # Each user's recent-entry view holds every one of their entries (none of these users has
     # more than the view keeps), those of batches whose Redis write a kill cut short included.
     by_user: dict = {}
-    for e in journal_entries(prefix):
+    for e in topic_records("ledger.entries.v1", prefix, field="user_id"):
         by_user.setdefault(e["user_id"], set()).add(e["entry_id"])
     r = redis.Redis.from_url(env("GOALPOST_REDIS_URL"))
     for user, ids in by_user.items():
