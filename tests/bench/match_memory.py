@@ -20,23 +20,23 @@ from pathlib import Path
 
 import orjson
 
-from services.match.ranking import ExpertiseIndex, MatchConfig, Postings
+from services.match.ranking import ExpertiseIndex, MatchConfig
 from tests.bench.common import rss_mib
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "se"
 
 
 def time_term_pruning() -> None:
-    """The pause when the vocabulary passes max_terms + 10%: one helper per term, distinct weights."""
-    idx = ExpertiseIndex(MatchConfig())
-    n = idx._terms_slack + 1
-    for i in range(n):
-        plist = Postings()
-        plist.add(f"h{i % 5000}", float(i))
-        idx.postings[f"term{i}"] = plist
+    """The pause when the vocabulary passes max_terms + 10%: one helper per term; the last
+    term added sets the pruning off."""
+    cfg = MatchConfig()
+    idx = ExpertiseIndex(cfg)
+    n = cfg.max_terms + max(cfg.max_terms // 10, 1) + 1
+    for i in range(n - 1):
+        idx.core.add_terms(f"h{i % 5000}", [(f"term{i}", 1.0)], 1.7e9 + i)
     started = time.perf_counter()
-    idx._prune_terms()
-    print(json.dumps({"terms_before": n, "terms_after": len(idx.postings),
+    idx.core.add_terms("h0", [(f"term{n}", 1.0)], 1.7e9 + n)
+    print(json.dumps({"terms_before": n, "terms_after": idx.core.n_terms(),
                       "prune_ms": round((time.perf_counter() - started) * 1000)}))
 
 
@@ -71,8 +71,8 @@ def main() -> None:
                                   "kind": "upvote", "created_at": t})
         if n % 50_000 == 0:
             gc.collect()
-            print(json.dumps({"posts": n, "rss_mib": round(rss_mib(os.getpid()), 1), "postings": sum(len(p) for p in idx.postings.values()),
-                              "terms": len(idx.postings), "cached_roots": len(idx._roots),
+            print(json.dumps({"posts": n, "rss_mib": round(rss_mib(os.getpid()), 1), "postings": idx.core.n_postings(),
+                              "terms": idx.core.n_terms(), "cached_roots": len(idx._roots),
                               "cached_replies": len(idx._replies), "cached_reactions": len(idx._reactions)}),
                   flush=True)
 

@@ -1,0 +1,971 @@
+//! The match service's expertise index: who answered what, how recently, and ranking.
+//!
+//! Python (`services/match/ranking.py`) keeps the bookkeeping keyed by post (root and reply
+//! caches, reactions, relations, routes) and calls this core for everything that runs per term
+//! or per candidate: tokenising, profile postings, helper counters, and ranking a batch of
+//! posts. Every result is a deterministic function of the calls made (ties broken by helper
+//! id), so two workers fed the same events rank alike.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::VecDeque;
+
+const DAY: f64 = 86400.0;
+const REBASE_AT: f64 = 600.0; // rescale the profile clock before exp() can overflow
+const ACTIVE_HORIZON: f64 = 60.0 * DAY;
+
+// Small English + French stop list: words that say nothing about a topic.
+const STOPWORDS: &str = "a about above after again against all also am an and any anyone anything are aren as at be \
+because been before being below between both but by can cannot could couldn did didn do does \
+doesn doing don down during each else etc even ever every few for from further get gets getting \
+got had has hasn have haven having he her here hers herself him himself his how however i if in \
+into is isn it its itself just know like ll make many may me might more most much must my \
+myself need no nor not now of off on once one only or other our ours ourselves out over own \
+please re really same say see seem seems she should so some something still such than thank \
+thanks that the their theirs them themselves then there these they thing things think this \
+those though through to too under until up us use used using ve very want was wasn way we well \
+were weren what when where whether which while who whom why will with without would wouldn yes \
+yet you your yours yourself yourselves http https www com org \
+au aux avec ce ces dans de des du elle en est et eux il ils je la le les leur lui ma mais me \
+mes moi mon ne nos notre nous ou par pas pour qu que qui sa se ses son sur ta te tes toi ton tu \
+un une vos votre vous est sont été être avoir ai as avons avez ont cette cet";
+
+struct Config {
+    tag_weight: f64,
+    text_term_cap: usize,
+    own_text_weight: f64,
+    author_term_weight: f64,
+    k1: f64,
+    b: f64,
+    tau_profile: f64,
+    tau_recent: f64,
+    tau_recent_short: f64,
+    tau_active: f64,
+    tau_active_short: f64,
+    w_text: f64,
+    w_recent: f64,
+    w_recent_short: f64,
+    w_last_answers: f64,
+    last_answers_n: usize,
+    w_answers: f64,
+    w_active: f64,
+    w_active_short: f64,
+    w_accepted: f64,
+    w_votes: f64,
+    w_follow: f64,
+    w_load: f64,
+    max_postings_scan: usize,
+    max_candidates: usize,
+    hot_size: usize,
+    recent_size: usize,
+    common_df_fraction: f64,
+    common_df_min: f64,
+    answerers_only: bool,
+    capacity: Option<i64>,
+    max_postings_per_term: usize,
+    max_terms: usize,
+    max_idle_users: usize,
+}
+
+macro_rules! get {
+    ($d:expr, $key:literal) => {
+        $d.get_item($key)?
+            .ok_or_else(|| PyValueError::new_err(concat!("config has no ", $key)))?
+            .extract()?
+    };
+}
+
+impl Config {
+    fn from_dict(d: &Bound<'_, PyDict>) -> PyResult<Self> {
+        let ln2 = std::f64::consts::LN_2;
+        Ok(Config {
+            tag_weight: get!(d, "tag_weight"),
+            text_term_cap: get!(d, "text_term_cap"),
+            own_text_weight: get!(d, "own_text_weight"),
+            author_term_weight: get!(d, "author_term_weight"),
+            k1: get!(d, "k1"),
+            b: get!(d, "b"),
+            tau_profile: { let v: f64 = get!(d, "profile_half_life_days"); v } * DAY / ln2,
+            tau_recent: { let v: f64 = get!(d, "recent_half_life_days"); v } * DAY / ln2,
+            tau_recent_short: { let v: f64 = get!(d, "recent_short_half_life_days"); v } * DAY / ln2,
+            tau_active: { let v: f64 = get!(d, "active_tau_days"); v } * DAY,
+            tau_active_short: { let v: f64 = get!(d, "active_short_tau_days"); v } * DAY,
+            w_text: get!(d, "w_text"),
+            w_recent: get!(d, "w_recent"),
+            w_recent_short: get!(d, "w_recent_short"),
+            w_last_answers: get!(d, "w_last_answers"),
+            last_answers_n: get!(d, "last_answers_n"),
+            w_answers: get!(d, "w_answers"),
+            w_active: get!(d, "w_active"),
+            w_active_short: get!(d, "w_active_short"),
+            w_accepted: get!(d, "w_accepted"),
+            w_votes: get!(d, "w_votes"),
+            w_follow: get!(d, "w_follow"),
+            w_load: get!(d, "w_load"),
+            max_postings_scan: get!(d, "max_postings_scan"),
+            max_candidates: get!(d, "max_candidates"),
+            hot_size: get!(d, "hot_size"),
+            recent_size: get!(d, "recent_size"),
+            common_df_fraction: get!(d, "common_df_fraction"),
+            common_df_min: { let v: f64 = get!(d, "common_df_min"); v },
+            answerers_only: get!(d, "answerers_only"),
+            capacity: get!(d, "capacity"),
+            max_postings_per_term: { let v: usize = get!(d, "max_postings_per_term"); v }.max(1),
+            max_terms: get!(d, "max_terms"),
+            max_idle_users: get!(d, "max_idle_users"),
+        })
+    }
+}
+
+/// One term's postings, in the order helpers first used it (the candidate scan follows it).
+#[derive(Default)]
+struct Postings {
+    helper: Vec<u32>,
+    weight: Vec<f64>,
+}
+
+impl Postings {
+    fn find(&self, h: u32) -> Option<usize> {
+        self.helper.iter().position(|&x| x == h)
+    }
+}
+
+/// Per-user counters, one column each (indexed by the user's slot).
+#[derive(Default)]
+struct Users {
+    ids: HashMap<String, u32>,
+    name: Vec<String>,
+    free: Vec<u32>,
+    doclen: Vec<f64>,      // sum of the profile's posting weights (profile clock scale)
+    answers: Vec<i64>,     // replies to other people's root posts
+    recent: Vec<f64>,      // answers decayed with the recent half-life, as of recent_ts
+    recent_short: Vec<f64>,
+    recent_ts: Vec<f64>,
+    accepted: Vec<i64>,    // net accepted answers
+    votes: Vec<i64>,       // net upvotes + thanks - downvotes
+    last_active: Vec<f64>,
+    open: Vec<i64>,        // routed requests not answered yet
+}
+
+impl Users {
+    fn get(&self, id: &str) -> Option<u32> {
+        self.ids.get(id).copied()
+    }
+
+    fn get_or_create(&mut self, id: &str) -> u32 {
+        if let Some(&u) = self.ids.get(id) {
+            return u;
+        }
+        let u = match self.free.pop() {
+            Some(u) => {
+                let i = u as usize;
+                self.name[i] = id.to_owned();
+                self.doclen[i] = 0.0;
+                self.answers[i] = 0;
+                self.recent[i] = 0.0;
+                self.recent_short[i] = 0.0;
+                self.recent_ts[i] = 0.0;
+                self.accepted[i] = 0;
+                self.votes[i] = 0;
+                self.last_active[i] = f64::NEG_INFINITY;
+                self.open[i] = 0;
+                u
+            }
+            None => {
+                self.name.push(id.to_owned());
+                self.doclen.push(0.0);
+                self.answers.push(0);
+                self.recent.push(0.0);
+                self.recent_short.push(0.0);
+                self.recent_ts.push(0.0);
+                self.accepted.push(0);
+                self.votes.push(0);
+                self.last_active.push(f64::NEG_INFINITY);
+                self.open.push(0);
+                (self.name.len() - 1) as u32
+            }
+        };
+        self.ids.insert(id.to_owned(), u);
+        u
+    }
+
+    fn remove(&mut self, u: u32) {
+        let name = std::mem::take(&mut self.name[u as usize]);
+        self.ids.remove(&name);
+        self.free.push(u);
+    }
+
+    /// Nothing learnt about the user but when they were last active.
+    fn is_bare(&self, u: u32) -> bool {
+        let i = u as usize;
+        self.answers[i] == 0 && self.doclen[i] == 0.0 && self.recent[i] == 0.0 && self.accepted[i] == 0
+            && self.votes[i] == 0 && self.open[i] == 0
+    }
+}
+
+/// Least-recently-touched order with lazy deletion: a touch pushes a fresh stamp, stale
+/// queue entries are skipped when popped, and the queue is compacted when it doubles.
+#[derive(Default)]
+struct LazyLru {
+    stamp: HashMap<u32, u64>,
+    queue: VecDeque<(u32, u64)>,
+    next: u64,
+}
+
+impl LazyLru {
+    fn touch(&mut self, u: u32) {
+        self.next += 1;
+        self.stamp.insert(u, self.next);
+        self.queue.push_back((u, self.next));
+        if self.queue.len() > 2 * self.stamp.len() + 1024 {
+            let stamp = &self.stamp;
+            self.queue.retain(|(u, s)| stamp.get(u) == Some(s));
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.stamp.len()
+    }
+
+    fn pop_oldest(&mut self) -> Option<u32> {
+        while let Some((u, s)) = self.queue.pop_front() {
+            if self.stamp.get(&u) == Some(&s) {
+                self.stamp.remove(&u);
+                return Some(u);
+            }
+        }
+        None
+    }
+}
+
+/// One ranked candidate and what its reasons are built from.
+#[pyclass(module = "goalpost_match_native", get_all, frozen)]
+#[derive(Default)]
+pub struct Why {
+    helper_id: String,
+    score: f64,
+    tags: Vec<String>,      // the first three matched "#tags" (without '#'), rarest first
+    words: Vec<String>,     // the first three matched words, rarest first
+    helped_author: bool,    // shares the author's "@asker" term: answered them before
+    answers: i64,
+    accepted: i64,
+    last_answers: u32,      // answers among the site's last N
+    last_active: f64,
+}
+
+/// One query term: weight x IDF and its id.
+struct QueryTerm {
+    weight: f64,
+    term: u32,
+}
+
+#[pyclass(module = "goalpost_match_native")]
+pub struct ExpertiseCore {
+    c: Config,
+    stop: HashSet<&'static str>,
+    users: Users,
+    term_ids: HashMap<String, u32>,
+    term_name: Vec<String>,
+    postings: Vec<Postings>,
+    df_extra: Vec<u32>, // helpers trimmed off a term's postings
+    n_df_extra: usize,  // terms with df_extra > 0
+    free_terms: Vec<u32>,
+    n_profiles: i64,
+    total_len: f64,
+    t0: Option<f64>,
+    hot: HashMap<u32, f64>, // helper -> time-invariant key of decayed recent answers
+    last_answers: VecDeque<u32>,
+    last_counts: HashMap<u32, u32>,
+    recent_users: VecDeque<u32>, // most recently active last
+    idle: LazyLru,
+    // scratch of rank(), indexed by user slot; only touched slots are reset
+    bm25: Vec<f64>,
+    norm: Vec<f64>,
+    mask: Vec<u128>,
+    seen: Vec<bool>,
+}
+
+impl ExpertiseCore {
+    fn tokens<'t>(&self, text: &'t str) -> Vec<String> {
+        // Lower-case runs of letters and digits; no stop words or 1-letter tokens; light
+        // plural stemming (a trailing s of words over 4 letters, not ss).
+        let mut out = Vec::new();
+        let lower = text.to_lowercase();
+        for tok in lower.split(|c: char| !c.is_alphanumeric()) {
+            let n = tok.chars().count();
+            if n < 2 || self.stop.contains(tok) {
+                continue;
+            }
+            if n > 4 && tok.ends_with('s') && !tok.ends_with("ss") {
+                out.push(tok[..tok.len() - 1].to_owned());
+            } else {
+                out.push(tok.to_owned());
+            }
+        }
+        out
+    }
+
+    /// The distinct words of a post (weight 1, at most text_term_cap) then its tags and topics
+    /// as "#tag" (tag_weight), in first-seen order.
+    fn post_terms_of(&self, text: &str, tags: &[String], topics: &[String]) -> Vec<(String, f64)> {
+        let mut terms: Vec<(String, f64)> = Vec::new();
+        let mut at: HashMap<String, usize> = HashMap::default();
+        for tok in self.tokens(text) {
+            if !at.contains_key(&tok) {
+                at.insert(tok.clone(), terms.len());
+                terms.push((tok, 1.0));
+                if terms.len() >= self.c.text_term_cap {
+                    break;
+                }
+            }
+        }
+        for tag in tags.iter().chain(topics.iter()) {
+            let t = format!("#{}", tag.trim().to_lowercase());
+            if t.len() > 1 {
+                match at.get(&t) {
+                    Some(&i) => terms[i].1 = self.c.tag_weight,
+                    None => {
+                        at.insert(t.clone(), terms.len());
+                        terms.push((t, self.c.tag_weight));
+                    }
+                }
+            }
+        }
+        terms
+    }
+
+    fn clock(&mut self, t: f64) -> f64 {
+        let t0 = *self.t0.get_or_insert(t);
+        let mut x = (t - t0) / self.c.tau_profile;
+        if x > REBASE_AT {
+            let f = (-(t - t0) / self.c.tau_profile).exp();
+            for p in self.postings.iter_mut() {
+                for w in p.weight.iter_mut() {
+                    *w *= f;
+                }
+            }
+            for d in self.users.doclen.iter_mut() {
+                *d *= f;
+            }
+            self.total_len *= f;
+            self.t0 = Some(t);
+            x = 0.0;
+        }
+        x.exp()
+    }
+
+    fn term_id(&mut self, term: &str) -> u32 {
+        if let Some(&id) = self.term_ids.get(term) {
+            return id;
+        }
+        let id = match self.free_terms.pop() {
+            Some(id) => {
+                self.term_name[id as usize] = term.to_owned();
+                id
+            }
+            None => {
+                self.term_name.push(term.to_owned());
+                self.postings.push(Postings::default());
+                self.df_extra.push(0);
+                (self.term_name.len() - 1) as u32
+            }
+        };
+        self.term_ids.insert(term.to_owned(), id);
+        id
+    }
+
+    fn remove_term(&mut self, id: u32) {
+        let i = id as usize;
+        let name = std::mem::take(&mut self.term_name[i]);
+        self.term_ids.remove(&name);
+        self.postings[i] = Postings::default();
+        if self.df_extra[i] > 0 {
+            self.n_df_extra -= 1;
+        }
+        self.df_extra[i] = 0;
+        self.free_terms.push(id);
+    }
+
+    fn add_terms_to<S: AsRef<str>>(&mut self, u: u32, terms: &[(S, f64)], t: f64) {
+        let scale = self.clock(t);
+        let ui = u as usize;
+        if self.users.doclen[ui] == 0.0 && !terms.is_empty() {
+            self.n_profiles += 1;
+        }
+        let cap = self.c.max_postings_per_term;
+        let slack = cap + (cap >> 2).max(1);
+        let mut added = 0.0;
+        for (term, w) in terms {
+            let v = w * scale;
+            added += v;
+            let id = self.term_id(term.as_ref());
+            let p = &mut self.postings[id as usize];
+            match p.find(u) {
+                Some(i) => p.weight[i] += v,
+                None => {
+                    p.helper.push(u);
+                    p.weight.push(v);
+                    if p.helper.len() > slack {
+                        self.trim(id, cap);
+                    }
+                }
+            }
+        }
+        self.users.doclen[ui] += added;
+        self.total_len += added;
+        let slack_terms = self.c.max_terms + (self.c.max_terms / 10).max(1);
+        if self.term_ids.len() > slack_terms {
+            self.prune_terms();
+        }
+    }
+
+    /// Keep a term's cap heaviest postings (ties all kept). On one clock the heaviest are the
+    /// helpers who used the term most and most recently; the document frequency keeps counting
+    /// the dropped ones, and profile lengths are unchanged.
+    fn trim(&mut self, id: u32, cap: usize) {
+        let p = &mut self.postings[id as usize];
+        let mut sorted = p.weight.clone();
+        sorted.sort_by(|a, b| b.partial_cmp(a).unwrap());
+        let threshold = sorted[cap - 1];
+        let before = p.helper.len();
+        let mut keep = Postings::default();
+        for (h, w) in p.helper.iter().zip(p.weight.iter()) {
+            if *w >= threshold {
+                keep.helper.push(*h);
+                keep.weight.push(*w);
+            }
+        }
+        let removed = (before - keep.helper.len()) as u32;
+        *p = keep;
+        let i = id as usize;
+        if self.df_extra[i] == 0 && removed > 0 {
+            self.n_df_extra += 1;
+        }
+        self.df_extra[i] += removed;
+    }
+
+    /// Real text has an open vocabulary: past max_terms + 10% this drops words down to
+    /// max_terms, the fewest helpers first, then the lowest (oldest) weight. "@asker" terms
+    /// have their own bound, kept by the caller.
+    fn prune_terms(&mut self) {
+        let keep = self.c.max_terms;
+        let n = self.term_ids.len();
+        let mut ranked: Vec<(usize, f64, &str, u32)> = self
+            .term_ids
+            .iter()
+            .filter(|(name, _)| !name.starts_with('@'))
+            .map(|(name, &id)| {
+                let p = &self.postings[id as usize];
+                let maxw = p.weight.iter().cloned().fold(0.0_f64, f64::max);
+                (p.helper.len(), maxw, name.as_str(), id)
+            })
+            .collect();
+        ranked.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.partial_cmp(&b.1).unwrap()).then(a.2.cmp(b.2)));
+        let drop: Vec<u32> = ranked.iter().take(n.saturating_sub(keep)).map(|r| r.3).collect();
+        for id in drop {
+            self.remove_term(id);
+        }
+    }
+
+    fn df(&self, id: u32) -> i64 {
+        let i = id as usize;
+        ((self.postings[i].helper.len() as i64) + self.df_extra[i] as i64).min(self.n_profiles)
+    }
+
+    fn touch_user(&mut self, id: &str, t: f64) -> u32 {
+        let u = self.users.get_or_create(id);
+        let i = u as usize;
+        if t > self.users.last_active[i] {
+            self.users.last_active[i] = t;
+        }
+        if let Some(pos) = self.recent_users.iter().rposition(|&x| x == u) {
+            self.recent_users.remove(pos);
+        }
+        self.recent_users.push_back(u);
+        if self.recent_users.len() > (self.c.recent_size * 4).max(64) {
+            self.recent_users.pop_front();
+        }
+        if self.users.is_bare(u) {
+            self.idle.touch(u);
+            if self.idle.len() > self.c.max_idle_users {
+                if let Some(old) = self.idle.pop_oldest() {
+                    self.forget_idle_user(old);
+                }
+            }
+        }
+        u
+    }
+
+    /// Drops a user's state if it still holds nothing but a last-active time. One of the
+    /// recently active users (a candidate source of rank) is kept, and stays in line.
+    fn forget_idle_user(&mut self, u: u32) {
+        if !self.users.is_bare(u) {
+            return;
+        }
+        if self.recent_users.contains(&u) {
+            self.idle.touch(u);
+        } else {
+            self.users.remove(u);
+        }
+    }
+
+    fn bump_recent(&mut self, u: u32, t: f64, delta: f64) {
+        let i = u as usize;
+        let us = &mut self.users;
+        if t > us.recent_ts[i] {
+            if us.recent[i] > 0.0 {
+                us.recent[i] *= (-(t - us.recent_ts[i]) / self.c.tau_recent).exp();
+            }
+            if us.recent_short[i] > 0.0 {
+                us.recent_short[i] *= (-(t - us.recent_ts[i]) / self.c.tau_recent_short).exp();
+            }
+            us.recent_ts[i] = t;
+        }
+        us.recent[i] = (us.recent[i] + delta).max(0.0);
+        us.recent_short[i] = (us.recent_short[i] + delta).max(0.0);
+        if delta > 0.0 && self.c.last_answers_n > 0 {
+            self.last_answers.push_back(u);
+            *self.last_counts.entry(u).or_insert(0) += 1;
+            if self.last_answers.len() > self.c.last_answers_n {
+                let old = self.last_answers.pop_front().unwrap();
+                let left = self.last_counts[&old] - 1;
+                if left > 0 {
+                    self.last_counts.insert(old, left);
+                } else {
+                    self.last_counts.remove(&old);
+                }
+            }
+        }
+        // log(v) + ts / tau orders helpers by decayed recent answers at any time
+        if self.users.recent[i] > 0.0 {
+            let key = self.users.recent[i].ln() + (self.users.recent_ts[i] - self.t0.unwrap_or(0.0)) / self.c.tau_recent;
+            self.hot.insert(u, key);
+            if self.hot.len() > self.c.hot_size {
+                let names = &self.users.name;
+                let worst = *self
+                    .hot
+                    .iter()
+                    .min_by(|a, b| a.1.partial_cmp(b.1).unwrap().then_with(|| names[*a.0 as usize].cmp(&names[*b.0 as usize])))
+                    .unwrap()
+                    .0;
+                self.hot.remove(&worst);
+            }
+        } else {
+            self.hot.remove(&u);
+        }
+    }
+
+    /// Query terms known to the index, rarest (most telling) first; very common terms are
+    /// skipped once some term was trimmed (only then can df exceed the postings).
+    fn query_terms(&mut self, author: &str, text: &str, tags: &[String], topics: &[String]) -> Vec<QueryTerm> {
+        let mut q = self.post_terms_of(text, tags, topics);
+        if self.c.author_term_weight > 0.0 && !author.is_empty() {
+            let a = format!("@{author}");
+            if let Some(e) = q.iter_mut().find(|e| e.0 == a) {
+                e.1 = self.c.author_term_weight;
+            } else {
+                q.push((a, self.c.author_term_weight));
+            }
+        }
+        let n = self.n_profiles as f64;
+        let max_df = self.c.common_df_min.max(self.c.common_df_fraction * n);
+        let mut out: Vec<QueryTerm> = Vec::new();
+        for (term, qw) in q {
+            if let Some(&id) = self.term_ids.get(&term) {
+                let len = self.postings[id as usize].helper.len();
+                if len == 0 {
+                    continue;
+                }
+                let mut df = len as f64;
+                if self.n_df_extra > 0 {
+                    df = self.df(id) as f64;
+                    if df > max_df {
+                        continue;
+                    }
+                }
+                out.push(QueryTerm { weight: qw * (1.0 + (n - df + 0.5) / (df + 0.5)).ln(), term: id });
+            }
+        }
+        let names = &self.term_name;
+        out.sort_by(|a, b| {
+            b.weight.partial_cmp(&a.weight).unwrap().then_with(|| names[a.term as usize].cmp(&names[b.term as usize]))
+        });
+        out
+    }
+
+    fn ensure_scratch(&mut self) {
+        let n = self.users.name.len();
+        if self.bm25.len() < n {
+            self.bm25.resize(n, 0.0);
+            self.norm.resize(n, f64::NAN);
+            self.mask.resize(n, 0);
+            self.seen.resize(n, false);
+        }
+    }
+
+    /// BM25 of each helper's decayed profile against the query terms, into the scratch
+    /// columns; returns the helpers scored, in the order found. Rare terms first; terms with
+    /// long postings, or once max_candidates helpers are found, only add to the helpers
+    /// already found (so a query costs O(max_candidates x terms), not O(helpers)).
+    fn bm25_into_scratch(&mut self, terms: &[QueryTerm], t: f64) -> Vec<u32> {
+        let mut found: Vec<u32> = Vec::new();
+        let n = self.n_profiles;
+        if n == 0 || terms.is_empty() {
+            return found;
+        }
+        let c = &self.c;
+        let decay = (-(t - self.t0.unwrap_or(t)) / c.tau_profile).exp();
+        let avgdl = (self.total_len / n as f64).max(1e-12);
+        // tf / (tf + k1 * norm) with tf = stored * decay, i.e. stored / (stored + (k1/decay) * norm)
+        let kk = c.k1 / decay.max(1e-300);
+        let c0 = kk * (1.0 - c.b);
+        let c1 = kk * c.b / avgdl;
+        for (qi, qt) in terms.iter().enumerate() {
+            let num = qt.weight * (c.k1 + 1.0);
+            let bit: u128 = if qi < 128 { 1u128 << qi } else { 0 };
+            let p = &self.postings[qt.term as usize];
+            let open = p.helper.len() <= c.max_postings_scan && found.len() < c.max_candidates;
+            for (&h, &w) in p.helper.iter().zip(p.weight.iter()) {
+                let i = h as usize;
+                if !self.seen[i] {
+                    if !open {
+                        continue;
+                    }
+                    self.seen[i] = true;
+                    self.norm[i] = c0 + c1 * self.users.doclen[i];
+                    self.bm25[i] = 0.0;
+                    self.mask[i] = 0;
+                    found.push(h);
+                }
+                self.bm25[i] += num * w / (w + self.norm[i]);
+                self.mask[i] |= bit;
+            }
+        }
+        found
+    }
+
+    fn rank_one(&mut self, author: &str, text: &str, tags: &[String], topics: &[String], t: f64,
+                excluded: &[String], near: &[String], k: usize) -> Vec<Why> {
+        self.ensure_scratch();
+        let qterms = self.query_terms(author, text, tags, topics);
+        let found = self.bm25_into_scratch(&qterms, t);
+        let c = &self.c;
+        let us = &self.users;
+        let mut cands: Vec<u32> = found.clone();
+        let mut extra: Vec<u32> = Vec::new();
+        extra.extend(self.hot.keys());
+        extra.extend(self.last_counts.keys());
+        extra.extend(self.recent_users.iter().rev().take(c.recent_size));
+        for u in extra {
+            if !self.seen[u as usize] {
+                self.seen[u as usize] = true;
+                self.bm25[u as usize] = 0.0;
+                self.mask[u as usize] = 0;
+                cands.push(u);
+            }
+        }
+        let excluded: HashSet<u32> = excluded.iter().chain(std::iter::once(&author.to_owned()))
+            .filter_map(|x| us.get(x)).collect();
+        let near: HashSet<u32> = near.iter().filter_map(|x| us.get(x)).collect();
+        let min_answers = if c.answerers_only { 1 } else { 0 };
+        let mut scored: Vec<(f64, u32)> = Vec::with_capacity(cands.len());
+        for &u in &cands {
+            let i = u as usize;
+            if excluded.contains(&u) || us.answers[i] < min_answers {
+                continue;
+            }
+            if let Some(cap) = c.capacity {
+                if us.open[i] >= cap {
+                    continue;
+                }
+            }
+            let bm = self.bm25[i];
+            let mut s = if bm != 0.0 { c.w_text * bm.ln_1p() } else { 0.0 };
+            if us.recent[i] > 0.0 {
+                let age = (t - us.recent_ts[i]).max(0.0);
+                s += c.w_recent * (us.recent[i] * (-age / c.tau_recent).exp()).ln_1p()
+                    + c.w_recent_short * (us.recent_short[i] * (-age / c.tau_recent_short).exp()).ln_1p();
+            }
+            s += c.w_answers * (us.answers[i] as f64).ln_1p();
+            if let Some(&last) = self.last_counts.get(&u) {
+                s += c.w_last_answers * (last as f64).ln_1p();
+            }
+            let idle = t - us.last_active[i];
+            if idle < ACTIVE_HORIZON {
+                let idle = idle.max(0.0);
+                s += c.w_active * (-idle / c.tau_active).exp() + c.w_active_short * (-idle / c.tau_active_short).exp();
+            }
+            if us.accepted[i] > 0 {
+                s += c.w_accepted * (us.accepted[i] as f64).ln_1p();
+            }
+            if us.votes[i] > 0 {
+                s += c.w_votes * (us.votes[i] as f64).ln_1p();
+            }
+            if c.w_follow != 0.0 && near.contains(&u) {
+                s += c.w_follow;
+            }
+            if c.w_load != 0.0 && us.open[i] != 0 {
+                s -= c.w_load * us.open[i] as f64;
+            }
+            scored.push((s, u));
+        }
+        let names = &us.name;
+        let order = |a: &(f64, u32), b: &(f64, u32)| {
+            b.0.partial_cmp(&a.0).unwrap().then_with(|| names[a.1 as usize].cmp(&names[b.1 as usize]))
+        };
+        if scored.len() > k && k > 0 {
+            scored.select_nth_unstable_by(k - 1, order);
+            scored.truncate(k);
+        } else if k == 0 {
+            scored.clear();
+        }
+        scored.sort_by(order);
+        let mut out = Vec::with_capacity(scored.len());
+        for &(s, u) in &scored {
+            let i = u as usize;
+            let mask = self.mask[i];
+            let mut why = Why { helper_id: names[i].clone(), score: s, answers: us.answers[i], accepted: us.accepted[i],
+                                last_answers: self.last_counts.get(&u).copied().unwrap_or(0),
+                                last_active: us.last_active[i], ..Why::default() };
+            for (qi, qt) in qterms.iter().enumerate() {
+                // helpers found by no scored term (hot, recent) may still share a term
+                let hit = if qi < 128 && mask != 0 { mask & (1u128 << qi) != 0 } else { self.postings[qt.term as usize].find(u).is_some() };
+                if hit {
+                    let name = &self.term_name[qt.term as usize];
+                    if let Some(tag) = name.strip_prefix('#') {
+                        if why.tags.len() < 3 {
+                            why.tags.push(tag.to_owned());
+                        }
+                    } else if name.starts_with('@') {
+                        why.helped_author = true;
+                    } else if why.words.len() < 3 {
+                        why.words.push(name.clone());
+                    }
+                }
+            }
+            out.push(why);
+        }
+        for &u in &cands {
+            self.seen[u as usize] = false;
+        }
+        out
+    }
+}
+
+#[pymethods]
+impl ExpertiseCore {
+    #[new]
+    fn new(config: &Bound<'_, PyDict>) -> PyResult<Self> {
+        let c = Config::from_dict(config)?;
+        Ok(ExpertiseCore {
+            c,
+            stop: STOPWORDS.split_whitespace().collect(),
+            users: Users::default(),
+            term_ids: HashMap::default(),
+            term_name: Vec::new(),
+            postings: Vec::new(),
+            df_extra: Vec::new(),
+            n_df_extra: 0,
+            free_terms: Vec::new(),
+            n_profiles: 0,
+            total_len: 0.0,
+            t0: None,
+            hot: HashMap::default(),
+            last_answers: VecDeque::new(),
+            last_counts: HashMap::default(),
+            recent_users: VecDeque::new(),
+            idle: LazyLru::default(),
+            bm25: Vec::new(),
+            norm: Vec::new(),
+            mask: Vec::new(),
+            seen: Vec::new(),
+        })
+    }
+
+    /// Word tokens of a text, as the index reads them.
+    fn tokenize(&self, text: &str) -> Vec<String> {
+        self.tokens(text)
+    }
+
+    /// (term, weight) of a post: distinct words, then "#tag" for its tags and topics.
+    #[pyo3(signature = (text, tags=None, topics=None))]
+    fn post_terms(&self, text: &str, tags: Option<Vec<String>>, topics: Option<Vec<String>>) -> Vec<(String, f64)> {
+        self.post_terms_of(text, &tags.unwrap_or_default(), &topics.unwrap_or_default())
+    }
+
+    /// The user was active at t (seconds since the epoch).
+    fn touch(&mut self, user: &str, t: f64) {
+        self.touch_user(user, t);
+    }
+
+    /// Adds weighted terms to the user's profile at time t.
+    fn add_terms(&mut self, user: &str, terms: Vec<(String, f64)>, t: f64) {
+        let u = self.users.get_or_create(user);
+        self.add_terms_to(u, &terms, t);
+    }
+
+    /// The user answered someone else's post at t: the root post's terms (weights from the
+    /// "#" prefix), the asker's pseudo-term and the answer's own words join their profile.
+    #[pyo3(signature = (user, root_terms, asker_term, own_text, t))]
+    fn answer(&mut self, user: &str, root_terms: Option<Vec<String>>, asker_term: Option<String>, own_text: &str, t: f64) {
+        let u = self.users.get_or_create(user);
+        let c = &self.c;
+        let root_terms = root_terms.unwrap_or_default();
+        let own_tokens = if c.own_text_weight > 0.0 { self.tokens(own_text) } else { Vec::new() };
+        // (term, weight) in first-seen order, the strings borrowed from the two lists above
+        let mut terms: Vec<(&str, f64)> = Vec::with_capacity(root_terms.len() + own_tokens.len() + 1);
+        let mut at: HashMap<&str, usize> = HashMap::default();
+        for term in &root_terms {
+            let w = if term.starts_with('#') { c.tag_weight } else { 1.0 };
+            match at.get(term.as_str()) {
+                Some(&i) => terms[i].1 = w,
+                None => {
+                    at.insert(term, terms.len());
+                    terms.push((term, w));
+                }
+            }
+        }
+        if let Some(a) = asker_term.as_deref() {
+            match at.get(a) {
+                Some(&i) => terms[i].1 = c.author_term_weight,
+                None => {
+                    at.insert(a, terms.len());
+                    terms.push((a, c.author_term_weight));
+                }
+            }
+        }
+        let mut own: HashSet<&str> = HashSet::default();
+        for tok in &own_tokens {
+            if own.insert(tok) {
+                match at.get(tok.as_str()) {
+                    Some(&i) => terms[i].1 += c.own_text_weight,
+                    None => {
+                        at.insert(tok, terms.len());
+                        terms.push((tok, c.own_text_weight));
+                    }
+                }
+                if own.len() >= c.text_term_cap {
+                    break;
+                }
+            }
+        }
+        self.add_terms_to(u, &terms, t);
+        self.users.answers[u as usize] += 1;
+        self.bump_recent(u, t, 1.0);
+    }
+
+    /// Changes the user's net accepted answers and votes (creating the user).
+    fn credit(&mut self, user: &str, accepted: i64, votes: i64) {
+        let u = self.users.get_or_create(user) as usize;
+        self.users.accepted[u] += accepted;
+        self.users.votes[u] += votes;
+    }
+
+    /// One more (delta > 0, creating the user) or fewer (never below 0) open routed requests.
+    fn add_open(&mut self, user: &str, delta: i64) {
+        if delta > 0 {
+            let u = self.users.get_or_create(user) as usize;
+            self.users.open[u] += delta;
+        } else if let Some(u) = self.users.get(user) {
+            let o = &mut self.users.open[u as usize];
+            *o = (*o + delta).max(0);
+        }
+    }
+
+    /// Drops a term with its postings (the "@asker" terms past their bound).
+    fn drop_term(&mut self, term: &str) {
+        if let Some(&id) = self.term_ids.get(term) {
+            self.remove_term(id);
+        }
+    }
+
+    /// (doclen, answers, recent, recent_short, recent_ts, accepted, votes, last_active, open,
+    /// answers among the site's last N) of a user, or None.
+    fn stats(&self, user: &str) -> Option<(f64, i64, f64, f64, f64, i64, i64, f64, i64, u32)> {
+        let u = self.users.get(user)?;
+        let i = u as usize;
+        let us = &self.users;
+        Some((us.doclen[i], us.answers[i], us.recent[i], us.recent_short[i], us.recent_ts[i], us.accepted[i],
+              us.votes[i], us.last_active[i], us.open[i], self.last_counts.get(&u).copied().unwrap_or(0)))
+    }
+
+    fn has_user(&self, user: &str) -> bool {
+        self.users.get(user).is_some()
+    }
+
+    fn user_ids(&self) -> Vec<String> {
+        self.users.ids.keys().cloned().collect()
+    }
+
+    fn n_users(&self) -> usize {
+        self.users.ids.len()
+    }
+
+    fn n_answerers(&self) -> usize {
+        self.users.ids.values().filter(|&&u| self.users.answers[u as usize] > 0).count()
+    }
+
+    fn n_terms(&self) -> usize {
+        self.term_ids.len()
+    }
+
+    fn n_postings(&self) -> usize {
+        self.postings.iter().map(|p| p.helper.len()).sum()
+    }
+
+    fn n_profiles(&self) -> i64 {
+        self.n_profiles
+    }
+
+    fn last_answers_len(&self) -> usize {
+        self.last_answers.len()
+    }
+
+    fn has_term(&self, term: &str) -> bool {
+        self.term_ids.contains_key(term)
+    }
+
+    /// helper -> stored weight of one term (profile clock scale), in posting order.
+    fn postings_of(&self, term: &str) -> Vec<(String, f64)> {
+        match self.term_ids.get(term) {
+            None => Vec::new(),
+            Some(&id) => {
+                let p = &self.postings[id as usize];
+                p.helper.iter().zip(p.weight.iter()).map(|(&h, &w)| (self.users.name[h as usize].clone(), w)).collect()
+            }
+        }
+    }
+
+    /// Helpers who used the term, those trimmed off its postings included (never more than
+    /// the number of profiles).
+    fn doc_freq(&self, term: &str) -> i64 {
+        self.term_ids.get(term).map(|&id| self.df(id)).unwrap_or(0)
+    }
+
+    /// (query weight x IDF, term) of a post's known terms, rarest first.
+    #[pyo3(signature = (author, text, tags=None, topics=None))]
+    fn query_terms_of(&mut self, author: &str, text: &str, tags: Option<Vec<String>>, topics: Option<Vec<String>>) -> Vec<(f64, String)> {
+        let q = self.query_terms(author, text, &tags.unwrap_or_default(), &topics.unwrap_or_default());
+        q.iter().map(|x| (x.weight, self.term_name[x.term as usize].clone())).collect()
+    }
+
+    /// Ranks a batch of posts. Each query: (author, text, tags, topics, t, excluded ids,
+    /// ids close to the author by a follow, k). Each answer: up to k candidates (`Why`),
+    /// best first; never the author or an excluded id, never a helper at capacity.
+    fn rank_batch(&mut self, queries: Vec<(String, String, Vec<String>, Vec<String>, f64, Vec<String>, Vec<String>, usize)>)
+        -> Vec<Vec<Why>> {
+        queries
+            .iter()
+            .map(|(author, text, tags, topics, t, excluded, near, k)| self.rank_one(author, text, tags, topics, *t, excluded, near, *k))
+            .collect()
+    }
+}
+
+#[pymodule]
+fn goalpost_match_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<ExpertiseCore>()?;
+    m.add_class::<Why>()?;
+    Ok(())
+}
