@@ -32,6 +32,7 @@ import os
 import random
 import time
 
+from services.core.runtime import settle_heap
 from services.match.ranking import ExpertiseIndex, MatchConfig
 from tests.bench.common import percentile
 
@@ -166,7 +167,7 @@ def main() -> None:
     build_s = time.perf_counter() - t_build - gen_s
     end_t = stream.t0 + stream.span
     queries = [stream.root(f"bq{i}", end_t + i) for i in range(args.queries)]
-    gc.collect()
+    settle_heap()  # as the service does once its index is recovered
     rss_built = rss_self_mib()
 
     lat = []

@@ -288,20 +288,40 @@ pub struct ExpertiseCore {
 }
 
 impl ExpertiseCore {
-    fn tokens<'t>(&self, text: &'t str) -> Vec<String> {
-        // Lower-case runs of letters and digits; no stop words or 1-letter tokens; light
-        // plural stemming (a trailing s of words over 4 letters, not ss).
-        let mut out = Vec::new();
-        let lower = text.to_lowercase();
-        for tok in lower.split(|c: char| !c.is_alphanumeric()) {
+    /// Lower-case runs of letters and digits; no stop words or 1-letter tokens; light plural
+    /// stemming (a trailing s of words over 4 letters, not ss). Lazy, over a lower-cased text.
+    fn token_iter<'t>(&'t self, lower: &'t str) -> impl Iterator<Item = &'t str> + 't {
+        lower.split(|c: char| !c.is_alphanumeric()).filter_map(move |tok| {
             let n = tok.chars().count();
             if n < 2 || self.stop.contains(tok) {
-                continue;
-            }
-            if n > 4 && tok.ends_with('s') && !tok.ends_with("ss") {
-                out.push(tok[..tok.len() - 1].to_owned());
+                None
+            } else if n > 4 && tok.ends_with('s') && !tok.ends_with("ss") {
+                Some(&tok[..tok.len() - 1])
             } else {
+                Some(tok)
+            }
+        })
+    }
+
+    fn tokens(&self, text: &str) -> Vec<String> {
+        let lower = text.to_lowercase();
+        self.token_iter(&lower).map(str::to_owned).collect()
+    }
+
+    /// The first `cap` distinct tokens of a text, in order (a long post stops being read there).
+    fn distinct_tokens(&self, text: &str, cap: usize) -> Vec<String> {
+        let lower = text.to_lowercase();
+        let mut seen: HashSet<&str> = HashSet::default();
+        let mut out = Vec::new();
+        if cap == 0 {
+            return out;
+        }
+        for tok in self.token_iter(&lower) {
+            if seen.insert(tok) {
                 out.push(tok.to_owned());
+                if out.len() >= cap {
+                    break;
+                }
             }
         }
         out
@@ -312,14 +332,9 @@ impl ExpertiseCore {
     fn post_terms_of(&self, text: &str, tags: &[String], topics: &[String]) -> Vec<(String, f64)> {
         let mut terms: Vec<(String, f64)> = Vec::new();
         let mut at: HashMap<String, usize> = HashMap::default();
-        for tok in self.tokens(text) {
-            if !at.contains_key(&tok) {
-                at.insert(tok.clone(), terms.len());
-                terms.push((tok, 1.0));
-                if terms.len() >= self.c.text_term_cap {
-                    break;
-                }
-            }
+        for tok in self.distinct_tokens(text, self.c.text_term_cap) {
+            at.insert(tok.clone(), terms.len());
+            terms.push((tok, 1.0));
         }
         for tag in tags.iter().chain(topics.iter()) {
             let t = format!("#{}", tag.trim().to_lowercase());
@@ -813,7 +828,7 @@ impl ExpertiseCore {
         let u = self.users.get_or_create(user);
         let c = &self.c;
         let root_terms = root_terms.unwrap_or_default();
-        let own_tokens = if c.own_text_weight > 0.0 { self.tokens(own_text) } else { Vec::new() };
+        let own_tokens = if c.own_text_weight > 0.0 { self.distinct_tokens(own_text, c.text_term_cap) } else { Vec::new() };
         // (term, weight) in first-seen order, the strings borrowed from the two lists above
         let mut terms: Vec<(&str, f64)> = Vec::with_capacity(root_terms.len() + own_tokens.len() + 1);
         let mut at: HashMap<&str, usize> = HashMap::default();
@@ -836,18 +851,12 @@ impl ExpertiseCore {
                 }
             }
         }
-        let mut own: HashSet<&str> = HashSet::default();
         for tok in &own_tokens {
-            if own.insert(tok) {
-                match at.get(tok.as_str()) {
-                    Some(&i) => terms[i].1 += c.own_text_weight,
-                    None => {
-                        at.insert(tok, terms.len());
-                        terms.push((tok, c.own_text_weight));
-                    }
-                }
-                if own.len() >= c.text_term_cap {
-                    break;
+            match at.get(tok.as_str()) {
+                Some(&i) => terms[i].1 += c.own_text_weight,
+                None => {
+                    at.insert(tok, terms.len());
+                    terms.push((tok, c.own_text_weight));
                 }
             }
         }
