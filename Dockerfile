@@ -1,8 +1,20 @@
 # One image for the four services (docker-compose.yml and deploy/k8s run it with different commands).
+
+# The match service's compiled index (services/match/native), built as a wheel for Python 3.11
+# (Debian bookworm's python3, the same base as python:3.11-slim).
+FROM rust:1-slim-bookworm AS native
+RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv \
+    && rm -rf /var/lib/apt/lists/* && python3 -m venv /opt/build \
+    && /opt/build/bin/pip install --no-cache-dir maturin==1.16.0
+COPY services/match/native /src
+RUN cd /src && /opt/build/bin/maturin build --release --locked -i python3 -o /wheels
+
 FROM python:3.11-slim
 WORKDIR /app
 COPY requirements.lock pyproject.toml ./
 RUN pip install --no-cache-dir --require-hashes -r requirements.lock
+COPY --from=native /wheels /wheels
+RUN pip install --no-cache-dir --no-deps /wheels/*.whl
 COPY services ./services
 RUN pip install --no-cache-dir --no-deps . && useradd --uid 10001 goalpost
 USER goalpost
