@@ -13,6 +13,13 @@ if .venv/bin/python -c "import socket,sys; s=socket.socket(); sys.exit(s.connect
   exit 1
 fi
 rm -rf "$GOALPOST_STATE_DIR"
+# Keys of each scope for the access tests; the first (all scopes) is the one tools write with.
+mkdir -p "$GOALPOST_STATE_DIR"
+export GOALPOST_API_KEYS_FILE="$GOALPOST_STATE_DIR/api-keys"
+for entry in dev:write+read+admin writer:write reader:read; do
+  echo "${entry%%:*}:$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))'):${entry#*:}"
+done > "$GOALPOST_API_KEYS_FILE"
+chmod 600 "$GOALPOST_API_KEYS_FILE"
 # A small cache for the ledger's rule memory: the crash tests then run through evictions to
 # disk and checkpoints every batch or two, not only the start-up checkpoint.
 export GOALPOST_LEDGER_CACHE_ITEMS="${GOALPOST_LEDGER_CACHE_ITEMS:-200}"

@@ -60,7 +60,7 @@ async def classify_route(view, request) -> Any:
 
 
 rt.stream_batches("posts.v1", classify_posts)
-rt.route("/v1/classify", classify_route, methods=("POST",))
+rt.route("/v1/classify", classify_route, methods=("POST",), scope="read")
 rt.state_recovered.set()  # the model is loaded at import; no other state
 classify_batch(["warm up the model"])  # the model is then frozen with the rest of the startup heap (settle_heap)
 app = rt.app

@@ -13,6 +13,7 @@ import orjson
 
 from services.core.kafka_io import read_until
 from services.core.settings import env, port_of
+from services.core.stack import first_api_key
 
 
 async def _counts() -> dict[str, Any]:
@@ -39,7 +40,8 @@ async def _counts() -> dict[str, Any]:
 
 def _leaderboard(limit: int = 5) -> list[dict]:
     url = f"http://127.0.0.1:{port_of('ledger')}/v1/leaderboard?window=all&limit={limit}"
-    with urllib.request.urlopen(url, timeout=5) as r:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {first_api_key()}"})
+    with urllib.request.urlopen(request, timeout=5) as r:
         return json.loads(r.read())["leaders"]
 
 

@@ -33,9 +33,10 @@ from aiokafka.errors import CommitFailedError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from services.core import metrics
+from services.core.auth import ApiKey, Refusal, authorise, load_keys
 from services.core.contracts import ContractError, DeadLetter, Record, dumps
 from services.core.kafka_io import GroupLag, send_many
-from services.core.settings import STATE_NOT_RECOVERED, Settings
+from services.core.settings import STATE_NOT_RECOVERED, Settings, env
 from services.core.workers import METRICS_DIR_ENV, WORKER_ENV, worker_index
 
 log = logging.getLogger("goalpost")
@@ -139,6 +140,7 @@ class Runtime:
         service itself: faust's per-message stream machinery cost ~40% of classify's CPU."""
         self.service = service
         self.settings = settings or Settings(service=service)
+        self._api_keys: Optional[dict[str, ApiKey]] = None
         s = self.settings
         self.group_id = f"goalpost-{service}"  # the consumer group of stream_batches (faust's app id before)
         self.app = _WebOnlyApp(
@@ -311,10 +313,20 @@ class Runtime:
         return out
 
     # ------------------------------------------------------------ HTTP
-    def route(self, path: str, handler: Callable[..., Awaitable[Any]], methods: tuple[str, ...] = ("GET",)):
+    @property
+    def api_keys(self) -> dict[str, ApiKey]:
+        """The configured API keys (read once, on first use)."""
+        if self._api_keys is None:
+            self._api_keys = load_keys(env("GOALPOST_API_KEYS"), env("GOALPOST_API_KEYS_FILE"))
+        return self._api_keys
+
+    def route(self, path: str, handler: Callable[..., Awaitable[Any]], methods: tuple[str, ...] = ("GET",),
+              scope: Optional[str] = None):
         """Adds an HTTP route; handler(request, **match_info) returns a faust/aiohttp Response.
+        With a scope, only a request whose API key holds it reaches the handler (401 / 403).
         Requests are counted and timed by route template and status."""
         service = self.service
+        keys = self
         label = re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path)  # metrics name the template, not its regex
         seconds = metrics.HTTP_SECONDS.labels(service, label)
         by_status: dict[int, Any] = {}  # labels() per request was a few % of a single post's time
@@ -322,7 +334,11 @@ class Runtime:
         async def timed(view: faust.web.View, request: Any, **kw: Any) -> Any:
             started = time.perf_counter()
             try:
-                response = await handler(view, request, **kw)
+                verdict = authorise(request.headers.get("Authorization"), keys.api_keys, scope) if scope else None
+                if isinstance(verdict, Refusal):
+                    response = refuse(view, verdict)
+                else:
+                    response = await handler(view, request, **kw)
             except RedisError as exc:  # a dependency is away: the client may retry
                 log.warning("redis error in %s: %r", path, exc)
                 response = problem(view, 503, "Service Unavailable", "a dependency is unavailable; retry later",
@@ -464,8 +480,15 @@ def problem(view: Any, status: int, title: str, detail: str, field: Optional[str
                       headers=headers)
 
 
+def refuse(view: Any, refusal: Refusal) -> Any:
+    """The 401 or 403 problem response of a request without a key holding the route's scope."""
+    if refusal.status == 401:
+        return problem(view, 401, "Unauthorized", refusal.detail, headers={"WWW-Authenticate": 'Bearer realm="goalpost"'})
+    return problem(view, 403, "Forbidden", refusal.detail)
+
+
 def json_response(view: Any, body: Any, status: int = 200) -> Any:
     return view.bytes(dumps(body), status=status, content_type="application/json")
 
 
-__all__ = ["Runtime", "problem", "json_response", "event"]
+__all__ = ["Runtime", "problem", "refuse", "json_response", "event"]

@@ -33,8 +33,9 @@ VARIABLES: tuple[Var, ...] = (
     Var("GOALPOST_MATCH_PORT", "8083", "HTTP port of match"),
     Var("GOALPOST_LEDGER_PORT", "8084", "HTTP port of ledger"),
     Var("GOALPOST_TOPIC_PARTITIONS", "4", "partitions per topic when the stack creates topics"),
-    Var("GOALPOST_API_KEYS", "", "ingest write keys, comma-separated name:key pairs"),
-    Var("GOALPOST_API_KEYS_FILE", "", "file with ingest write keys, one name:key per line"),
+    Var("GOALPOST_API_KEYS", "", "API keys, comma-separated name:key or name:key:scope+scope (write, read, admin; none given: write+read)"),
+    Var("GOALPOST_API_KEYS_FILE", "", "file of API keys, one name:key[:scopes] per line"),
+    Var("GOALPOST_PUBLIC_LEADERBOARD", "false", "true: GET /v1/leaderboard needs no key"),
     Var("GOALPOST_BATCH_MAX_ITEMS", "5000", "most items accepted by POST /v1/posts/batch"),
     Var("GOALPOST_IDEMPOTENCY_WINDOW_S", "86400", "how long a post_id/reaction_id/Idempotency-Key is remembered"),
     Var("GOALPOST_RATE_PER_AUTHOR", "20", "token bucket refill per author, writes per second"),
@@ -88,6 +89,7 @@ class Settings:
     match_cached_posts: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_CACHED_POSTS")))
     match_cached_reactions: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_CACHED_REACTIONS")))
     match_idle_users: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_IDLE_USERS")))
+    public_leaderboard: bool = field(default_factory=lambda: env("GOALPOST_PUBLIC_LEADERBOARD").lower() == "true")
     state_dir: Path = field(default_factory=lambda: Path(env("GOALPOST_STATE_DIR")))
     log_level: str = field(default_factory=lambda: env("GOALPOST_LOG_LEVEL"))
     event_loop: str = field(default_factory=lambda: env("GOALPOST_EVENT_LOOP"))

@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from services.core import topics as topic_admin
+from services.core.auth import entries
 from services.core.settings import REPO_ROOT, SERVICE_PORTS, STATE_NOT_RECOVERED, env, port_of
 
 SERVICES = tuple(SERVICE_PORTS)
@@ -231,7 +232,7 @@ def ensure_dev_key(announce: bool = False) -> None:
         return
     path = Path(env("GOALPOST_API_KEYS_FILE") or state_dir() / "api-keys")
     if not path.exists():
-        path.write_text(f"dev:{secrets.token_urlsafe(24)}\n")
+        path.write_text(f"dev:{secrets.token_urlsafe(24)}:write+read+admin\n")
         path.chmod(0o600)
     os.environ["GOALPOST_API_KEYS_FILE"] = str(path)
     if announce and path == state_dir() / "api-keys":
@@ -244,8 +245,7 @@ def first_api_key() -> str:
     if not spec:
         keys_file = env("GOALPOST_API_KEYS_FILE") or str(state_dir() / "api-keys")
         spec = Path(keys_file).read_text()
-    first = [p for p in spec.replace("\n", ",").split(",") if p.strip() and not p.startswith("#")][0]
-    return first.split(":", 1)[1].strip()
+    return entries(spec)[0][1]
 
 
 def up(services: tuple[str, ...] = SERVICES, timeout: float = 120) -> None:

@@ -9,10 +9,9 @@ from typing import Any, Callable, Optional
 import orjson
 
 from services.core.contracts import Post, Reaction, Record, Relation
-from services.core.runtime import Runtime, event, json_response, problem
-from services.core.settings import env
+from services.core.runtime import Runtime, event, json_response, problem, refuse
 from services.ingest import metrics as m
-from services.ingest.auth import authenticate, load_keys
+from services.core.auth import Refusal, authorise
 from services.ingest.guards import PENDING, PENDING_TTL_S, Admission, Guards
 from services.ingest.logic import ValidationError, validate_post, validate_reaction, validate_relation
 from services.ingest.openapi import openapi_document
@@ -25,7 +24,6 @@ SEND_TIMEOUT_S = 3.0  # with the broker down, answer 503 quickly instead of hang
 
 rt = Runtime("ingest", linger_ms=LINGER_MS)
 settings = rt.settings
-API_KEYS = load_keys(env("GOALPOST_API_KEYS"), env("GOALPOST_API_KEYS_FILE"))
 guards: Optional[Guards] = None
 
 
@@ -71,10 +69,10 @@ def _idempotency_key(kind: Kind, data: Any, record: Record, header: Optional[str
 
 async def _authorised_body(view, request) -> tuple[str, bytes, Any]:
     """(API key name, body, None), or (.., .., the problem response) when the request is refused."""
-    name = authenticate(request.headers.get("Authorization"), API_KEYS)
-    if name is None:
-        return "", b"", problem(view, 401, "Unauthorized", "a valid 'Authorization: Bearer <API key>' is required",
-                                headers={"WWW-Authenticate": 'Bearer realm="goalpost"'})
+    verdict = authorise(request.headers.get("Authorization"), rt.api_keys, "write")
+    if isinstance(verdict, Refusal):
+        return "", b"", refuse(view, verdict)
+    name = verdict.name
     body = await request.read()
     if len(body) > MAX_BODY_BYTES:
         return name, b"", problem(view, 413, "Payload Too Large", f"body over {MAX_BODY_BYTES} bytes")
@@ -220,7 +218,7 @@ rt.route("/v1/posts", lambda v, r: write_one(POSTS, v, r), methods=("POST",))
 rt.route("/v1/posts/batch", write_batch, methods=("POST",))
 rt.route("/v1/reactions", lambda v, r: write_one(REACTIONS, v, r), methods=("POST",))
 rt.route("/v1/relations", lambda v, r: write_one(RELATIONS, v, r), methods=("POST",))
-rt.route("/openapi.json", openapi)
+rt.route("/openapi.json", openapi, scope="read")
 
 
 # ---------------------------------------------------------------- raw topics

@@ -27,7 +27,7 @@ def _write(summary: str, schema: str, id_field: str) -> dict[str, Any]:
             "200": {"description": "a repeat within the idempotency window; nothing new written",
                     "content": {"application/json": {"schema": {"type": "object", "properties": {
                         "status": {"type": "string", "enum": ["duplicate"]}, id_field: {"type": "string"}}}}}},
-            "400": _problem_response("body is not JSON"), "401": _problem_response("missing or wrong API key"),
+            "400": _problem_response("body is not JSON"), "401": _problem_response("missing or wrong API key"), "403": _problem_response("the API key lacks the write scope"),
             "413": _problem_response("body too large"), "422": _problem_response("a field is invalid (named in `field`)"),
             "429": _problem_response("rate limited; see Retry-After"), "503": _problem_response("event log unavailable; retry"),
         }}}

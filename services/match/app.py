@@ -210,8 +210,8 @@ async def helper_inbox(view, request, user_id: str) -> Any:
 
 
 rt.stream_batches("posts.classified.v1", rank_posts)
-rt.route("/v1/posts/{post_id:.+}/matches", post_matches)  # ids may hold "/" (ingest allows it)
-rt.route("/v1/helpers/{user_id:.+}/inbox", helper_inbox)
+rt.route("/v1/posts/{post_id:.+}/matches", post_matches, scope="read")  # ids may hold "/" (ingest allows it)
+rt.route("/v1/helpers/{user_id:.+}/inbox", helper_inbox, scope="read")
 
 
 @rt.app.task

@@ -68,8 +68,8 @@ class Http:
             parsed = payload.decode("utf-8", "replace")
         return status, rheaders, parsed
 
-    def get(self, service: str, path: str) -> tuple[int, Any]:
-        status, _, body = self.request("GET", service, path, auth=False)
+    def get(self, service: str, path: str, auth: bool = True) -> tuple[int, Any]:
+        status, _, body = self.request("GET", service, path, auth=auth)
         return status, body
 
     def post(self, service: str, path: str, body: Any, **kw: Any) -> tuple[int, Any]:

@@ -70,5 +70,7 @@ def test_ledger_survives_kill_9_without_loss_or_double_counting(run_id):
     assert asyncio.run(admin.verify()) == 0
     # The HTTP view serves the same balances (these user ids contain "/").
     user, expected = max(balances.items(), key=lambda kv: kv[1])
-    with urllib.request.urlopen(f"http://127.0.0.1:8084/v1/users/{user}/balance", timeout=5) as r:
+    request = urllib.request.Request(f"http://127.0.0.1:8084/v1/users/{user}/balance",
+                                     headers={"Authorization": f"Bearer {stack.first_api_key()}"})
+    with urllib.request.urlopen(request, timeout=5) as r:
         assert json.loads(r.read())["balance"] == expected

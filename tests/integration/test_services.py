@@ -15,9 +15,9 @@ def test_health_readiness_and_metrics(http, service):
 
 
 def test_classify_route_refuses_bad_input(http):
-    status, body = http.post("classify", "/v1/classify", {"text": ""}, auth=False)
+    status, body = http.post("classify", "/v1/classify", {"text": ""})
     assert status == 422 and body["field"] == "text"
-    status, body = http.post("classify", "/v1/classify", {"text": "I want to learn Spanish this year"}, auth=False)
+    status, body = http.post("classify", "/v1/classify", {"text": "I want to learn Spanish this year"})
     assert status == 200 and body["intent"] == "goal" and abs(sum(body["scores"].values()) - 1) < 1e-3
 
 
