@@ -272,12 +272,12 @@ class ExpertiseIndex:
         if not reply_to:
             if topics is None:
                 topics = post.get("topics")
-            terms = core.post_terms(post.get("text") or "", _strs(post.get("tags")), _strs(topics))
+            terms = core.root_terms(post.get("text") or "", _strs(post.get("tags")), _strs(topics))
             if post_id:   # kept compactly: interned term strings (weights follow from '#')
-                self._cache(self._roots, post_id, (author, tuple(sys.intern(term) for term, _ in terms), post_id),
-                            c.max_cached_roots)
+                self._cache(self._roots, post_id, (author, terms, post_id), c.max_cached_roots)
             if c.ask_weight > 0 and terms:
-                core.add_terms(author, [(term, w * c.ask_weight) for term, w in terms], t)
+                core.add_terms(author, [(term, c.ask_weight * (c.tag_weight if term[0] == "#" else 1.0))
+                                        for term in terms], t)
             return
         reply_to = str(reply_to)
         root_id: Optional[str] = reply_to

@@ -8,7 +8,7 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString, PyTuple};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::collections::VecDeque;
 
@@ -441,9 +441,9 @@ impl ExpertiseCore {
     /// the dropped ones, and profile lengths are unchanged.
     fn trim(&mut self, id: u32, cap: usize) {
         let p = &mut self.postings[id as usize];
-        let mut sorted = p.weight.clone();
-        sorted.sort_by(|a, b| b.partial_cmp(a).unwrap());
-        let threshold = sorted[cap - 1];
+        let mut heaviest = p.weight.clone();
+        let (_, nth, _) = heaviest.select_nth_unstable_by(cap - 1, |a, b| b.partial_cmp(a).unwrap());
+        let threshold = *nth; // the cap-th heaviest weight
         let before = p.helper.len();
         let mut keep = Postings::default();
         for (h, w) in p.helper.iter().zip(p.weight.iter()) {
@@ -808,6 +808,15 @@ impl ExpertiseCore {
     #[pyo3(signature = (text, tags=None, topics=None))]
     fn post_terms(&self, text: &str, tags: Option<Vec<String>>, topics: Option<Vec<String>>) -> Vec<(String, f64)> {
         self.post_terms_of(text, &tags.unwrap_or_default(), &topics.unwrap_or_default())
+    }
+
+    /// The terms of a root post as a tuple of interned strings (the root cache keeps one
+    /// shared copy of each term; weights follow from the "#" prefix).
+    #[pyo3(signature = (text, tags=None, topics=None))]
+    fn root_terms<'py>(&self, py: Python<'py>, text: &str, tags: Option<Vec<String>>, topics: Option<Vec<String>>)
+        -> PyResult<Bound<'py, PyTuple>> {
+        let terms = self.post_terms_of(text, &tags.unwrap_or_default(), &topics.unwrap_or_default());
+        PyTuple::new(py, terms.iter().map(|(t, _)| PyString::intern(py, t)))
     }
 
     /// The user was active at t (seconds since the epoch).
