@@ -62,10 +62,11 @@ def cmd_contracts(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    from services.core.settings import env
-    from services.core.topics import ensure_topics
-    created = asyncio.run(ensure_topics(env("GOALPOST_KAFKA_BOOTSTRAP"), int(env("GOALPOST_TOPIC_PARTITIONS"))))
-    print(f"created: {', '.join(created) or 'none (all present)'}")
+    from services.core.settings import Settings
+    from services.core.topics import describe_report, ensure_topics
+    s = Settings("topics")
+    report = asyncio.run(ensure_topics(s.kafka_bootstrap, s.topic_partitions, s.topic_replication, s.topic_min_insync))
+    print(describe_report(report, s.topic_replication))
     return 0
 
 

@@ -33,6 +33,8 @@ VARIABLES: tuple[Var, ...] = (
     Var("GOALPOST_MATCH_PORT", "8083", "HTTP port of match"),
     Var("GOALPOST_LEDGER_PORT", "8084", "HTTP port of ledger"),
     Var("GOALPOST_TOPIC_PARTITIONS", "4", "partitions per topic when the stack creates topics"),
+    Var("GOALPOST_TOPIC_REPLICATION", "1", "replication factor of the topics `goalpost topics` and `stack up` create (3 on a cluster)"),
+    Var("GOALPOST_TOPIC_MIN_INSYNC", "1", "min.insync.replicas of the topics they create: acks=all waits for this many copies (2 on a cluster)"),
     Var("GOALPOST_API_KEYS", "", "API keys, comma-separated name:key or name:key:scope+scope (write, read, admin; none given: write+read)"),
     Var("GOALPOST_API_KEYS_FILE", "", "file of API keys, one name:key[:scopes] per line"),
     Var("GOALPOST_PUBLIC_LEADERBOARD", "false", "true: GET /v1/leaderboard needs no key"),
@@ -73,6 +75,8 @@ class Settings:
     redis_url: str = field(default_factory=lambda: env("GOALPOST_REDIS_URL"))
     http_host: str = field(default_factory=lambda: env("GOALPOST_HTTP_HOST"))
     topic_partitions: int = field(default_factory=lambda: int(env("GOALPOST_TOPIC_PARTITIONS")))
+    topic_replication: int = field(default_factory=lambda: int(env("GOALPOST_TOPIC_REPLICATION")))
+    topic_min_insync: int = field(default_factory=lambda: int(env("GOALPOST_TOPIC_MIN_INSYNC")))
     stream_batch: int = field(default_factory=lambda: int(env("GOALPOST_STREAM_BATCH")))
     stream_batch_within_s: float = field(default_factory=lambda: float(env("GOALPOST_STREAM_BATCH_WITHIN_S")))
     ledger_batch: int = field(default_factory=lambda: int(env("GOALPOST_LEDGER_BATCH")))

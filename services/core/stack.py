@@ -252,9 +252,12 @@ def up(services: tuple[str, ...] = SERVICES, timeout: float = 120) -> None:
     ensure_dev_key(announce=True)
     start_redis()
     start_kafka()
-    created = asyncio.run(topic_admin.ensure_topics(env("GOALPOST_KAFKA_BOOTSTRAP"),
-                                                    int(env("GOALPOST_TOPIC_PARTITIONS"))))
-    print(f"topics: {len(topic_admin.all_topic_names())} present ({len(created)} created)")
+    replication = int(env("GOALPOST_TOPIC_REPLICATION"))
+    report = asyncio.run(topic_admin.ensure_topics(env("GOALPOST_KAFKA_BOOTSTRAP"), int(env("GOALPOST_TOPIC_PARTITIONS")),
+                                                   replication, int(env("GOALPOST_TOPIC_MIN_INSYNC"))))
+    print(f"topics: {len(topic_admin.all_topic_names())} present ({len(report.created)} created)")
+    for line in topic_admin.describe_report(report, replication).splitlines()[1:]:
+        print(line)
     for name in services:
         start_service(name)
     for name in services:

@@ -152,7 +152,9 @@ def test_replicas_and_the_single_transactional_ledger():
 def test_configmap_keeps_the_code_defaults_except_where_kubernetes_differs():
     config = _one("ConfigMap", "goalpost-config")["data"]
     defaults = {v.name: v.default for v in VARIABLES}
-    deployment_specific = {"GOALPOST_KAFKA_BOOTSTRAP", "GOALPOST_REDIS_URL", "GOALPOST_HTTP_HOST", "GOALPOST_STATE_DIR"}
+    deployment_specific = {"GOALPOST_KAFKA_BOOTSTRAP", "GOALPOST_REDIS_URL", "GOALPOST_HTTP_HOST", "GOALPOST_STATE_DIR",
+                           "GOALPOST_TOPIC_REPLICATION", "GOALPOST_TOPIC_MIN_INSYNC"}
+    assert (config["GOALPOST_TOPIC_REPLICATION"], config["GOALPOST_TOPIC_MIN_INSYNC"]) == ("3", "2")  # a cluster
     assert config["GOALPOST_HTTP_HOST"] == "0.0.0.0"  # probes and Services reach the pod IP
     for name, value in config.items():
         if name not in deployment_specific:
