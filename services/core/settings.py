@@ -49,6 +49,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("GOALPOST_STREAM_BATCH_WITHIN_S", "0.05", "longest wait to fill a batch, seconds"),
     Var("GOALPOST_MATCH_TOP_K", "10", "candidates per match"),
     Var("GOALPOST_MATCH_HELPER_CAP", "20", "most open routed requests per helper"),
+    Var("GOALPOST_MATCH_ASK_TTL_S", "604800", "an unanswered ask expires after this long: it leaves the inbox and stops counting against the helper's capacity"),
     # The match index's memory bounds (docs/benchmarks.md, tests/bench/match_memory.py)
     Var("GOALPOST_MATCH_POSTINGS_PER_TERM", "100", "helpers the match index keeps per term (the heaviest, most recent)"),
     Var("GOALPOST_MATCH_MAX_TERMS", "300000", "terms the match index keeps (the rarest, least recent go first)"),
@@ -87,6 +88,7 @@ class Settings:
     rate_per_key: float = field(default_factory=lambda: float(env("GOALPOST_RATE_PER_KEY")))
     match_top_k: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_TOP_K")))
     match_helper_cap: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_HELPER_CAP")))
+    match_ask_ttl_s: float = field(default_factory=lambda: float(env("GOALPOST_MATCH_ASK_TTL_S")))
     match_postings_per_term: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_POSTINGS_PER_TERM")))
     match_max_terms: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_MAX_TERMS")))
     match_cached_roots: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_CACHED_ROOTS")))

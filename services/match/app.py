@@ -42,7 +42,8 @@ FOLLOWED = Counter("goalpost_match_index_events_total", "Events applied to the e
 rt = Runtime("match")
 settings = rt.settings
 index = ExpertiseIndex(MatchConfig(
-    capacity=settings.match_helper_cap, max_postings_per_term=settings.match_postings_per_term,
+    capacity=settings.match_helper_cap, route_ttl_days=settings.match_ask_ttl_s / 86400,
+    max_postings_per_term=settings.match_postings_per_term,
     max_terms=settings.match_max_terms, max_cached_roots=settings.match_cached_roots,
     max_cached_posts=settings.match_cached_posts, max_reactions=settings.match_cached_reactions,
     max_idle_users=settings.match_idle_users))
@@ -56,27 +57,31 @@ def _match_key(post_id: str) -> str:
     return f"match:post:{post_id}"
 
 
-def apply_to_index(topic: str, value: bytes) -> tuple[str, str] | None:
-    """One event of a followed topic into the index. Returns (helper, post_id) when a reply
-    closes a request routed to its author, for the caller to drop from the Redis inbox.
+def apply_to_index(topic: str, value: bytes) -> list[tuple[str, str]]:
+    """One event of a followed topic into the index. Returns the (helper, post_id) asks it
+    ended, for the caller to drop from the Redis inboxes: a reply by someone other than the
+    asker, or an accept, ends a request for every helper it was routed to.
     Records that do not decode are the producing or consuming service's to dead-letter."""
     data = orjson.loads(value)
-    closed = None
+    closed: list[tuple[str, str]] = []
+    ended = None
     if topic == "posts.classified.v1":
         post = ClassifiedPost.from_dict(data)
-        if post.reply_to:  # a reply closes the request in the replier's inbox, if it was routed there
-            index.close(post.reply_to, post.author_id)
-            closed = (post.author_id, post.reply_to)
-        index.observe_post(data, post.topics)  # the decoded dict: validated above, no second copy
+        if post.reply_to:  # the replier's own ask is over, whatever the index still holds
+            closed.append((post.author_id, post.reply_to))
+        ended = index.observe_post(data, post.topics)  # the decoded dict: validated above, no second copy
     elif topic == "reactions.v1":
         Reaction.from_dict(data)
-        index.observe_reaction(data)
+        ended = index.observe_reaction(data)
     elif topic == "relations.v1":
         Relation.from_dict(data)
         index.observe_relation(data)
     elif topic == "matches.v1":
         match = Match.from_dict(data)
-        index.route(match.post_id, [c.helper_id for c in match.candidates], match.matched_at)
+        index.route(match.post_id, [c.helper_id for c in match.candidates], match.matched_at, match.author_id)
+    if ended is not None:
+        post_id, helpers = ended
+        closed.extend((helper, post_id) for helper in helpers)
     FOLLOWED.labels(topic).inc()
     return closed
 
@@ -109,13 +114,10 @@ async def follow_topics(positions: dict[TopicPartition, int]) -> None:
                     if applied % YIELD_EVERY == 0:  # a 2,000-record batch took up to seconds of one loop
                         await asyncio.sleep(0)      # turn: let the ranking handler and the routes in
                     try:
-                        hit = apply_to_index(tp.topic, msg.value)
+                        closed.extend(apply_to_index(tp.topic, msg.value))
                     except Exception as exc:  # a record that does not decode: skipped here
                         event("index skipped a record", topic=tp.topic, offset=msg.offset, error=str(exc)[:200])
-                        hit = None
                     positions[tp] = msg.offset + 1
-                    if hit:
-                        closed.append(hit)
             if closed:
                 assert rt.redis is not None
                 async with rt.redis.pipeline(transaction=False) as pipe:
@@ -195,7 +197,9 @@ async def post_matches(view, request, post_id: str) -> Any:
 
 async def helper_inbox(view, request, user_id: str) -> Any:
     assert rt.redis is not None
-    post_ids = [p.decode() for p in await rt.redis.zrevrange(_inbox_key(user_id), 0, INBOX_LIMIT - 1)]
+    oldest = time.time() - settings.match_ask_ttl_s  # older asks have expired
+    post_ids = [p.decode() for p in await rt.redis.zrevrangebyscore(_inbox_key(user_id), "+inf", oldest,
+                                                                     start=0, num=INBOX_LIMIT)]
     raws = await rt.redis.mget([_match_key(p) for p in post_ids]) if post_ids else []
     items = []
     for post_id, raw in zip(post_ids, raws):

@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 DAY = 86400.0
+Ended = tuple[str, tuple[str, ...]]  # a request that ended: (post id, the helpers it was routed to)
 
 
 def to_epoch(value: Any) -> float:
@@ -228,9 +229,9 @@ class ExpertiseIndex:
         self._followers: dict[str, set[str]] = {}   # followee -> followers
         self.blocks: dict[str, set[str]] = {}       # blocker -> blocked
         self._blocked_by: dict[str, set[str]] = {}  # blocked -> blockers
-        # post -> (routed at, its helpers still counting). A tuple, not a set: a set of ten ids
-        # takes ~730 bytes, the tuple 136, and a route is changed once or twice in its life.
-        self._routes: OrderedDict[str, tuple[float, tuple[str, ...]]] = OrderedDict()
+        # post -> (routed at, its helpers still counting, its author). A tuple, not a set: a set
+        # of ten ids takes ~730 bytes, the tuple 136, and a route changes once or twice in its life.
+        self._routes: OrderedDict[str, tuple[float, tuple[str, ...], Optional[str]]] = OrderedDict()
 
     # ------------------------------------------------------------------ caches
     @staticmethod
@@ -259,9 +260,10 @@ class ExpertiseIndex:
         return term
 
     # ------------------------------------------------------------------ events
-    def observe_post(self, post: dict, topics: list[str] | None = None) -> None:
+    def observe_post(self, post: dict, topics: list[str] | None = None) -> Optional[Ended]:
         """Learn from any post.  A reply to someone else's root post makes its author an
-        answerer of that post's terms/topics (plus, with less weight, their own words)."""
+        answerer of that post's terms/topics (plus, with less weight, their own words), and
+        ends that request for everyone it was routed to (returned, for their inboxes)."""
         c = self.config
         core = self.core
         author = sys.intern(str(post["author_id"]))
@@ -278,7 +280,7 @@ class ExpertiseIndex:
             if c.ask_weight > 0 and terms:
                 core.add_terms(author, [(term, c.ask_weight * (c.tag_weight if term[0] == "#" else 1.0))
                                         for term in terms], t)
-            return
+            return None
         reply_to = str(reply_to)
         root_id: Optional[str] = reply_to
         if reply_to not in self._roots and reply_to in self._replies:
@@ -288,17 +290,18 @@ class ExpertiseIndex:
             root_id = root[2]                             # the cache's copy of the id string
         if post_id:
             self._cache(self._replies, post_id, (author, root_id), c.max_cached_posts)
-        if root is not None and root[0] == author:
-            return                                        # the asker talking in their own thread
+        asker = root[0] if root is not None else self._routes.get(root_id or "", (0.0, (), None))[2]
+        if asker == author:
+            return None                                   # the asker talking in their own thread
         asker_term = self._asker_term(root[0]) if root is not None and c.author_term_weight > 0 else None
         core.answer(author, root[1] if root is not None else None, asker_term,
                     post.get("text") or "" if c.own_text_weight > 0 else "", t)
-        if root_id:
-            self.close(root_id, author)
+        return self.end(root_id) if root_id else None
 
-    def observe_reaction(self, reaction: dict) -> None:
+    def observe_reaction(self, reaction: dict) -> Optional[Ended]:
         """accept / thanks / upvote raise the reply author's track record; unaccept and unvote
-        undo the actor's earlier accept or vote on that post; downvote lowers it."""
+        undo the actor's earlier accept or vote on that post; downvote lowers it. An accept
+        ends the request the reply answered, for everyone it was routed to (returned)."""
         actor = str(reaction.get("actor_id", ""))
         post_id = str(reaction.get("post_id", ""))
         kind = reaction.get("kind")
@@ -306,8 +309,8 @@ class ExpertiseIndex:
             self.core.touch(actor, to_epoch(reaction.get("created_at")))
         reply = self._replies.get(post_id)
         target = reply[0] if reply else None
-        if target is None or target == actor:
-            return
+        if reply is None or target == actor:
+            return None
         accepted = votes = 0
         key = (actor, post_id)
         if kind == "accept":
@@ -329,6 +332,7 @@ class ExpertiseIndex:
                 self._remember((actor, post_id, "thanks"), "thanks")
                 votes = 1
         self.core.credit(target, accepted, votes)
+        return self.end(reply[1]) if kind == "accept" and reply[1] else None
 
     def observe_relation(self, relation: dict) -> None:
         """follow / unfollow / block / unblock."""
@@ -351,26 +355,36 @@ class ExpertiseIndex:
             self._blocked_by.get(b, set()).discard(a)
 
     # ------------------------------------------------------------------ inbox accounting
-    def route(self, post_id: str, helper_ids: Iterable[str], now: Any = None) -> None:
-        """Record that post_id was routed to helper_ids (they count against capacity)."""
+    def route(self, post_id: str, helper_ids: Iterable[str], now: Any = None, author: Optional[str] = None) -> None:
+        """Record that post_id (by author) was routed to helper_ids (they count against capacity)."""
         t = to_epoch(now)
         self.expire_routes(t)
         helper_ids = list(helper_ids)
         if not helper_ids:  # nothing to count: an empty entry would stay until the TTL (a leak)
             return
-        routed_at, helpers = self._routes.get(post_id, (t, ()))
+        routed_at, helpers, asker = self._routes.get(post_id, (t, (), author))
         added = []
         for hid in dict.fromkeys(helper_ids):
             if hid not in helpers:
                 self.core.add_open(hid, 1)
                 added.append(sys.intern(hid))  # one shared copy: the match record's own strings were ~35 MiB
-        self._routes[post_id] = (routed_at, helpers + tuple(added))
+        self._routes[post_id] = (routed_at, helpers + tuple(added), asker)
+
+    def end(self, post_id: str) -> Optional[Ended]:
+        """post_id was answered: it stops counting against every routed helper's capacity.
+        Returns (post_id, the helpers it was routed to), or None when it was not routed."""
+        entry = self._routes.pop(post_id, None)
+        if entry is None:
+            return None
+        for hid in entry[1]:
+            self.core.add_open(hid, -1)
+        return post_id, entry[1]
 
     def close(self, post_id: str, helper_id: str) -> None:
         """The helper answered (or dismissed) post_id: it no longer counts against capacity."""
         entry = self._routes.get(post_id)
         if entry and helper_id in entry[1]:
-            entry = self._routes[post_id] = (entry[0], tuple(h for h in entry[1] if h != helper_id))
+            entry = self._routes[post_id] = (entry[0], tuple(h for h in entry[1] if h != helper_id), entry[2])
             self.core.add_open(helper_id, -1)
             if not entry[1]:
                 del self._routes[post_id]
@@ -380,7 +394,7 @@ class ExpertiseIndex:
         t = to_epoch(now)
         limit = t - self.config.route_ttl_days * DAY
         while self._routes:
-            post_id, (rt, helpers) = next(iter(self._routes.items()))
+            post_id, (rt, helpers, _) = next(iter(self._routes.items()))
             if rt > limit:
                 break
             for hid in helpers:
@@ -388,7 +402,7 @@ class ExpertiseIndex:
             del self._routes[post_id]
 
     def inbox(self, helper_id: str) -> list[str]:
-        return [pid for pid, (_, hs) in self._routes.items() if helper_id in hs]
+        return [pid for pid, (_, hs, _) in self._routes.items() if helper_id in hs]
 
     # ------------------------------------------------------------------ ranking
     def _excluded(self, author: str) -> list[str]:

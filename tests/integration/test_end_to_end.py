@@ -51,6 +51,7 @@ def test_request_is_classified_matched_answered_and_rewarded(http, run_id):
     assert after >= before + 15
     _, entries = http.get("ledger", f"/v1/users/{helper}/entries")
     assert any(e["source_event_id"] and e["delta"] >= 15 for e in entries["entries"])
-    # The reply closed the request in the helper's inbox.
-    wait_for(lambda: q2 not in [i["post_id"] for i in http.get("match", f"/v1/helpers/{helper}/inbox")[1]["open"]],
-             what="the answered request to leave the helper's inbox")
+    # The reply ended the request for everyone it was routed to: it left every inbox.
+    for candidate in [c["helper_id"] for c in match["candidates"]]:
+        wait_for(lambda: q2 not in [i["post_id"] for i in http.get("match", f"/v1/helpers/{candidate}/inbox")[1]["open"]],
+                 what=f"the answered request to leave {candidate}'s inbox")

@@ -109,7 +109,27 @@ def test_open_routes_are_bounded_by_capacity_not_by_their_ttl():
     assert len(idx._routes) == 4 and idx.inbox("alice") == ["q1", "q2", "q3", "q4"]
 
 
-def test_a_route_counts_each_helper_once_and_a_reply_closes_only_its_author():
+def test_a_reply_or_an_accept_ends_the_request_for_every_routed_helper():
+    idx = ExpertiseIndex(MatchConfig(capacity=5))
+    idx.observe_post(post("q1", "carol", "sourdough starter?", ts(1)))
+    idx.observe_post(post("q2", "carol", "marathon plan?", ts(1)))
+    idx.observe_post(post("r3", "erin", "run slowly", ts(1), reply_to="q2"))  # answered before it is routed
+    idx.route("q1", ["alice", "bob"], now=ts(1), author="carol")
+    idx.route("q2", ["alice", "bob"], now=ts(1), author="carol")
+    # the asker's own follow-up in the thread ends nothing
+    assert idx.observe_post(post("c1", "carol", "more details", ts(1, 1), reply_to="q1")) is None
+    assert idx.helpers["alice"].open == 2
+    # a reply by someone nobody asked ends q1 for alice and bob alike
+    assert idx.observe_post(post("r1", "dave", "feed it daily", ts(1, 2), reply_to="q1")) == ("q1", ("alice", "bob"))
+    assert [idx.helpers[h].open for h in ("alice", "bob")] == [1, 1] and idx.inbox("alice") == ["q2"]
+    assert idx.observe_post(post("r2", "dave", "?", ts(1, 3), reply_to="q9")) is None  # unknown root: nothing
+    # the asker's accept of erin's earlier answer ends q2
+    assert idx.observe_reaction({"actor_id": "carol", "post_id": "r3", "kind": "accept", "created_at": ts(1, 4)}) == (
+        "q2", ("alice", "bob"))
+    assert [idx.helpers[h].open for h in ("alice", "bob")] == [0, 0] and not idx._routes
+
+
+def test_a_route_counts_each_helper_once_and_close_frees_one_helper():
     idx = ExpertiseIndex(MatchConfig(capacity=5))
     idx.route("q1", ["alice", "bob", "alice"], now=ts(1))
     idx.route("q1", ["bob", "carol"], now=ts(1, 1))  # routed again: bob is not counted twice
