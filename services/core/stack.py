@@ -63,9 +63,19 @@ def _pid(name: str) -> int | None:
         pass
     try:
         os.kill(pid, 0)
-        return pid
     except OSError:
         return None
+    return None if process_state(pid) in ("Z", "X", None) else pid
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of /proc/PID/stat (R, S, D, Z for a zombie, ...), None if it is gone.
+    A process killed with kill -9 whose parent has not reaped it yet still answers kill 0."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split(" ", 1)[0]  # after "(comm)", which may hold spaces
 
 
 def group_pids(leader: int) -> list[int]:

@@ -87,3 +87,32 @@ def test_a_service_whose_process_is_gone_fails_at_once(service):
     with pytest.raises(stack.StackError, match="exited while starting"):
         stack.wait_ready("match", timeout=30, recovery_limit=60)
     assert time.monotonic() - started < 2
+
+
+def test_a_killed_process_not_yet_reaped_is_not_running(tmp_path, monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import time
+    from services.core import stack
+    # A grandchild whose parent never reaps it: killed, it stays a zombie that is not ours.
+    parent = subprocess.Popen(["sh", "-c", "sleep 30 & echo $!; exec sleep 60"], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(parent.stdout.readline())
+        assert stack.process_state(pid) in ("S", "R")
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(200):
+            if stack.process_state(pid) == "Z":
+                break
+            time.sleep(0.01)
+        assert stack.process_state(pid) == "Z"
+        os.kill(pid, 0)  # a zombie still answers kill 0: why _pid reads its state
+        monkeypatch.setattr(stack, "state_dir", lambda: tmp_path)
+        (tmp_path / "pids").mkdir()
+        (tmp_path / "pids" / "svc.pid").write_text(str(pid))
+        assert stack._pid("svc") is None
+        (tmp_path / "pids" / "svc.pid").write_text(str(parent.pid))
+        assert stack._pid("svc") == parent.pid  # a live one is running
+    finally:
+        parent.kill()
+        parent.wait()
