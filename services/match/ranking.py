@@ -16,6 +16,7 @@ rank the same way.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
@@ -193,6 +194,7 @@ def reasons(why: Why, follows_author: bool, followed_by_author: bool, last_n: in
     if why.last_answers:
         out.append(f"wrote {why.last_answers} of the site's last {last_n} answers")
     idle_s = t - why.last_active
+    idle_s = math.inf if idle_s != idle_s else max(0.0, idle_s)  # NaN (nonsense times): no activity said
     if idle_s < 2 * DAY:
         hours = max(0, int(idle_s // 3600))
         out.append("active in the last hour" if hours < 1 else f"active {hours} h ago")

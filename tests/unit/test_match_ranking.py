@@ -425,3 +425,27 @@ def test_the_vocabulary_is_bounded_and_keeps_the_terms_in_use():
     assert idx.core.has_term("topic59") and not idx.core.has_term("topic0")
     ranked = idx.rank(post("q99", "carol", "anything about topic59?", ts(7)), k=3)
     assert ranked and ranked[0].helper_id == "alice"
+
+
+def test_any_text_and_any_time_rank_without_error_and_never_the_author_or_a_blocked_user():
+    from hypothesis import given, settings, strategies as st
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(st.tuples(st.sampled_from(["alice", "bob", "carol", "dave"]), st.text(max_size=80),
+                              st.floats(allow_nan=True, allow_infinity=True) | st.floats(1e9, 2e9)),
+                    min_size=1, max_size=12),
+           st.text(max_size=80))
+    def check(events, query):
+        idx = ExpertiseIndex(MatchConfig(max_postings_per_term=2, max_terms=5))
+        idx.observe_relation({"actor_id": "alice", "target_id": "erin", "kind": "block"})
+        for i, (author, text, t) in enumerate(events):
+            idx.observe_post({"post_id": f"q{i}", "author_id": "erin", "text": text, "created_at": t})
+            idx.observe_post({"post_id": f"r{i}", "author_id": author, "text": text, "created_at": t,
+                              "reply_to": f"q{i}"})
+        for author in ("erin", "bob"):
+            got = [c.helper_id for c in idx.rank({"author_id": author, "text": query, "created_at": 1.5e9})]
+            assert author not in got and (author != "erin" or "alice" not in got)
+            assert len(got) == len(set(got))
+        assert tokenize(query) == [t for t in tokenize(query) if len(t) > 1]
+
+    check()

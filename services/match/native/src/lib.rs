@@ -4,7 +4,8 @@
 //! caches, reactions, relations, routes) and calls this core for everything that runs per term
 //! or per candidate: tokenising, profile postings, helper counters, and ranking a batch of
 //! posts. Every result is a deterministic function of the calls made (ties broken by helper
-//! id), so two workers fed the same events rank alike.
+//! id), so two workers fed the same events rank alike. Floats are ordered with `total_cmp`:
+//! a NaN (from a nonsense timestamp) sorts somewhere instead of panicking the follower.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -442,7 +443,7 @@ impl ExpertiseCore {
     fn trim(&mut self, id: u32, cap: usize) {
         let p = &mut self.postings[id as usize];
         let mut heaviest = p.weight.clone();
-        let (_, nth, _) = heaviest.select_nth_unstable_by(cap - 1, |a, b| b.partial_cmp(a).unwrap());
+        let (_, nth, _) = heaviest.select_nth_unstable_by(cap - 1, |a, b| b.total_cmp(a));
         let threshold = *nth; // the cap-th heaviest weight
         let before = p.helper.len();
         let mut keep = Postings::default();
@@ -477,7 +478,7 @@ impl ExpertiseCore {
                 (p.helper.len(), maxw, name.as_str(), id)
             })
             .collect();
-        ranked.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.partial_cmp(&b.1).unwrap()).then(a.2.cmp(b.2)));
+        ranked.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(b.2)));
         let drop: Vec<u32> = ranked.iter().take(n.saturating_sub(keep)).map(|r| r.3).collect();
         for id in drop {
             self.remove_term(id);
@@ -562,7 +563,7 @@ impl ExpertiseCore {
                 let worst = *self
                     .hot
                     .iter()
-                    .min_by(|a, b| a.1.partial_cmp(b.1).unwrap().then_with(|| names[*a.0 as usize].cmp(&names[*b.0 as usize])))
+                    .min_by(|a, b| a.1.total_cmp(b.1).then_with(|| names[*a.0 as usize].cmp(&names[*b.0 as usize])))
                     .unwrap()
                     .0;
                 self.hot.remove(&worst);
@@ -605,7 +606,7 @@ impl ExpertiseCore {
         }
         let names = &self.term_name;
         out.sort_by(|a, b| {
-            b.weight.partial_cmp(&a.weight).unwrap().then_with(|| names[a.term as usize].cmp(&names[b.term as usize]))
+            b.weight.total_cmp(&a.weight).then_with(|| names[a.term as usize].cmp(&names[b.term as usize]))
         });
         out
     }
@@ -728,7 +729,7 @@ impl ExpertiseCore {
         }
         let names = &us.name;
         let order = |a: &(f64, u32), b: &(f64, u32)| {
-            b.0.partial_cmp(&a.0).unwrap().then_with(|| names[a.1 as usize].cmp(&names[b.1 as usize]))
+            b.0.total_cmp(&a.0).then_with(|| names[a.1 as usize].cmp(&names[b.1 as usize]))
         };
         if scored.len() > k && k > 0 {
             scored.select_nth_unstable_by(k - 1, order);
