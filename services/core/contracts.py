@@ -22,6 +22,7 @@ import orjson
 INTENTS = ("goal", "request", "offer", "status")
 REACTION_KINDS = ("accept", "unaccept", "upvote", "downvote", "unvote", "thanks")
 RELATION_KINDS = ("follow", "unfollow", "block", "unblock")
+HELPER_ACTIONS = ("decline", "snooze", "done")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ TOPICS: dict[str, TopicSpec] = {t.name: t for t in (
     TopicSpec("posts.v1", "author_id", "Post", doc="validated posts"),
     TopicSpec("reactions.v1", "post_id", "Reaction", doc="validated reactions"),
     TopicSpec("relations.v1", "actor_id", "Relation", doc="follows and blocks"),
+    TopicSpec("helper.actions.v1", "helper_id", "HelperAction", doc="helpers' answers to asks: decline, snooze, done"),
     TopicSpec("posts.classified.v1", "author_id", "ClassifiedPost", doc="posts with intent and topics"),
     TopicSpec("matches.v1", "post_id", "Match", doc="ranked helpers for goals and requests"),
     TopicSpec("ledger.entries.v1", "user_id", "LedgerEntry", doc="the social currency journal"),
@@ -236,6 +238,19 @@ class Relation(Record):
 
 
 @dataclass
+class HelperAction(Record):
+    """A helper's answer to an ask: `decline` and `done` end it for that helper, `snooze` holds
+    every ask to them until `until`."""
+    topic: ClassVar[str] = "helper.actions.v1"
+    action_id: str
+    helper_id: str
+    post_id: str
+    action: str
+    created_at: str
+    until: Optional[str] = None
+
+
+@dataclass
 class ClassifiedPost(Record):
     topic: ClassVar[str] = "posts.classified.v1"
     post_id: str
@@ -328,7 +343,7 @@ class DeadLetter(Record):
 
 
 RECORDS: dict[str, type[Record]] = {c.__name__: c for c in (
-    Post, Reaction, Relation, ClassifiedPost, Candidate, Match, LedgerEntry, Balance, DeadLetter)}
+    Post, Reaction, Relation, HelperAction, ClassifiedPost, Candidate, Match, LedgerEntry, Balance, DeadLetter)}
 
 
 def record_for_topic(topic: str) -> type[Record]:
@@ -346,7 +361,8 @@ def json_schema(cls: type[Record]) -> dict[str, Any]:
         props[wire] = _schema_of(hints[f.name])
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             required.append(wire)
-    enums = {"intent": list(INTENTS), "kind": list(REACTION_KINDS if cls is Reaction else RELATION_KINDS)}
+    enums = {"intent": list(INTENTS), "kind": list(REACTION_KINDS if cls is Reaction else RELATION_KINDS),
+             "action": list(HELPER_ACTIONS)}
     for name, values in enums.items():
         if name in props and props[name].get("type") == "string":
             props[name]["enum"] = values

@@ -13,7 +13,8 @@ from services.core.runtime import Runtime, event, json_response, problem, refuse
 from services.ingest import metrics as m
 from services.core.auth import Refusal, authorise
 from services.ingest.guards import PENDING, PENDING_TTL_S, Admission, Guards
-from services.ingest.logic import ValidationError, validate_post, validate_reaction, validate_relation
+from services.ingest.logic import (ValidationError, validate_helper_action, validate_post, validate_reaction,
+                                   validate_relation)
 from services.ingest.openapi import openapi_document
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -49,6 +50,7 @@ class Kind:
 POSTS = Kind("post", "post_id", lambda d: validate_post(d, source="http"), "author_id")
 REACTIONS = Kind("reaction", "reaction_id", validate_reaction, "actor_id")
 RELATIONS = Kind("relation", "relation_id", validate_relation, "actor_id")
+HELPER_ACTIONS = Kind("helper_action", "action_id", validate_helper_action, "helper_id")
 
 
 async def _send(records: list[Record]) -> None:
@@ -218,6 +220,7 @@ rt.route("/v1/posts", lambda v, r: write_one(POSTS, v, r), methods=("POST",))
 rt.route("/v1/posts/batch", write_batch, methods=("POST",))
 rt.route("/v1/reactions", lambda v, r: write_one(REACTIONS, v, r), methods=("POST",))
 rt.route("/v1/relations", lambda v, r: write_one(RELATIONS, v, r), methods=("POST",))
+rt.route("/v1/helper-actions", lambda v, r: write_one(HELPER_ACTIONS, v, r), methods=("POST",))
 rt.route("/openapi.json", openapi, scope="read")
 
 

@@ -13,7 +13,7 @@ import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from services.core.contracts import (REACTION_KINDS, RELATION_KINDS, ContractError, Post, Reaction,
+from services.core.contracts import (HELPER_ACTIONS, REACTION_KINDS, RELATION_KINDS, HelperAction, ContractError, Post, Reaction,
                                      Relation, format_ts)
 
 MAX_TEXT_CHARS = 4000
@@ -85,8 +85,9 @@ def check_id(value: Any, field: str) -> str:
     return value
 
 
-def parse_timestamp(value: Any, now: datetime, field: str = "created_at") -> str:
-    """RFC 3339 in, RFC 3339 UTC (milliseconds, Z) out; refuses the absurd."""
+def parse_timestamp(value: Any, now: datetime, field: str = "created_at", ahead: timedelta = FUTURE_SKEW) -> str:
+    """RFC 3339 in, RFC 3339 UTC (milliseconds, Z) out; refuses the absurd (more than `ahead`
+    past now, or before 2000)."""
     if not isinstance(value, str):
         raise ValidationError(field, "must be an RFC 3339 string")
     try:
@@ -97,8 +98,8 @@ def parse_timestamp(value: Any, now: datetime, field: str = "created_at") -> str
         raise ValidationError(field, "needs a time zone offset (e.g. Z)")
     if ts < EARLIEST:
         raise ValidationError(field, "is before 2000-01-01")
-    if ts > now + FUTURE_SKEW:
-        raise ValidationError(field, "is in the future")
+    if ts > now + ahead:
+        raise ValidationError(field, "is in the future" if ahead == FUTURE_SKEW else f"is more than {ahead.days} days ahead")
     return format_ts(ts)
 
 
@@ -191,3 +192,24 @@ def validate_relation(data: Any, now: Optional[datetime] = None) -> Relation:
         raise ValidationError("target_id", "must differ from actor_id")
     return Relation(relation_id=_optional_id(d, "relation_id", "rel"), actor_id=actor,
                     target_id=target, kind=kind, created_at=_created_at(d, now))
+
+
+SNOOZE_AHEAD = timedelta(days=90)  # the longest snooze
+
+
+def validate_helper_action(data: Any, now: Optional[datetime] = None) -> HelperAction:
+    """decline / done end an ask for the helper; snooze needs `until`, the time asks resume."""
+    now = now or datetime.now(timezone.utc)
+    d = _require_object(data, *("helper_id", "post_id", "action"))
+    if d["action"] not in HELPER_ACTIONS:
+        raise ValidationError("action", f"must be one of {', '.join(HELPER_ACTIONS)}")
+    until = None
+    if d["action"] == "snooze":
+        if d.get("until") is None:
+            raise ValidationError("until", "is required to snooze")
+        until = parse_timestamp(d["until"], now, field="until", ahead=SNOOZE_AHEAD)
+    elif d.get("until") is not None:
+        raise ValidationError("until", "is only for snooze")
+    return HelperAction(action_id=_optional_id(d, "action_id", "act"), helper_id=check_id(d["helper_id"], "helper_id"),
+                        post_id=check_id(d["post_id"], "post_id"), action=d["action"],
+                        created_at=_created_at(d, now), until=until)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from services.core.contracts import REACTION_KINDS, RELATION_KINDS
+from services.core.contracts import HELPER_ACTIONS, REACTION_KINDS, RELATION_KINDS
 from services.ingest.logic import MAX_ID_CHARS, MAX_TAG_CHARS, MAX_TAGS, MAX_TEXT_CHARS
 
 ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS, "pattern": r"^[A-Za-z0-9][A-Za-z0-9:_\-.@/]*$"}
@@ -45,6 +45,9 @@ def openapi_document() -> dict[str, Any]:
     relation_in = {"type": "object", "required": ["actor_id", "target_id", "kind"], "properties": {
         "relation_id": ID, "actor_id": ID, "target_id": ID, "kind": {"type": "string", "enum": list(RELATION_KINDS)},
         "created_at": TS}}
+    action_in = {"type": "object", "required": ["helper_id", "post_id", "action"], "properties": {
+        "action_id": ID, "helper_id": ID, "post_id": ID, "action": {"type": "string", "enum": list(HELPER_ACTIONS)},
+        "until": TS, "created_at": TS}}
     batch = _write("Write many posts (a JSON array, or NDJSON)", "PostBatch", "post_id")
     batch["post"]["requestBody"]["content"]["application/x-ndjson"] = {"schema": {"type": "string"}}
     batch["post"]["responses"]["202"] = {"description": "per-item results", "content": {"application/json": {"schema": {
@@ -62,11 +65,13 @@ def openapi_document() -> dict[str, Any]:
             "/v1/posts/batch": batch,
             "/v1/reactions": _write("Write one reaction", "ReactionInput", "reaction_id"),
             "/v1/relations": _write("Write one relation", "RelationInput", "relation_id"),
+            "/v1/helper-actions": _write("A helper declines, snoozes (until a time) or is done with an ask",
+                                         "HelperActionInput", "action_id"),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
-                "PostInput": post_in, "ReactionInput": reaction_in, "RelationInput": relation_in,
+                "PostInput": post_in, "ReactionInput": reaction_in, "RelationInput": relation_in, "HelperActionInput": action_in,
                 "PostBatch": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/PostInput"}},
                 "Problem": {"type": "object", "properties": {"type": {"type": "string"}, "title": {"type": "string"},
                             "status": {"type": "integer"}, "detail": {"type": "string"}, "field": {"type": "string"}}},

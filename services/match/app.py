@@ -1,7 +1,7 @@
 """match: routes goals and requests to the people most likely to help.
 
 Two parts in each worker:
-- the follower reads posts.classified.v1, reactions.v1, relations.v1 and matches.v1 in full
+- the follower reads posts.classified.v1, reactions.v1, relations.v1, matches.v1 and helper.actions.v1 in full
   (no consumer group) into the in-memory ExpertiseIndex (services/match/ranking.py), so every
   worker holds the whole index, rebuilt from the topics at start (ready once caught up);
   routes on matches.v1 count against helpers' capacity in every worker alike;
@@ -19,13 +19,14 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Histogram
 
-from services.core.contracts import Candidate, ClassifiedPost, Match, Reaction, Relation, dumps, epoch_seconds, utc_now
+from services.core.contracts import (Candidate, ClassifiedPost, HelperAction, Match, Reaction, Relation, dumps,
+                                     epoch_seconds, utc_now)
 from services.core.kafka_io import topic_partitions
 from services.core.runtime import Runtime, event, json_response, problem, settle_heap
 from services.match.ranking import ExpertiseIndex, MatchConfig
 
 ROUTED_INTENTS = ("goal", "request")
-FOLLOWED_TOPICS = ("posts.classified.v1", "reactions.v1", "relations.v1", "matches.v1")
+FOLLOWED_TOPICS = ("posts.classified.v1", "reactions.v1", "relations.v1", "matches.v1", "helper.actions.v1")
 INBOX_LIMIT = 100
 YIELD_EVERY = 100  # index updates between two turns given to ranking and HTTP
 RANKER_VERSION = "expertise-bm25-2026.12.1"  # recorded in every Match; bump when ranking changes
@@ -76,6 +77,9 @@ def apply_to_index(topic: str, value: bytes) -> list[tuple[str, str]]:
     elif topic == "relations.v1":
         Relation.from_dict(data)
         index.observe_relation(data)
+    elif topic == "helper.actions.v1":
+        HelperAction.from_dict(data)
+        ended = index.observe_helper_action(data)
     elif topic == "matches.v1":
         match = Match.from_dict(data)
         index.route(match.post_id, [c.helper_id for c in match.candidates], match.matched_at, match.author_id)

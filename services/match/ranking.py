@@ -234,6 +234,7 @@ class ExpertiseIndex:
         # post -> (routed at, its helpers still counting, its author). A tuple, not a set: a set
         # of ten ids takes ~730 bytes, the tuple 136, and a route changes once or twice in its life.
         self._routes: OrderedDict[str, tuple[float, tuple[str, ...], Optional[str]]] = OrderedDict()
+        self._snoozed: dict[str, float] = {}        # helper -> until when they are asked nothing
 
     # ------------------------------------------------------------------ caches
     @staticmethod
@@ -356,6 +357,26 @@ class ExpertiseIndex:
             self.blocks.get(a, set()).discard(b)
             self._blocked_by.get(b, set()).discard(a)
 
+    def observe_helper_action(self, action: dict) -> Optional[Ended]:
+        """decline / done end the ask for that helper (returned, for their inbox); snooze holds
+        every ask to them until `until`."""
+        helper, post_id = str(action.get("helper_id", "")), str(action.get("post_id", ""))
+        kind = action.get("action")
+        if kind in ("decline", "done"):
+            entry = self._routes.get(post_id)
+            if entry and helper in entry[1]:
+                self.close(post_id, helper)
+                return post_id, (helper,)
+        elif kind == "snooze" and action.get("until"):
+            until = to_epoch(action["until"])
+            snoozed = self._snoozed
+            snoozed[helper] = max(until, snoozed.get(helper, until))
+            if len(snoozed) > 4 * self.config.max_idle_users:  # bounded: the lapsed ones go first
+                now = to_epoch(action.get("created_at"))
+                for h in [h for h, u in snoozed.items() if u <= now]:
+                    del snoozed[h]
+        return None
+
     # ------------------------------------------------------------------ inbox accounting
     def route(self, post_id: str, helper_ids: Iterable[str], now: Any = None, author: Optional[str] = None) -> None:
         """Record that post_id (by author) was routed to helper_ids (they count against capacity)."""
@@ -407,8 +428,9 @@ class ExpertiseIndex:
         return [pid for pid, (_, hs, _) in self._routes.items() if helper_id in hs]
 
     # ------------------------------------------------------------------ ranking
-    def _excluded(self, author: str) -> list[str]:
-        return [*self.blocks.get(author, ()), *self._blocked_by.get(author, ())]
+    def _excluded(self, author: str, t: float) -> list[str]:
+        snoozed = [h for h, until in self._snoozed.items() if until > t] if self._snoozed else []
+        return [*self.blocks.get(author, ()), *self._blocked_by.get(author, ()), *snoozed]
 
     def _near(self, author: str) -> list[str]:
         if not self.config.w_follow:
@@ -419,7 +441,7 @@ class ExpertiseIndex:
                    now: Any = None) -> list[list[Candidate]]:
         """Up to k helpers for each (post, topics), best first, in one call to the core.
         Never the author, never a user who blocked the author or whom the author blocked,
-        never a helper at capacity.
+        never a helper at capacity or snoozed.
 
         Candidates: helpers sharing the post's rarer terms (rarest first, at most
         max_candidates found), plus the top helpers by recent answers, the site's last
@@ -433,7 +455,7 @@ class ExpertiseIndex:
             if topics is None:
                 topics = post.get("topics")
             queries.append((author, post.get("text") or "", _strs(post.get("tags")), _strs(topics), t,
-                            self._excluded(author), self._near(author), k))
+                            self._excluded(author, t), self._near(author), k))
         ranked = self.core.rank_batch(queries)
         last_n = self.core.last_answers_len()
         out = []

@@ -91,3 +91,23 @@ def test_reactions_and_relations():
     assert rel.relation_id.startswith("rel_")
     rejected(lambda d: validate_relation(d, now=NOW), {"actor_id": "u1", "target_id": "u1", "kind": "follow"}, "target_id")
     rejected(lambda d: validate_relation(d, now=NOW), {"actor_id": "u1", "target_id": "u2", "kind": "mute"}, "kind")
+
+
+def test_helper_actions_are_validated_with_the_field_named():
+    from datetime import datetime, timezone
+
+    from services.ingest.logic import ValidationError, validate_helper_action
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    ok = validate_helper_action({"helper_id": "h1", "post_id": "p1", "action": "snooze",
+                                 "until": "2026-12-02T08:00:00Z"}, now)
+    assert ok.until == "2026-12-02T08:00:00.000Z" and ok.action_id.startswith("act") and ok.helper_id == "h1"
+    assert validate_helper_action({"helper_id": "h1", "post_id": "p1", "action": "decline"}, now).until is None
+    bad = [({"helper_id": "h1", "post_id": "p1", "action": "ignore"}, "action"),
+           ({"helper_id": "h1", "post_id": "p1", "action": "snooze"}, "until"),
+           ({"helper_id": "h1", "post_id": "p1", "action": "snooze", "until": "2027-12-01T00:00:00Z"}, "until"),
+           ({"helper_id": "h1", "post_id": "p1", "action": "done", "until": "2026-12-02T08:00:00Z"}, "until"),
+           ({"post_id": "p1", "action": "done"}, "helper_id")]
+    for data, field in bad:
+        with pytest.raises(ValidationError) as exc:
+            validate_helper_action(data, now)
+        assert exc.value.field == field

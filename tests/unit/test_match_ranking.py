@@ -449,3 +449,18 @@ def test_any_text_and_any_time_rank_without_error_and_never_the_author_or_a_bloc
         assert tokenize(query) == [t for t in tokenize(query) if len(t) > 1]
 
     check()
+
+
+def test_a_decline_ends_the_ask_for_that_helper_and_a_snooze_holds_asks_until_its_time():
+    idx = ExpertiseIndex()
+    seed(idx)
+    idx.route("q9", ["alice", "bob"], now=ts(3), author="carol")
+    assert idx.observe_helper_action({"helper_id": "alice", "post_id": "q9", "action": "decline"}) == ("q9", ("alice",))
+    assert idx.inbox("alice") == [] and idx.inbox("bob") == ["q9"] and idx.helpers["alice"].open == 0
+    assert idx.observe_helper_action({"helper_id": "alice", "post_id": "q9", "action": "decline"}) is None  # once
+    q = post("n1", "dave", "sourdough starter", ts(3), tags=["baking"])
+    assert ids(idx.rank(q))[0] == "alice"
+    idx.observe_helper_action({"helper_id": "alice", "post_id": "q9", "action": "snooze", "until": ts(5),
+                               "created_at": ts(3)})
+    assert "alice" not in ids(idx.rank(q))                                 # snoozed at day 3
+    assert ids(idx.rank(post("n2", "dave", "sourdough starter", ts(6), tags=["baking"])))[0] == "alice"  # after
