@@ -834,17 +834,23 @@ impl ExpertiseCore {
     /// The user answered someone else's post at t: the root post's terms (weights from the
     /// "#" prefix), the asker's pseudo-term and the answer's own words join their profile.
     #[pyo3(signature = (user, root_terms, asker_term, own_text, t))]
-    fn answer(&mut self, user: &str, root_terms: Option<Vec<String>>, asker_term: Option<String>, own_text: &str, t: f64) {
+    fn answer(&mut self, user: &str, root_terms: Option<Bound<'_, PyTuple>>, asker_term: Option<String>, own_text: &str,
+              t: f64) -> PyResult<()> {
         let u = self.users.get_or_create(user);
         let c = &self.c;
-        let root_terms = root_terms.unwrap_or_default();
+        // the root cache's tuple of interned strings, read in place (no copy of each term)
+        let root_items: Vec<Bound<'_, PyString>> = match &root_terms {
+            Some(tuple) => tuple.iter().map(|x| x.cast_into::<PyString>().map_err(PyErr::from)).collect::<PyResult<_>>()?,
+            None => Vec::new(),
+        };
+        let root_terms: Vec<&str> = root_items.iter().map(|x| x.to_str()).collect::<PyResult<_>>()?;
         let own_tokens = if c.own_text_weight > 0.0 { self.distinct_tokens(own_text, c.text_term_cap) } else { Vec::new() };
         // (term, weight) in first-seen order, the strings borrowed from the two lists above
         let mut terms: Vec<(&str, f64)> = Vec::with_capacity(root_terms.len() + own_tokens.len() + 1);
         let mut at: HashMap<&str, usize> = HashMap::default();
-        for term in &root_terms {
+        for &term in &root_terms {
             let w = if term.starts_with('#') { c.tag_weight } else { 1.0 };
-            match at.get(term.as_str()) {
+            match at.get(term) {
                 Some(&i) => terms[i].1 = w,
                 None => {
                     at.insert(term, terms.len());
@@ -873,6 +879,7 @@ impl ExpertiseCore {
         self.add_terms_to(u, &terms, t);
         self.users.answers[u as usize] += 1;
         self.bump_recent(u, t, 1.0);
+        Ok(())
     }
 
     /// Changes the user's net accepted answers and votes (creating the user).
