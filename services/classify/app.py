@@ -9,6 +9,7 @@ from prometheus_client import Counter, Histogram
 
 from services.classify.model import MODEL_VERSION, classify_batch
 from services.core.contracts import ClassifiedPost, Post
+from services.core.openapi import classify_document
 from services.core.runtime import Runtime, json_response, problem
 
 POSTS_BY_INTENT = Counter("goalpost_classify_posts_total", "Posts classified, by intent", ["intent"])
@@ -61,6 +62,7 @@ async def classify_route(view, request) -> Any:
 
 rt.stream_batches("posts.v1", classify_posts)
 rt.route("/v1/classify", classify_route, methods=("POST",), scope="read")
+rt.serve_openapi(classify_document())
 rt.state_recovered.set()  # the model is loaded at import; no other state
 classify_batch(["warm up the model"])  # the model is then frozen with the rest of the startup heap (settle_heap)
 app = rt.app

@@ -357,6 +357,12 @@ class Runtime:
         view = type(f"View_{abs(hash(path))}", (faust.web.View,), attrs)
         self.app.page(path)(view)
 
+    def serve_openapi(self, document: dict[str, Any]) -> None:
+        """GET /openapi.json (read scope): the service's OpenAPI document."""
+        async def openapi(view: Any, request: Any) -> Any:
+            return json_response(view, document)
+        self.route("/openapi.json", openapi, scope="read")
+
     def _add_common_routes(self) -> None:
         async def healthz(view, request):
             return view.json({"status": "ok", "service": self.service})

@@ -212,16 +212,12 @@ async def write_batch(view, request) -> Any:
                    field=f"[{first['index']}].{first['field']}", **counts, results=results)
 
 
-async def openapi(view, request) -> Any:
-    return json_response(view, openapi_document())
-
-
 rt.route("/v1/posts", lambda v, r: write_one(POSTS, v, r), methods=("POST",))
 rt.route("/v1/posts/batch", write_batch, methods=("POST",))
 rt.route("/v1/reactions", lambda v, r: write_one(REACTIONS, v, r), methods=("POST",))
 rt.route("/v1/relations", lambda v, r: write_one(RELATIONS, v, r), methods=("POST",))
 rt.route("/v1/helper-actions", lambda v, r: write_one(HELPER_ACTIONS, v, r), methods=("POST",))
-rt.route("/openapi.json", openapi, scope="read")
+rt.serve_openapi(openapi_document())
 
 
 # ---------------------------------------------------------------- raw topics

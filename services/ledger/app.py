@@ -29,6 +29,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from services.core import metrics as core_metrics
 from services.core.contracts import Balance, DeadLetter, LedgerEntry, dumps, utc_day, utc_now
 from services.core.kafka_io import read_until, send_many, topic_partitions
+from services.core.openapi import ledger_document
 from services.core.runtime import Runtime, event, json_response, log, problem, settle_heap
 from services.ledger.rules import InvalidEvent, LedgerState, UnknownPost, apply_event, load_rules
 from services.ledger.store import (FORMAT, StateStore, TakenCheckpoint, checkpoint_problem, pack_offsets,
@@ -619,5 +620,6 @@ async def leaderboard_route(view, request) -> Any:
 rt.export_lag(GROUP_ID, INPUTS)
 rt.route("/v1/users/{user_id:.+}/balance", balance_route, scope="read")  # ids may hold "/" (ingest allows it)
 rt.route("/v1/users/{user_id:.+}/entries", entries_route, scope="read")
+rt.serve_openapi(ledger_document(WINDOWS, RECENT_ENTRIES))
 rt.route("/v1/leaderboard", leaderboard_route, scope=None if settings.public_leaderboard else "read")
 app = rt.app

@@ -22,6 +22,7 @@ from prometheus_client import Counter, Histogram
 from services.core.contracts import (Candidate, ClassifiedPost, HelperAction, Match, Reaction, Relation, dumps,
                                      epoch_seconds, utc_now)
 from services.core.kafka_io import topic_partitions
+from services.core.openapi import match_document
 from services.core.runtime import Runtime, event, json_response, problem, settle_heap
 from services.match.ranking import ExpertiseIndex, MatchConfig
 
@@ -220,6 +221,7 @@ async def helper_inbox(view, request, user_id: str) -> Any:
 rt.stream_batches("posts.classified.v1", rank_posts)
 rt.route("/v1/posts/{post_id:.+}/matches", post_matches, scope="read")  # ids may hold "/" (ingest allows it)
 rt.route("/v1/helpers/{user_id:.+}/inbox", helper_inbox, scope="read")
+rt.serve_openapi(match_document())
 
 
 @rt.app.task
