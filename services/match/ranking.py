@@ -234,7 +234,6 @@ class ExpertiseIndex:
         # post -> (routed at, its helpers still counting, its author). A tuple, not a set: a set
         # of ten ids takes ~730 bytes, the tuple 136, and a route changes once or twice in its life.
         self._routes: OrderedDict[str, tuple[float, tuple[str, ...], Optional[str]]] = OrderedDict()
-        self._snoozed: dict[str, float] = {}        # helper -> until when they are asked nothing
 
     # ------------------------------------------------------------------ caches
     @staticmethod
@@ -368,13 +367,7 @@ class ExpertiseIndex:
                 self.close(post_id, helper)
                 return post_id, (helper,)
         elif kind == "snooze" and action.get("until"):
-            until = to_epoch(action["until"])
-            snoozed = self._snoozed
-            snoozed[helper] = max(until, snoozed.get(helper, until))
-            if len(snoozed) > 4 * self.config.max_idle_users:  # bounded: the lapsed ones go first
-                now = to_epoch(action.get("created_at"))
-                for h in [h for h, u in snoozed.items() if u <= now]:
-                    del snoozed[h]
+            self.core.snooze(helper, to_epoch(action["until"]))
         return None
 
     # ------------------------------------------------------------------ inbox accounting
@@ -417,20 +410,17 @@ class ExpertiseIndex:
         t = to_epoch(now)
         limit = t - self.config.route_ttl_days * DAY
         while self._routes:
-            post_id, (rt, helpers, _) = next(iter(self._routes.items()))
-            if rt > limit:
+            post_id, (routed_at, _, _) = next(iter(self._routes.items()))
+            if routed_at > limit:
                 break
-            for hid in helpers:
-                self.core.add_open(hid, -1)
-            del self._routes[post_id]
+            self.end(post_id)
 
     def inbox(self, helper_id: str) -> list[str]:
         return [pid for pid, (_, hs, _) in self._routes.items() if helper_id in hs]
 
     # ------------------------------------------------------------------ ranking
-    def _excluded(self, author: str, t: float) -> list[str]:
-        snoozed = [h for h, until in self._snoozed.items() if until > t] if self._snoozed else []
-        return [*self.blocks.get(author, ()), *self._blocked_by.get(author, ()), *snoozed]
+    def _excluded(self, author: str) -> list[str]:
+        return [*self.blocks.get(author, ()), *self._blocked_by.get(author, ())]
 
     def _near(self, author: str) -> list[str]:
         if not self.config.w_follow:
@@ -455,7 +445,7 @@ class ExpertiseIndex:
             if topics is None:
                 topics = post.get("topics")
             queries.append((author, post.get("text") or "", _strs(post.get("tags")), _strs(topics), t,
-                            self._excluded(author, t), self._near(author), k))
+                            self._excluded(author), self._near(author), k))
         ranked = self.core.rank_batch(queries)
         last_n = self.core.last_answers_len()
         out = []

@@ -147,6 +147,7 @@ struct Users {
     accepted: Vec<i64>,    // net accepted answers
     votes: Vec<i64>,       // net upvotes + thanks - downvotes
     last_active: Vec<f64>,
+    snoozed_until: Vec<f64>, // asked nothing before this time (a helper's snooze)
     open: Vec<i64>,        // routed requests not answered yet
 }
 
@@ -171,6 +172,7 @@ impl Users {
                 self.accepted[i] = 0;
                 self.votes[i] = 0;
                 self.last_active[i] = f64::NEG_INFINITY;
+                self.snoozed_until[i] = f64::NEG_INFINITY;
                 self.open[i] = 0;
                 u
             }
@@ -184,6 +186,7 @@ impl Users {
                 self.accepted.push(0);
                 self.votes.push(0);
                 self.last_active.push(f64::NEG_INFINITY);
+                self.snoozed_until.push(f64::NEG_INFINITY);
                 self.open.push(0);
                 (self.name.len() - 1) as u32
             }
@@ -202,7 +205,7 @@ impl Users {
     fn is_bare(&self, u: u32) -> bool {
         let i = u as usize;
         self.answers[i] == 0 && self.doclen[i] == 0.0 && self.recent[i] == 0.0 && self.accepted[i] == 0
-            && self.votes[i] == 0 && self.open[i] == 0
+            && self.votes[i] == 0 && self.open[i] == 0 && self.snoozed_until[i] == f64::NEG_INFINITY
     }
 }
 
@@ -669,7 +672,7 @@ impl ExpertiseCore {
         let found = self.bm25_into_scratch(&qterms, t);
         let c = &self.c;
         let us = &self.users;
-        let mut cands: Vec<u32> = found.clone();
+        let mut cands = found;
         let mut extra: Vec<u32> = Vec::new();
         extra.extend(self.hot.keys());
         extra.extend(self.last_counts.keys());
@@ -689,7 +692,7 @@ impl ExpertiseCore {
         let mut scored: Vec<(f64, u32)> = Vec::with_capacity(cands.len());
         for &u in &cands {
             let i = u as usize;
-            if excluded.contains(&u) || us.answers[i] < min_answers {
+            if excluded.contains(&u) || us.answers[i] < min_answers || t < us.snoozed_until[i] {
                 continue;
             }
             if let Some(cap) = c.capacity {
@@ -897,6 +900,14 @@ impl ExpertiseCore {
         } else if let Some(u) = self.users.get(user) {
             let o = &mut self.users.open[u as usize];
             *o = (*o + delta).max(0);
+        }
+    }
+
+    /// The user is asked nothing before `until` (the later of two snoozes holds).
+    fn snooze(&mut self, user: &str, until: f64) {
+        let u = self.users.get_or_create(user) as usize;
+        if until > self.users.snoozed_until[u] {
+            self.users.snoozed_until[u] = until;
         }
     }
 
