@@ -323,10 +323,11 @@ class Runtime:
     def route(self, path: str, handler: Callable[..., Awaitable[Any]], methods: tuple[str, ...] = ("GET",),
               scope: Optional[str] = None):
         """Adds an HTTP route; handler(request, **match_info) returns a faust/aiohttp Response.
-        With a scope, only a request whose API key holds it reaches the handler (401 / 403).
+        With a scope, only a request whose API key holds it reaches the handler (401 / 403), and
+        the handler finds the key in request[API_KEY].
         Requests are counted and timed by route template and status."""
         service = self.service
-        keys = self
+        runtime = self
         label = re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path)  # metrics name the template, not its regex
         seconds = metrics.HTTP_SECONDS.labels(service, label)
         by_status: dict[int, Any] = {}  # labels() per request was a few % of a single post's time
@@ -334,10 +335,11 @@ class Runtime:
         async def timed(view: faust.web.View, request: Any, **kw: Any) -> Any:
             started = time.perf_counter()
             try:
-                verdict = authorise(request.headers.get("Authorization"), keys.api_keys, scope) if scope else None
+                verdict = authorise(request.headers.get("Authorization"), runtime.api_keys, scope) if scope else None
                 if isinstance(verdict, Refusal):
                     response = refuse(view, verdict)
                 else:
+                    request[API_KEY] = verdict
                     response = await handler(view, request, **kw)
             except RedisError as exc:  # a dependency is away: the client may retry
                 log.warning("redis error in %s: %r", path, exc)
@@ -486,6 +488,9 @@ def problem(view: Any, status: int, title: str, detail: str, field: Optional[str
                       headers=headers)
 
 
+API_KEY = "goalpost.api_key"  # the request's key (an ApiKey) on routes with a scope
+
+
 def refuse(view: Any, refusal: Refusal) -> Any:
     """The 401 or 403 problem response of a request without a key holding the route's scope."""
     if refusal.status == 401:
@@ -497,4 +502,4 @@ def json_response(view: Any, body: Any, status: int = 200) -> Any:
     return view.bytes(dumps(body), status=status, content_type="application/json")
 
 
-__all__ = ["Runtime", "problem", "refuse", "json_response", "event"]
+__all__ = ["Runtime", "API_KEY", "problem", "refuse", "json_response", "event"]

@@ -9,9 +9,8 @@ from typing import Any, Callable, Optional
 import orjson
 
 from services.core.contracts import Post, Reaction, Record, Relation
-from services.core.runtime import Runtime, event, json_response, problem, refuse
+from services.core.runtime import API_KEY, Runtime, event, json_response, problem
 from services.ingest import metrics as m
-from services.core.auth import Refusal, authorise
 from services.ingest.guards import PENDING, PENDING_TTL_S, Admission, Guards
 from services.ingest.logic import (ValidationError, validate_helper_action, validate_post, validate_reaction,
                                    validate_relation)
@@ -69,12 +68,10 @@ def _idempotency_key(kind: Kind, data: Any, record: Record, header: Optional[str
     return None  # the id was assigned here: it cannot be a repeat
 
 
-async def _authorised_body(view, request) -> tuple[str, bytes, Any]:
-    """(API key name, body, None), or (.., .., the problem response) when the request is refused."""
-    verdict = authorise(request.headers.get("Authorization"), rt.api_keys, "write")
-    if isinstance(verdict, Refusal):
-        return "", b"", refuse(view, verdict)
-    name = verdict.name
+async def _key_and_body(view, request) -> tuple[str, bytes, Any]:
+    """(API key name, body, None), or (.., .., the problem response) when the body is refused.
+    The key was checked by the route (scope "write")."""
+    name = request[API_KEY].name
     body = await request.read()
     if len(body) > MAX_BODY_BYTES:
         return name, b"", problem(view, 413, "Payload Too Large", f"body over {MAX_BODY_BYTES} bytes")
@@ -89,7 +86,7 @@ def _too_many(view, admission: Admission) -> Any:
 
 
 async def write_one(kind: Kind, view, request) -> Any:
-    key_name, body, refused = await _authorised_body(view, request)
+    key_name, body, refused = await _key_and_body(view, request)
     if refused:
         return refused
     try:
@@ -146,7 +143,7 @@ def parse_batch(body: bytes, content_type: str) -> list[Any]:
 
 
 async def write_batch(view, request) -> Any:
-    key_name, body, refused = await _authorised_body(view, request)
+    key_name, body, refused = await _key_and_body(view, request)
     if refused:
         return refused
     try:
@@ -212,11 +209,11 @@ async def write_batch(view, request) -> Any:
                    field=f"[{first['index']}].{first['field']}", **counts, results=results)
 
 
-rt.route("/v1/posts", lambda v, r: write_one(POSTS, v, r), methods=("POST",))
-rt.route("/v1/posts/batch", write_batch, methods=("POST",))
-rt.route("/v1/reactions", lambda v, r: write_one(REACTIONS, v, r), methods=("POST",))
-rt.route("/v1/relations", lambda v, r: write_one(RELATIONS, v, r), methods=("POST",))
-rt.route("/v1/helper-actions", lambda v, r: write_one(HELPER_ACTIONS, v, r), methods=("POST",))
+rt.route("/v1/posts", lambda v, r: write_one(POSTS, v, r), methods=("POST",), scope="write")
+rt.route("/v1/posts/batch", write_batch, methods=("POST",), scope="write")
+rt.route("/v1/reactions", lambda v, r: write_one(REACTIONS, v, r), methods=("POST",), scope="write")
+rt.route("/v1/relations", lambda v, r: write_one(RELATIONS, v, r), methods=("POST",), scope="write")
+rt.route("/v1/helper-actions", lambda v, r: write_one(HELPER_ACTIONS, v, r), methods=("POST",), scope="write")
 rt.serve_openapi(openapi_document())
 
 

@@ -620,6 +620,6 @@ async def leaderboard_route(view, request) -> Any:
 rt.export_lag(GROUP_ID, INPUTS)
 rt.route("/v1/users/{user_id:.+}/balance", balance_route, scope="read")  # ids may hold "/" (ingest allows it)
 rt.route("/v1/users/{user_id:.+}/entries", entries_route, scope="read")
-rt.serve_openapi(ledger_document(WINDOWS, RECENT_ENTRIES))
 rt.route("/v1/leaderboard", leaderboard_route, scope=None if settings.public_leaderboard else "read")
+rt.serve_openapi(ledger_document(WINDOWS, RECENT_ENTRIES))
 app = rt.app
