@@ -63,10 +63,12 @@ def cmd_contracts(args: argparse.Namespace) -> int:
 
 def cmd_topics(args: argparse.Namespace) -> int:
     from services.core.settings import Settings
-    from services.core.topics import describe_report, ensure_topics
+    from services.core.topics import ensure_topics, warnings
     s = Settings("topics")
     report = asyncio.run(ensure_topics(s.kafka_bootstrap, s.topic_partitions, s.topic_replication, s.topic_min_insync))
-    print(describe_report(report, s.topic_replication))
+    print(f"created: {', '.join(report.created) or 'none (all present)'}")
+    for line in warnings(report, s.topic_replication):
+        print(line)
     return 0
 
 

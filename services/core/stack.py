@@ -266,7 +266,7 @@ def up(services: tuple[str, ...] = SERVICES, timeout: float = 120) -> None:
     report = asyncio.run(topic_admin.ensure_topics(env("GOALPOST_KAFKA_BOOTSTRAP"), int(env("GOALPOST_TOPIC_PARTITIONS")),
                                                    replication, int(env("GOALPOST_TOPIC_MIN_INSYNC"))))
     print(f"topics: {len(topic_admin.all_topic_names())} present ({len(report.created)} created)")
-    for line in topic_admin.describe_report(report, replication).splitlines()[1:]:
+    for line in topic_admin.warnings(report, replication):
         print(line)
     for name in services:
         start_service(name)

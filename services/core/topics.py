@@ -70,10 +70,8 @@ async def ensure_topics(bootstrap: str, partitions: int, replication: int = 1, m
         await admin.close()
 
 
-def describe_report(report: TopicsReport, replication: int) -> str:
-    """What `goalpost topics` and `stack up` print of an ensure_topics run."""
-    lines = [f"created: {', '.join(report.created) or 'none (all present)'}"]
-    for name, copies in sorted(report.under_replicated.items()):
-        lines.append(f"warning: topic {name} has {copies} replica(s), fewer than GOALPOST_TOPIC_REPLICATION={replication}; "
-                     "it is kept as it is (raise it with kafka-reassign-partitions)")
-    return "\n".join(lines)
+def warnings(report: TopicsReport, replication: int) -> list[str]:
+    """What `goalpost topics` and `stack up` warn of after an ensure_topics run."""
+    return [f"warning: topic {name} has {copies} replica(s), fewer than GOALPOST_TOPIC_REPLICATION={replication}; "
+            "it is kept as it is (raise it with kafka-reassign-partitions)"
+            for name, copies in sorted(report.under_replicated.items())]

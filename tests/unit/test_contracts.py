@@ -102,12 +102,12 @@ def test_utc_day_of_a_timestamp():
 
 
 def test_topics_are_created_with_min_insync_and_under_replicated_ones_reported():
-    from services.core.topics import TopicsReport, describe_report, topic_configs, under_replicated
+    from services.core.topics import TopicsReport, topic_configs, under_replicated, warnings
     assert topic_configs("posts.v1", 2)["min.insync.replicas"] == "2"
     assert topic_configs("ledger.balances.v1", 2)["cleanup.policy"] == "compact"
     described = [{"topic": "posts.v1", "partitions": [{"replicas": [1, 2, 3]}, {"replicas": [1]}]},
                  {"topic": "matches.v1", "partitions": [{"replicas": [1, 2, 3]}]}]
     assert under_replicated(described, 3) == {"posts.v1": 1}
     assert under_replicated(described, 1) == {}
-    text = describe_report(TopicsReport([], {"posts.v1": 1}), 3)
+    (text,) = warnings(TopicsReport([], {"posts.v1": 1}), 3)
     assert "warning: topic posts.v1 has 1 replica(s)" in text and "GOALPOST_TOPIC_REPLICATION=3" in text
