@@ -23,6 +23,8 @@ chmod 600 "$GOALPOST_API_KEYS_FILE"
 # A small cache for the ledger's rule memory: the crash tests then run through evictions to
 # disk and checkpoints every batch or two, not only the start-up checkpoint.
 export GOALPOST_LEDGER_CACHE_ITEMS="${GOALPOST_LEDGER_CACHE_ITEMS:-200}"
+# Short wave timers, so the tests see later waves of asks within seconds.
+export GOALPOST_MATCH_WAVE_AFTER_S="${GOALPOST_MATCH_WAVE_AFTER_S:-4}"
 if ! .venv/bin/goalpost stack up; then
   echo "stack did not come up; last lines of each log:" >&2
   for f in "$GOALPOST_STATE_DIR"/logs/*.log; do echo "== $f" >&2; tail -n 30 "$f" >&2; done

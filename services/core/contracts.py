@@ -42,7 +42,8 @@ TOPICS: dict[str, TopicSpec] = {t.name: t for t in (
     TopicSpec("relations.v1", "actor_id", "Relation", doc="follows and blocks"),
     TopicSpec("helper.actions.v1", "helper_id", "HelperAction", doc="helpers' answers to asks: decline, snooze, done"),
     TopicSpec("posts.classified.v1", "author_id", "ClassifiedPost", doc="posts with intent and topics"),
-    TopicSpec("matches.v1", "post_id", "Match", doc="ranked helpers for goals and requests"),
+    TopicSpec("matches.v1", "post_id", "Match", doc="ranked helpers for goals and requests, one record a wave of asks"),
+    TopicSpec("notifications.v1", "helper_id", "Notification", doc="one ask of one helper, for a push service to deliver"),
     TopicSpec("ledger.entries.v1", "user_id", "LedgerEntry", doc="the social currency journal"),
     TopicSpec("ledger.balances.v1", "user_id", "Balance", compacted=True, doc="latest balance per user"),
     TopicSpec("dlq.v1", "service", "DeadLetter", doc="messages a service could not process, with the reason"),
@@ -284,6 +285,27 @@ class Match(Record):
     candidates: list[Candidate]
     matched_at: str
     model_version: str
+    wave: Optional[int] = None  # 1, 2, ...: which wave of asks this record is
+    asked: Optional[list[str]] = None  # the helpers asked in this wave (absent: every candidate)
+
+    def asked_ids(self) -> list[str]:
+        return list(self.asked) if self.asked is not None else [c.helper_id for c in self.candidates]
+
+
+@dataclass
+class Notification(Record):
+    """One ask of one helper. The id follows from (post, helper, wave), so a replay or a
+    restart that sends the same ask again sends the same id: consumers dedupe by it."""
+    topic: ClassVar[str] = "notifications.v1"
+    notification_id: str
+    helper_id: str
+    post_id: str
+    author_id: str
+    intent: str
+    topics: list[str]
+    wave: int
+    reasons: list[str]
+    created_at: str
 
 
 @dataclass
@@ -343,7 +365,8 @@ class DeadLetter(Record):
 
 
 RECORDS: dict[str, type[Record]] = {c.__name__: c for c in (
-    Post, Reaction, Relation, HelperAction, ClassifiedPost, Candidate, Match, LedgerEntry, Balance, DeadLetter)}
+    Post, Reaction, Relation, HelperAction, ClassifiedPost, Candidate, Match, Notification, LedgerEntry, Balance,
+    DeadLetter)}
 
 
 def record_for_topic(topic: str) -> type[Record]:

@@ -47,7 +47,10 @@ VARIABLES: tuple[Var, ...] = (
     Var("GOALPOST_LEDGER_STORE", "", "SQLite file of the ledger's rule memory (empty: ledger-rules.sqlite in GOALPOST_STATE_DIR); rebuilt from the topics when missing"),
     Var("GOALPOST_LEDGER_CACHE_ITEMS", "10000", "values of each rule-memory map the ledger keeps in RAM; the rest stay on disk"),
     Var("GOALPOST_STREAM_BATCH_WITHIN_S", "0.05", "longest wait to fill a batch, seconds"),
-    Var("GOALPOST_MATCH_TOP_K", "10", "candidates per match"),
+    Var("GOALPOST_MATCH_TOP_K", "10", "candidates ranked for each wave of asks (the best not yet asked are asked)"),
+    Var("GOALPOST_MATCH_WAVE_SIZE", "3", "helpers asked in each wave"),
+    Var("GOALPOST_MATCH_WAVE_AFTER_S", "600", "seconds without a reply after which the next wave is asked"),
+    Var("GOALPOST_MATCH_MAX_WAVES", "3", "most waves of asks for one post"),
     Var("GOALPOST_MATCH_HELPER_CAP", "20", "most open routed requests per helper"),
     Var("GOALPOST_MATCH_ASK_TTL_S", "604800", "an unanswered ask expires after this long: it leaves the inbox and stops counting against the helper's capacity"),
     # The match index's memory bounds (docs/benchmarks.md, tests/bench/match_memory.py)
@@ -87,6 +90,9 @@ class Settings:
     rate_per_author: float = field(default_factory=lambda: float(env("GOALPOST_RATE_PER_AUTHOR")))
     rate_per_key: float = field(default_factory=lambda: float(env("GOALPOST_RATE_PER_KEY")))
     match_top_k: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_TOP_K")))
+    match_wave_size: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_WAVE_SIZE")))
+    match_wave_after_s: float = field(default_factory=lambda: float(env("GOALPOST_MATCH_WAVE_AFTER_S")))
+    match_max_waves: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_MAX_WAVES")))
     match_helper_cap: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_HELPER_CAP")))
     match_ask_ttl_s: float = field(default_factory=lambda: float(env("GOALPOST_MATCH_ASK_TTL_S")))
     match_postings_per_term: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_POSTINGS_PER_TERM")))

@@ -13,10 +13,11 @@ def all_topic_names() -> list[str]:
 
 
 # Retention: Kafka is the source of truth. The validated streams are kept forever because the
-# match index and the ledger's rules' memory are rebuilt from them at start; raw input and dead
-# letters are transient (a week and a month). ledger.balances.v1 is compacted (latest per user).
+# match index and the ledger's rules' memory are rebuilt from them at start; raw input,
+# notifications and dead letters are transient (a week, a week, a month). ledger.balances.v1 is
+# compacted (latest per user).
 TRANSIENT_RETENTION_MS = {"posts.raw.v1": 7 * 86400_000, "reactions.raw.v1": 7 * 86400_000,
-                          "dlq.v1": 30 * 86400_000}
+                          "notifications.v1": 7 * 86400_000, "dlq.v1": 30 * 86400_000}
 
 
 def topic_configs(name: str, min_insync: int = 1) -> dict[str, str]:

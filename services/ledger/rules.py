@@ -9,14 +9,14 @@ Events (one dict each, the record plus a ``type``)::
 
     {"type": "post", ...ClassifiedPost}   post_id, author_id, reply_to, created_at (rest ignored)
     {"type": "reaction", ...Reaction}     reaction_id, actor_id, post_id, kind, created_at
-    {"type": "match", ...Match}           post_id, candidates [{helper_id, ...}], matched_at
+    {"type": "match", ...Match}           post_id, candidates [{helper_id, ...}], asked?, matched_at
 
 Rules (values in rules.toml; every rule below has a test in tests/unit/test_ledger_rules.py):
 
 * post: records author and reply_to; earns ``post_root``/``post_reply`` (default 0).
 * accept (on a reply, by the author of the thread's root post; anyone else: no-op):
   ``accept_author`` to the reply's author, ``accept_accepter`` to the accepter, and
-  ``routed_helper_bonus`` to the reply's author when a match for the root post listed them.
+  ``routed_helper_bonus`` to the reply's author when a match for the root post asked them.
   One accepted reply per root post: accepting another reply first compensates the old accept.
   Accepting one's own reply moves the accept but grants nothing.
 * unaccept (of the accepted reply, by the root's author): compensates everything the accept granted.
@@ -477,6 +477,9 @@ def _validate(event: Mapping[str, Any]) -> str:
             hid = c.get("helper_id") if isinstance(c, Mapping) else None
             if not isinstance(hid, str) or not hid:
                 raise InvalidEvent(f"candidates[{i}].helper_id", "required non-empty string")
+        asked = event.get("asked")
+        if asked is not None and not (isinstance(asked, list) and all(isinstance(h, str) and h for h in asked)):
+            raise InvalidEvent("asked", "must be a list of non-empty strings")
         if event.get("matched_at") not in (None, ""):
             _parse_time(event.get("matched_at"), "matched_at")
     return etype
@@ -704,8 +707,8 @@ def _apply_match(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, out: 
     root_id = ev["post_id"]
     matched_at = ev.get("matched_at") or ""
     routed = st.routed.setdefault(root_id, {})
-    for c in ev["candidates"]:
-        hid = c["helper_id"]
+    asked = ev.get("asked")  # a wave of asks names whom it asked; a Match without waves, every candidate
+    for hid in asked if asked is not None else [c["helper_id"] for c in ev["candidates"]]:
         prev = routed.get(hid)
         if prev is None or (matched_at and prev and
                             _parse_time(matched_at, "matched_at") < _parse_time(prev, "matched_at")):

@@ -1,36 +1,43 @@
-"""match: routes goals and requests to the people most likely to help.
+"""match: routes goals and requests to the people most likely to help, and asks them in waves.
 
-Two parts in each worker:
-- the follower reads posts.classified.v1, reactions.v1, relations.v1, matches.v1 and helper.actions.v1 in full
-  (no consumer group) into the in-memory ExpertiseIndex (services/match/ranking.py), so every
-  worker holds the whole index, rebuilt from the topics at start (ready once caught up);
-  routes on matches.v1 count against helpers' capacity in every worker alike;
+Three parts in each worker:
+- the follower reads posts.classified.v1, reactions.v1, relations.v1, matches.v1 and
+  helper.actions.v1 in full (no consumer group) into the in-memory ExpertiseIndex
+  (services/match/ranking.py), so every worker holds the whole index, rebuilt from the topics
+  at start (ready once caught up). Asks on matches.v1 count against helpers' capacity in every
+  worker alike. A reply or an accept ends a post for everyone; a decline passes its ask on;
 - the ranking agent (consumer group: each worker ranks its share of partitions) ranks every
-  root goal or request, sends a Match, and keeps the Redis views: the match of each post and
-  each helper's inbox. A reply by a routed helper closes that request in their inbox.
+  root goal or request and asks its first wave: a Match and one Notification per helper asked;
+- the wave timer (services/match/asks.py): any worker claims the posts whose next wave or
+  replacement is due, ranks them again without the helpers asked already, and asks.
+The wave rules are services/match/waves.py.
 """
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Optional
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Histogram
 
-from services.core.contracts import (Candidate, ClassifiedPost, HelperAction, Match, Reaction, Relation, dumps,
-                                     epoch_seconds, utc_now)
+from services.core.contracts import (Candidate, ClassifiedPost, HelperAction, Match, Notification, Reaction,
+                                     Relation, dumps, epoch_seconds, utc_now)
 from services.core.kafka_io import topic_partitions
 from services.core.openapi import match_document
 from services.core.runtime import Runtime, event, json_response, problem, settle_heap
+from services.match import asks
 from services.match.ranking import ExpertiseIndex, MatchConfig
+from services.match.waves import Step, WavePolicy, choose, due_step, next_wave_at, notifications, wave_match
 
 ROUTED_INTENTS = ("goal", "request")
 FOLLOWED_TOPICS = ("posts.classified.v1", "reactions.v1", "relations.v1", "matches.v1", "helper.actions.v1")
-INBOX_LIMIT = 100
 YIELD_EVERY = 100  # index updates between two turns given to ranking and HTTP
 RANKER_VERSION = "expertise-bm25-2026.12.1"  # recorded in every Match; bump when ranking changes
+CLAIM_LEASE_S = 30.0   # a claimed wave a worker did not store by then is claimed again
+CLAIM_BATCH = 200      # due posts claimed at once
 
 MATCHES = Counter("goalpost_match_matches_total", "Matches sent", ["intent"])
 UNMATCHED = Counter("goalpost_match_unmatched_total", "Goals and requests with no candidate", ["intent"])
@@ -40,6 +47,16 @@ TIME_TO_MATCH = Histogram("goalpost_match_time_to_match_seconds",
                           "From a goal or request's created_at (its ingest time) to its match being sent",
                           buckets=(.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300))
 FOLLOWED = Counter("goalpost_match_index_events_total", "Events applied to the expertise index", ["topic"])
+ASKS = Counter("goalpost_match_asks_total", "Helpers asked (one notification each), by wave", ["wave"])
+WAVES = Counter("goalpost_match_waves_total", "Waves of asks sent, by wave (replacements for declines not counted)",
+                ["wave"])
+DECLINES = Counter("goalpost_match_declines_total", "Asks declined (each passed on to the next candidate)")
+ANSWERED = Counter("goalpost_match_answered_total",
+                   "Goals and requests in their waves that got a first reply, by whether the replier was asked",
+                   ["replier"])
+TIME_TO_ANSWER = Histogram("goalpost_match_time_to_first_answer_seconds",
+                           "From a goal or request's created_at to its first reply or accept",
+                           ["replier"], buckets=(10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 21600, 86400))
 
 rt = Runtime("match")
 settings = rt.settings
@@ -51,44 +68,83 @@ index = ExpertiseIndex(MatchConfig(
     max_idle_users=settings.match_idle_users))
 
 
-def _inbox_key(helper_id: str) -> str:
-    return f"match:inbox:{helper_id}"
+policy = WavePolicy(size=settings.match_wave_size, after_s=settings.match_wave_after_s,
+                    max_waves=settings.match_max_waves)
+# A wave's state lives while more waves may come, and one wait longer for a late decline.
+WAVE_STATE_TTL_S = int(policy.after_s * (policy.max_waves + 1)) + 60
 
 
-def _match_key(post_id: str) -> str:
-    return f"match:post:{post_id}"
+@dataclass
+class Effects:
+    """What followed events ask of the Redis views (see apply_to_index)."""
+    closed: list[tuple[str, str]] = field(default_factory=list)            # (helper, post): that ask is over
+    ended: list[tuple[str, str, float]] = field(default_factory=list)      # (post, replier, when): over for all
+    declined: list[tuple[str, str]] = field(default_factory=list)          # (post, helper): pass it on
+    done: list[str] = field(default_factory=list)                          # posts with no further wave
 
 
-def apply_to_index(topic: str, value: bytes) -> list[tuple[str, str]]:
-    """One event of a followed topic into the index. Returns the (helper, post_id) asks it
-    ended, for the caller to drop from the Redis inboxes: a reply by someone other than the
-    asker, or an accept, ends a request for every helper it was routed to.
+def apply_to_index(topic: str, value: bytes, effects: Effects) -> None:
+    """One event of a followed topic into the index, and what it means for the asks: a reply
+    by someone other than the asker, or an accept, ends the post for every helper asked; a
+    decline ends that helper's ask and passes it on; done ends the helper's ask and the waves.
     Records that do not decode are the producing or consuming service's to dead-letter."""
     data = orjson.loads(value)
-    closed: list[tuple[str, str]] = []
     ended = None
+    replier = ""
     if topic == "posts.classified.v1":
         post = ClassifiedPost.from_dict(data)
         if post.reply_to:  # the replier's own ask is over, whatever the index still holds
-            closed.append((post.author_id, post.reply_to))
+            effects.closed.append((post.author_id, post.reply_to))
         ended = index.observe_post(data, post.topics)  # the decoded dict: validated above, no second copy
+        replier, at = post.author_id, post.created_at
     elif topic == "reactions.v1":
-        Reaction.from_dict(data)
+        reaction = Reaction.from_dict(data)
         ended = index.observe_reaction(data)
+        at = reaction.created_at
     elif topic == "relations.v1":
         Relation.from_dict(data)
         index.observe_relation(data)
     elif topic == "helper.actions.v1":
-        HelperAction.from_dict(data)
-        ended = index.observe_helper_action(data)
+        action = HelperAction.from_dict(data)
+        index.observe_helper_action(data)
+        if action.action in ("decline", "done"):
+            effects.closed.append((action.helper_id, action.post_id))
+            if action.action == "decline":
+                effects.declined.append((action.post_id, action.helper_id))
+            else:
+                effects.done.append(action.post_id)
     elif topic == "matches.v1":
         match = Match.from_dict(data)
-        index.route(match.post_id, [c.helper_id for c in match.candidates], match.matched_at, match.author_id)
+        index.route(match.post_id, match.asked_ids(), match.matched_at, match.author_id)
     if ended is not None:
         post_id, helpers = ended
-        closed.extend((helper, post_id) for helper in helpers)
+        effects.closed.extend((helper, post_id) for helper in helpers)
+        effects.ended.append((post_id, replier, epoch_seconds(at)))
     FOLLOWED.labels(topic).inc()
-    return closed
+
+
+async def apply_effects(effects: Effects) -> None:
+    """The followed events' effects on the Redis views. Every worker's follower sees every
+    event, so each step is idempotent: the first worker to apply it does the work."""
+    assert rt.redis is not None
+    if effects.ended:
+        results = await rt.script("end_posts", asks.END_POSTS_LUA)(
+            args=[dumps([[post_id, replier] for post_id, replier, _ in effects.ended])])
+        for (_, _, at), result in zip(effects.ended, results):
+            if result:  # the post was in its waves, and this is its first answer
+                was_asked, created = result.decode().split("|")
+                label = "asked" if was_asked == "1" else "other"
+                ANSWERED.labels(label).inc()
+                TIME_TO_ANSWER.labels(label).observe(max(0.0, at - float(created)))
+    if effects.declined:
+        DECLINES.inc(await rt.script("decline", asks.DECLINE_LUA)(args=[dumps(effects.declined), time.time()]))
+    async with rt.redis.pipeline(transaction=False) as pipe:
+        for helper_id, post_id in effects.closed:
+            pipe.zrem(asks.inbox_key(helper_id), post_id)
+        for post_id in effects.done:
+            pipe.zrem(asks.DUE_KEY, post_id)
+            pipe.delete(asks.wave_key(post_id))
+        await pipe.execute()
 
 
 async def follow_topics(positions: dict[TopicPartition, int]) -> None:
@@ -111,7 +167,7 @@ async def follow_topics(positions: dict[TopicPartition, int]) -> None:
                 rt.state_recovered.set()
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=2000)
-            closed = []
+            effects = Effects()
             applied = 0
             for tp, messages in batches.items():
                 for msg in messages:
@@ -119,16 +175,12 @@ async def follow_topics(positions: dict[TopicPartition, int]) -> None:
                     if applied % YIELD_EVERY == 0:  # a 2,000-record batch took up to seconds of one loop
                         await asyncio.sleep(0)      # turn: let the ranking handler and the routes in
                     try:
-                        closed.extend(apply_to_index(tp.topic, msg.value))
+                        apply_to_index(tp.topic, msg.value, effects)
                     except Exception as exc:  # a record that does not decode: skipped here
                         event("index skipped a record", topic=tp.topic, offset=msg.offset, error=str(exc)[:200])
                     positions[tp] = msg.offset + 1
-            if closed:
-                assert rt.redis is not None
-                async with rt.redis.pipeline(transaction=False) as pipe:
-                    for helper_id, post_id in closed:
-                        pipe.zrem(_inbox_key(helper_id), post_id)
-                    await pipe.execute()
+            if effects.closed or effects.ended or effects.declined:
+                await apply_effects(effects)
             await asyncio.sleep(0)  # let the ranking agent and the web server run between batches
             if pending:
                 pending = {tp for tp in pending if positions.get(tp, 0) < end[tp]}
@@ -142,58 +194,126 @@ async def follow_topics(positions: dict[TopicPartition, int]) -> None:
         await consumer.stop()
 
 
-def build_matches(posts: list[ClassifiedPost], k: int) -> list[Match]:
-    """One Match per post, the whole batch ranked in one call to the index."""
-    if not posts:
+@dataclass
+class Wave:
+    """One step of asks for one post, ready to send and store."""
+    post: ClassifiedPost
+    match: Match
+    chosen: list[Candidate]
+    first: bool
+    next_at: Optional[float]
+    replaced: int  # replacements for declines this step stands for
+
+    def records(self) -> list[Any]:
+        return [self.match, *notifications(self.match, self.chosen)]
+
+    def stored(self) -> dict:
+        """The item STORE_WAVES_LUA stores."""
+        wave = self.match.wave or 1
+        return {"post_id": self.post.post_id, "match": self.match.to_json().decode(), "wave": wave,
+                "first": 1 if self.first else 0, "post": self.post.to_json().decode() if self.first else "",
+                "created": epoch_seconds(self.post.created_at) if self.first else 0,
+                "next_at": -1 if self.next_at is None else self.next_at, "replaced": self.replaced,
+                "asks": [[c.helper_id, asks.ask_detail(wave, c.score, c.reasons, self.match.matched_at)] for c in self.chosen]}
+
+
+def plan_waves(todo: list[tuple[ClassifiedPost, Step, set[str], Optional[float]]], first: bool,
+               now: Optional[float] = None) -> list[Wave]:
+    """Ranks each post again without the helpers asked already and picks its step's helpers.
+    `todo` holds (post, step, asked, next wave time kept by a replacement step). First waves rank
+    at the post's own time, later ones at `now`."""
+    if not todo:
         return []
     started = time.perf_counter()
-    ranked = index.rank_batch([(post.to_dict(), post.topics) for post in posts], k=k)
-    RANK_SECONDS.observe((time.perf_counter() - started) / len(posts))
+    ranked = index.rank_batch([(post.to_dict(), post.topics) for post, _, _, _ in todo], k=settings.match_top_k,
+                              now=None if first else now, exclude=[asked for _, _, asked, _ in todo])
+    RANK_SECONDS.observe((time.perf_counter() - started) / len(todo))
     matched_at = utc_now()
-    return [Match(post_id=post.post_id, author_id=post.author_id, intent=post.intent, topics=post.topics,
-                  candidates=[Candidate(c.helper_id, c.score, list(c.reasons)) for c in cands],
-                  matched_at=matched_at, model_version=RANKER_VERSION)
-            for post, cands in zip(posts, ranked)]
+    sent_at = time.time() if now is None else now
+    waves = []
+    for (post, step, asked, kept_next_at), found in zip(todo, ranked):
+        candidates = [Candidate(c.helper_id, c.score, list(c.reasons)) for c in found]
+        chosen = choose(candidates, asked, step.count)
+        next_at = next_wave_at(step.wave, sent_at, policy) if step.new_wave else kept_next_at
+        waves.append(Wave(post, wave_match(post, candidates, chosen, step.wave, matched_at, RANKER_VERSION),
+                          chosen, first, next_at, 0 if step.new_wave else step.count))
+    return waves
+
+
+async def send_and_store(waves: list[Wave], sent: Optional[list[list[Any]]] = None) -> None:
+    """Sends each wave's Match and notifications (acks=all), then stores it in Redis. `sent`
+    holds records set aside earlier (a resend after a crash), sent as they are."""
+    records = [r for w in waves for r in w.records()] + [r for rs in sent or () for r in rs]
+    await rt.send_records(records)
+    now = time.time()
+    for w in waves:
+        wave = str(w.match.wave or 1)
+        (MATCHES if w.match.candidates else UNMATCHED).labels(w.match.intent).inc()
+        ASKS.labels(wave).inc(len(w.chosen))
+        if w.replaced == 0:
+            WAVES.labels(wave).inc()
+    if waves:
+        await rt.script("store_waves", asks.STORE_WAVES_LUA)(
+            args=[dumps([w.stored() for w in waves]), now, asks.VIEW_TTL_S, int(settings.match_ask_ttl_s),
+                  WAVE_STATE_TTL_S, asks.INBOX_LIMIT])
 
 
 async def rank_posts(records: list) -> None:
+    """The first wave of every new root goal or request."""
     await rt.state_recovered.wait()
     decoded = await rt.decode_or_dead_letter(records, ClassifiedPost)
     routed = {post.post_id: post for _, post in decoded if post.reply_to is None and post.intent in ROUTED_INTENTS}
-    todo = await rt.not_done(list(routed), _match_key)  # a stored match marks its post as done
-    matches = build_matches([post for post_id, post in routed.items() if post_id in todo], settings.match_top_k)
-    await rt.send_records(matches)
+    todo = await rt.not_done(list(routed), asks.match_key)  # a stored match marks its post as done
+    first = Step(1, policy.size, new_wave=True)
+    waves = plan_waves([(post, first, set(), None) for post_id, post in routed.items() if post_id in todo], first=True)
+    await send_and_store(waves)
     now = time.time()
-    created = {post.post_id: post.created_at for _, post in decoded}
-    for match in matches:
-        (MATCHES if match.candidates else UNMATCHED).labels(match.intent).inc()
-        age = now - epoch_seconds(created[match.post_id])
+    for w in waves:
+        age = now - epoch_seconds(w.post.created_at)
         if 0 <= age < 86400:  # live traffic only: a backfill of old posts would swamp the histogram
             TIME_TO_MATCH.observe(age)
-    if matches:
-        stored = [[_match_key(m.post_id), m.post_id, m.to_json().decode(), [_inbox_key(c.helper_id) for c in m.candidates]]
-                  for m in matches]
-        await rt.script("store_matches", STORE_MATCHES_LUA)(args=[dumps(stored), now, 30 * 86400, INBOX_LIMIT])
 
 
-# Each match and its helpers' inboxes in one call per batch (a pipeline held 21 commands per match).
-# ARGV[1]: JSON [[match key, post id, match JSON, [inbox keys]], ...]; then now, TTL (s), inbox size.
-STORE_MATCHES_LUA = """
-local now, ttl, keep = ARGV[2], ARGV[3], tonumber(ARGV[4])
-for _, m in ipairs(cjson.decode(ARGV[1])) do
-  redis.call('SET', m[1], m[3], 'EX', ttl)
-  for _, inbox in ipairs(m[4]) do
-    redis.call('ZADD', inbox, now, m[2])
-    redis.call('ZREMRANGEBYRANK', inbox, 0, -keep - 1)
-  end
-end
-return 1
-"""
+async def run_due_waves() -> int:
+    """Claims the posts whose next step is due and asks. Returns how many were claimed."""
+    now = time.time()
+    rows = await rt.script("claim_waves", asks.CLAIM_WAVES_LUA)(args=[now, CLAIM_LEASE_S, CLAIM_BATCH])
+    claimed = [asks.Claimed(row) for row in rows]
+    resend = [c for c in claimed if c.sending is not None]
+    todo, finished = [], []
+    for c in claimed:
+        if c.sending is not None:
+            continue
+        step = due_step(c.waves_sent, c.replacements, policy)
+        if step is None:
+            finished.append(c.post_id)
+        else:
+            todo.append((ClassifiedPost.from_dict(c.post), step, c.asked, c.next_at))
+    waves = plan_waves(todo, first=False, now=now)
+    if waves:  # set aside before sending: a crash after the send resends these very records
+        setaside = rt.script("set_sending", asks.SET_SENDING_LUA)
+        await setaside(args=[dumps([[w.post.post_id, dumps({"records": [[r.topic, r.to_dict()] for r in w.records()],
+                                                               "stored": w.stored()}).decode()]
+                                    for w in waves])])
+    await send_and_store(waves, sent=[_records(c.sending) for c in resend])
+    if resend:
+        await rt.script("store_waves", asks.STORE_WAVES_LUA)(
+            args=[dumps([c.sending["stored"] for c in resend]), now, asks.VIEW_TTL_S,
+                  int(settings.match_ask_ttl_s), WAVE_STATE_TTL_S, asks.INBOX_LIMIT])
+    if finished:
+        assert rt.redis is not None
+        await rt.redis.zrem(asks.DUE_KEY, *finished)
+    return len(claimed)
+
+
+def _records(sending: dict) -> list[Any]:
+    kinds = {"matches.v1": Match, "notifications.v1": Notification}
+    return [kinds[topic].from_dict(data) for topic, data in sending["records"]]
 
 
 async def post_matches(view, request, post_id: str) -> Any:
     assert rt.redis is not None
-    raw = await rt.redis.get(_match_key(post_id))
+    raw = await rt.redis.get(asks.match_key(post_id))
     if raw is None:
         return problem(view, 404, "Not Found", f"no match for post {post_id} (not a goal or request, "
                        "or not ranked yet)", field="post_id")
@@ -201,20 +321,25 @@ async def post_matches(view, request, post_id: str) -> Any:
 
 
 async def helper_inbox(view, request, user_id: str) -> Any:
+    """The helper's open asks, newest first, each with why they were asked."""
     assert rt.redis is not None
     oldest = time.time() - settings.match_ask_ttl_s  # older asks have expired
-    post_ids = [p.decode() for p in await rt.redis.zrevrangebyscore(_inbox_key(user_id), "+inf", oldest,
-                                                                     start=0, num=INBOX_LIMIT)]
-    raws = await rt.redis.mget([_match_key(p) for p in post_ids]) if post_ids else []
+    post_ids = [p.decode() for p in await rt.redis.zrevrangebyscore(asks.inbox_key(user_id), "+inf", oldest,
+                                                                     start=0, num=asks.INBOX_LIMIT)]
     items = []
-    for post_id, raw in zip(post_ids, raws):
-        if raw is None:
-            continue
-        m = orjson.loads(raw)
-        mine = next((c for c in m["candidates"] if c["helper_id"] == user_id), None)
-        items.append({"post_id": post_id, "author_id": m["author_id"], "intent": m["intent"],
-                      "topics": m["topics"], "matched_at": m["matched_at"],
-                      "score": mine["score"] if mine else None, "reasons": mine["reasons"] if mine else []})
+    if post_ids:
+        async with rt.redis.pipeline(transaction=False) as pipe:
+            pipe.mget([asks.match_key(p) for p in post_ids])
+            for p in post_ids:
+                pipe.hget(asks.asks_key(p), user_id)
+            raws, *details = await pipe.execute()
+        for post_id, raw, detail in zip(post_ids, raws, details):
+            if raw is None or detail is None:  # the view expired, or the ask ended meanwhile
+                continue
+            m, mine = orjson.loads(raw), orjson.loads(detail)
+            items.append({"post_id": post_id, "author_id": m["author_id"], "intent": m["intent"],
+                          "topics": m["topics"], "wave": mine["wave"], "score": mine["score"],
+                          "reasons": mine["reasons"], "asked_at": mine["asked_at"]})
     return json_response(view, {"user_id": user_id, "open": items})
 
 
@@ -224,17 +349,33 @@ rt.route("/v1/helpers/{user_id:.+}/inbox", helper_inbox, scope="read")
 rt.serve_openapi(match_document())
 
 
+async def _forever(what: str, step, pause: float) -> None:
+    """Runs `step` again and again; a failure (broker or Redis away) is logged and retried."""
+    while True:
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            event(f"{what} failed; resuming", error=repr(exc)[:300])
+            await asyncio.sleep(pause)
+
+
 @rt.app.task
 async def _follower() -> None:
     positions: dict[TopicPartition, int] = {}
-    while True:
-        try:
-            await follow_topics(positions)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # broker away: resume from where the index stopped
-            event("index follower failed; resuming", error=repr(exc)[:300])
-            await asyncio.sleep(1)
+    await _forever("index follower", lambda: follow_topics(positions), 1)
+
+
+@rt.app.task
+async def _wave_timer() -> None:
+    await rt.state_recovered.wait()  # ranking again needs the whole index
+    tick = min(1.0, max(0.05, policy.after_s / 10))
+
+    async def step() -> None:
+        if await run_due_waves() < CLAIM_BATCH:
+            await asyncio.sleep(tick)
+    await _forever("wave timer", step, 1)
 
 
 app = rt.app

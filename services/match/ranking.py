@@ -265,7 +265,7 @@ class ExpertiseIndex:
     def observe_post(self, post: dict, topics: list[str] | None = None) -> Optional[Ended]:
         """Learn from any post.  A reply to someone else's root post makes its author an
         answerer of that post's terms/topics (plus, with less weight, their own words), and
-        ends that request for everyone it was routed to (returned, for their inboxes)."""
+        ends that request: returned as (root id, the helpers it was still routed to)."""
         c = self.config
         core = self.core
         author = sys.intern(str(post["author_id"]))
@@ -298,12 +298,12 @@ class ExpertiseIndex:
         asker_term = self._asker_term(root[0]) if root is not None and c.author_term_weight > 0 else None
         core.answer(author, root[1] if root is not None else None, asker_term,
                     post.get("text") or "" if c.own_text_weight > 0 else "", t)
-        return self.end(root_id) if root_id else None
+        return (self.end(root_id) or (root_id, ())) if root_id else None
 
     def observe_reaction(self, reaction: dict) -> Optional[Ended]:
         """accept / thanks / upvote raise the reply author's track record; unaccept and unvote
         undo the actor's earlier accept or vote on that post; downvote lowers it. An accept
-        ends the request the reply answered, for everyone it was routed to (returned)."""
+        ends the request the reply answered: returned as (root id, the helpers still routed)."""
         actor = str(reaction.get("actor_id", ""))
         post_id = str(reaction.get("post_id", ""))
         kind = reaction.get("kind")
@@ -334,7 +334,7 @@ class ExpertiseIndex:
                 self._remember((actor, post_id, "thanks"), "thanks")
                 votes = 1
         self.core.credit(target, accepted, votes)
-        return self.end(reply[1]) if kind == "accept" and reply[1] else None
+        return (self.end(reply[1]) or (reply[1], ())) if kind == "accept" and reply[1] else None
 
     def observe_relation(self, relation: dict) -> None:
         """follow / unfollow / block / unblock."""
@@ -428,24 +428,28 @@ class ExpertiseIndex:
         return [*self.follows.get(author, ()), *self._followers.get(author, ())]
 
     def rank_batch(self, posts: list[tuple[dict, Optional[list[str]]]], k: int = 10,
-                   now: Any = None) -> list[list[Candidate]]:
+                   now: Any = None, exclude: Optional[list[Iterable[str]]] = None) -> list[list[Candidate]]:
         """Up to k helpers for each (post, topics), best first, in one call to the core.
         Never the author, never a user who blocked the author or whom the author blocked,
         never a helper at capacity or snoozed.
 
         Candidates: helpers sharing the post's rarer terms (rarest first, at most
         max_candidates found), plus the top helpers by recent answers, the site's last
-        answerers and the most recently active users. Reasons are built for the top k only."""
+        answerers and the most recently active users. Reasons are built for the top k only.
+        `exclude`, one collection a post, leaves out more helpers (those asked already)."""
         queries = []
         times = []
-        for post, topics in posts:
+        for i, (post, topics) in enumerate(posts):
             author = str(post.get("author_id", ""))
             t = to_epoch(now if now is not None else post.get("created_at"))
             times.append(t)
             if topics is None:
                 topics = post.get("topics")
+            excluded = self._excluded(author)
+            if exclude is not None:
+                excluded.extend(exclude[i])
             queries.append((author, post.get("text") or "", _strs(post.get("tags")), _strs(topics), t,
-                            self._excluded(author), self._near(author), k))
+                            excluded, self._near(author), k))
         ranked = self.core.rank_batch(queries)
         last_n = self.core.last_answers_len()
         out = []

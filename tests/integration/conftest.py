@@ -117,3 +117,14 @@ def produce_raw(topic: str, values: list[bytes], key: bytes = b"test") -> None:
         finally:
             await producer.stop()
     asyncio.run(go())
+
+
+def waves_of(post_id: str) -> list[dict]:
+    """The Matches of post_id on matches.v1, one a wave of asks, in the order written."""
+    return read_topic("matches.v1", lambda r: r.get("post_id") == post_id)
+
+
+def first_wave(post_id: str, timeout: float = 30) -> dict:
+    """The post's first wave of asks, once it is on matches.v1."""
+    return wait_for(lambda: next((m for m in waves_of(post_id) if m.get("wave") == 1), None), timeout=timeout,
+                    what=f"the first wave of asks for {post_id}")

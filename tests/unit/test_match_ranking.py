@@ -122,7 +122,8 @@ def test_a_reply_or_an_accept_ends_the_request_for_every_routed_helper():
     # a reply by someone nobody asked ends q1 for alice and bob alike
     assert idx.observe_post(post("r1", "dave", "feed it daily", ts(1, 2), reply_to="q1")) == ("q1", ("alice", "bob"))
     assert [idx.helpers[h].open for h in ("alice", "bob")] == [1, 1] and idx.inbox("alice") == ["q2"]
-    assert idx.observe_post(post("r2", "dave", "?", ts(1, 3), reply_to="q9")) is None  # unknown root: nothing
+    # a root never routed ends with nobody to free (the caller still stops its waves)
+    assert idx.observe_post(post("r2", "dave", "?", ts(1, 3), reply_to="q9")) == ("q9", ())
     # the asker's accept of erin's earlier answer ends q2
     assert idx.observe_reaction({"actor_id": "carol", "post_id": "r3", "kind": "accept", "created_at": ts(1, 4)}) == (
         "q2", ("alice", "bob"))
