@@ -25,6 +25,11 @@ def cmd_stack(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.what == "asks":  # its own flags (the wave policy), one JSON line a file
+        from services.match.eval_asks import main
+        policy = [(f"--{name.replace('_', '-')}", str(v)) for name in ("wave_size", "after_s", "max_waves")
+                  if (v := getattr(args, name)) is not None]
+        return main(["--data", args.data, *[x for pair in policy for x in pair]])
     if args.what == "classify":
         from services.classify.evaluate import evaluate
     else:
@@ -98,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_stack)
 
     p = sub.add_parser("eval", help="evaluate classify or match in-process (SPEC.md)")
-    p.add_argument("what", choices=["classify", "match"])
+    p.add_argument("what", choices=["classify", "match", "asks"])
     p.add_argument("--data", required=True)
+    for flag, kind in (("--wave-size", int), ("--after-s", float), ("--max-waves", int)):
+        p.add_argument(flag, type=kind, help="asks only: the wave policy (default: the service's default)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("replay", help="replay a JSON Lines replay file through the ingest HTTP API")
