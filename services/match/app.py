@@ -207,14 +207,14 @@ class Wave:
     def records(self) -> list[Any]:
         return [self.match, *notifications(self.match, self.chosen)]
 
-    def stored(self) -> dict:
-        """The item STORE_WAVES_LUA stores."""
+    def stored(self) -> list[Any]:
+        """This wave's arguments to STORE_WAVES_LUA (asks.store_args)."""
         wave = self.match.wave or 1
-        return {"post_id": self.post.post_id, "match": self.match.to_json().decode(), "wave": wave,
-                "first": 1 if self.first else 0, "post": self.post.to_json().decode() if self.first else "",
-                "created": epoch_seconds(self.post.created_at) if self.first else 0,
-                "next_at": -1 if self.next_at is None else self.next_at, "replaced": self.replaced,
-                "asks": [[c.helper_id, asks.ask_detail(wave, c.score, c.reasons, self.match.matched_at)] for c in self.chosen]}
+        first = self.first
+        return [self.post.post_id, self.match.to_json().decode(), wave, 1 if first else 0,
+                self.post.to_json().decode() if first else "", epoch_seconds(self.post.created_at) if first else 0,
+                -1 if self.next_at is None else self.next_at, self.replaced,
+                [[c.helper_id, asks.ask_detail(wave, c.score, c.reasons, self.match.matched_at)] for c in self.chosen]]
 
 
 def plan_waves(todo: list[tuple[ClassifiedPost, Step, set[str], Optional[float]]], first: bool,
@@ -252,10 +252,14 @@ async def send_and_store(waves: list[Wave], sent: Optional[list[list[Any]]] = No
         ASKS.labels(wave).inc(len(w.chosen))
         if w.replaced == 0:
             WAVES.labels(wave).inc()
-    if waves:
+    await store_waves([w.stored() for w in waves], now)
+
+
+async def store_waves(stored: list[list[Any]], now: float) -> None:
+    if stored:
         await rt.script("store_waves", asks.STORE_WAVES_LUA)(
-            args=[dumps([w.stored() for w in waves]), now, asks.VIEW_TTL_S, int(settings.match_ask_ttl_s),
-                  WAVE_STATE_TTL_S, asks.INBOX_LIMIT])
+            args=[now, asks.VIEW_TTL_S, int(settings.match_ask_ttl_s), WAVE_STATE_TTL_S, asks.INBOX_LIMIT,
+                  *asks.store_args(stored)])
 
 
 async def rank_posts(records: list) -> None:
@@ -296,10 +300,7 @@ async def run_due_waves() -> int:
                                                                "stored": w.stored()}).decode()]
                                     for w in waves])])
     await send_and_store(waves, sent=[_records(c.sending) for c in resend])
-    if resend:
-        await rt.script("store_waves", asks.STORE_WAVES_LUA)(
-            args=[dumps([c.sending["stored"] for c in resend]), now, asks.VIEW_TTL_S,
-                  int(settings.match_ask_ttl_s), WAVE_STATE_TTL_S, asks.INBOX_LIMIT])
+    await store_waves([c.sending["stored"] for c in resend], now)
     if finished:
         assert rt.redis is not None
         await rt.redis.zrem(asks.DUE_KEY, *finished)

@@ -41,47 +41,76 @@ def ask_detail(wave: int, score: float, reasons: list[str], asked_at: str) -> st
     return dumps({"wave": wave, "score": score, "reasons": reasons, "asked_at": asked_at}).decode()
 
 
-# Stores sent waves. ARGV[1]: JSON [{post_id, match, wave, first (1: the post's first wave),
-# post, created, next_at (-1: none), replaced, asks: [[helper, detail]]}]; ARGV[2..6]: now,
-# view TTL, ask TTL, wave-state TTL, inbox size. A later wave of a post that ended meanwhile (answered, done) is not stored.
+# Stores sent waves. ARGV[1..5]: now, view TTL, ask TTL, wave-state TTL, inbox size; then for
+# each wave WAVE_FIELDS values (post id, Match JSON, wave, first (1: the post's first wave),
+# post JSON, created, next_at (-1: none), replacements it stood for, n asks) and n pairs
+# (helper, ask detail). Flat arguments, not one JSON document: decoding JSON inside JSON cost
+# the script more than all its writes. A later wave of a post that ended meanwhile (answered,
+# done, withdrawn) is not stored.
+WAVE_FIELDS = 9
 STORE_WAVES_LUA = """
-local now, view_ttl, ask_ttl, wave_ttl, keep = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
-local stored = 0
-for _, w in ipairs(cjson.decode(ARGV[1])) do
-  local state = 'match:wave:' .. w.post_id
-  if w.first == 1 or redis.call('EXISTS', state) == 1 then
-    stored = stored + 1
-    if w.first == 1 then
-      redis.call('HSET', state, 'post', w.post, 'created', w.created, 'replace', 0)
+local now, view_ttl, ask_ttl, wave_ttl, keep = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local stored, i = 0, 6
+while i <= #ARGV do
+  local id, match, wave, first, post, created = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  local next_at, replaced, n = tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]), tonumber(ARGV[i + 8])
+  local asks_at = i + 9
+  i = asks_at + 2 * n
+  local state = 'match:wave:' .. id
+  local left = 0
+  local go = first == '1'
+  if go then  -- a new post: one write of its whole state
+    if next_at >= 0 then
+      redis.call('HSET', state, 'post', post, 'created', created, 'replace', 0, 'wave', wave, 'next_at', next_at)
+    else
+      redis.call('HSET', state, 'post', post, 'created', created, 'replace', 0, 'wave', wave)
     end
-    redis.call('HSET', state, 'wave', w.wave)
-    redis.call('HDEL', state, 'sending')
-    local left = tonumber(redis.call('HGET', state, 'replace') or '0') - w.replaced
+  elseif redis.call('EXISTS', state) == 1 then
+    go = true
+    left = tonumber(redis.call('HGET', state, 'replace') or '0') - replaced
     if left < 0 then left = 0 end
-    redis.call('HSET', state, 'replace', left)
-    local next_at = tonumber(w.next_at)
+    redis.call('HSET', state, 'wave', wave, 'replace', left)
+    redis.call('HDEL', state, 'sending')
     if next_at >= 0 then redis.call('HSET', state, 'next_at', next_at) else redis.call('HDEL', state, 'next_at') end
+  end
+  if go then
+    stored = stored + 1
     redis.call('EXPIRE', state, wave_ttl)
     if left > 0 then
-      redis.call('ZADD', 'match:waves:due', now, w.post_id)
+      redis.call('ZADD', 'match:waves:due', now, id)
     elseif next_at >= 0 then
-      redis.call('ZADD', 'match:waves:due', next_at, w.post_id)
+      redis.call('ZADD', 'match:waves:due', next_at, id)
     else
-      redis.call('ZREM', 'match:waves:due', w.post_id)
+      redis.call('ZREM', 'match:waves:due', id)
     end
-    redis.call('SET', 'match:post:' .. w.post_id, w.match, 'EX', view_ttl)
-    local asks = 'match:asks:' .. w.post_id
-    for _, a in ipairs(w.asks) do
-      redis.call('HSET', asks, a[1], a[2])
-      local inbox = 'match:inbox:' .. a[1]
-      redis.call('ZADD', inbox, now, w.post_id)
-      redis.call('ZREMRANGEBYRANK', inbox, 0, -keep - 1)
+    redis.call('SET', 'match:post:' .. id, match, 'EX', view_ttl)
+    if n > 0 then
+      local asks = 'match:asks:' .. id
+      redis.call('HSET', asks, unpack(ARGV, asks_at, asks_at + 2 * n - 1))
+      redis.call('EXPIRE', asks, ask_ttl)
+      for j = asks_at, asks_at + 2 * n - 1, 2 do
+        local inbox = 'match:inbox:' .. ARGV[j]
+        redis.call('ZADD', inbox, now, id)
+        redis.call('ZREMRANGEBYRANK', inbox, 0, -keep - 1)
+      end
     end
-    if #w.asks > 0 then redis.call('EXPIRE', asks, ask_ttl) end
   end
 end
 return stored
 """
+
+
+def store_args(waves: list[list[Any]]) -> list[Any]:
+    """The flat ARGV tail of STORE_WAVES_LUA for `waves`, each [post id, match, wave, first,
+    post, created, next_at, replaced, [[helper, detail], ...]]."""
+    out: list[Any] = []
+    for *head, pairs in waves:
+        out.extend(head)
+        out.append(len(pairs))
+        for helper, detail in pairs:
+            out.extend((helper, detail))
+    return out
+
 
 # Claims the due posts. ARGV: now, lease (s), most posts. Returns, for each claimed post,
 # [post id, post JSON, waves sent, replacements due, next_at or '', sending or '', [asked ids]].
