@@ -75,6 +75,9 @@ def simulate(events: list[dict], policy: WavePolicy, config: Optional[MatchConfi
         for c in found:
             root.asked.setdefault(c.helper_id, at)
         root.waves = wave
+        # as the service's follower does with each Match: the asks count, and answering them
+        # (or not) is what the index learns availability from
+        index.route(root.post["post_id"], [c.helper_id for c in found], at, root.post["author_id"])
 
     def finish(root_id: str) -> None:
         root = open_roots.pop(root_id)

@@ -89,6 +89,8 @@ class MatchConfig:
     w_votes: float = 0.05            # times log(1 + net upvotes + thanks)
     w_follow: float = 0.5            # helper follows the author or the author follows the helper
     w_load: float = 0.0              # minus this per open (routed, unanswered) request
+    w_available: float = 0.25        # times log(2 (answered asks + 1) / (asks + 2)): 0 with no asks
+    routed_help_weight: float = 1.0  # a routed helper's accepted/upvoted answer teaches its post's terms again
     # --- candidate generation (keeps rank() fast with many helpers) ---
     max_postings_scan: int = 150     # terms with more postings only score existing candidates
     max_candidates: int = 100        # once this many, further terms only score existing ones
@@ -139,6 +141,8 @@ class HelperState:
     last_active: float
     open: int               # routed requests not answered yet
     last_answers: int       # answers among the site's last last_answers_n
+    asked: int              # asks received
+    answered_asks: int      # asks answered
 
 
 class _Helpers(Mapping[str, HelperState]):
@@ -200,6 +204,8 @@ def reasons(why: Why, follows_author: bool, followed_by_author: bool, last_n: in
         out.append("active in the last hour" if hours < 1 else f"active {hours} h ago")
     elif idle_s < 60 * DAY:
         out.append(f"active {int(idle_s // DAY)} days ago")
+    if why.asked and 2 * (why.answered_asks + 1) > why.asked + 2:  # a merit only when it raises the score
+        out.append(f"answered {why.answered_asks} of {why.asked} asks")
     if follows_author:
         out.append("follows the author")
     elif followed_by_author:
@@ -234,6 +240,9 @@ class ExpertiseIndex:
         # post -> (routed at, its helpers still counting, its author). A tuple, not a set: a set
         # of ten ids takes ~730 bytes, the tuple 136, and a route changes once or twice in its life.
         self._routes: OrderedDict[str, tuple[float, tuple[str, ...], Optional[str]]] = OrderedDict()
+        # reply -> its root, for answers by a helper who was asked: their first accept, upvote
+        # or thanks teaches the root's terms again (routed help raises rank on its topics)
+        self._routed_answers: OrderedDict[str, str] = OrderedDict()
 
     # ------------------------------------------------------------------ caches
     @staticmethod
@@ -298,6 +307,11 @@ class ExpertiseIndex:
         asker_term = self._asker_term(root[0]) if root is not None and c.author_term_weight > 0 else None
         core.answer(author, root[1] if root is not None else None, asker_term,
                     post.get("text") or "" if c.own_text_weight > 0 else "", t)
+        routed = self._routes.get(root_id or "")
+        if routed is not None and author in routed[1]:  # an ask answered
+            core.record_ask(author, 0, 1)
+            if post_id and root_id:
+                self._cache(self._routed_answers, post_id, root_id, c.max_cached_posts)
         return (self.end(root_id) or (root_id, ())) if root_id else None
 
     def observe_reaction(self, reaction: dict) -> Optional[Ended]:
@@ -334,6 +348,12 @@ class ExpertiseIndex:
                 self._remember((actor, post_id, "thanks"), "thanks")
                 votes = 1
         self.core.credit(target, accepted, votes)
+        if (accepted > 0 or votes > 0) and post_id in self._routed_answers:
+            root = self._roots.get(self._routed_answers.pop(post_id))
+            w = self.config.routed_help_weight
+            if root is not None and w > 0:
+                self.core.add_terms(target, [(term, w * (self.config.tag_weight if term[0] == "#" else 1.0))
+                                             for term in root[1]], to_epoch(reaction.get("created_at")))
         return (self.end(reply[1]) or (reply[1], ())) if kind == "accept" and reply[1] else None
 
     def observe_relation(self, relation: dict) -> None:
@@ -383,6 +403,7 @@ class ExpertiseIndex:
         for hid in dict.fromkeys(helper_ids):
             if hid not in helpers:
                 self.core.add_open(hid, 1)
+                self.core.record_ask(hid, 1, 0)
                 added.append(sys.intern(hid))  # one shared copy: the match record's own strings were ~35 MiB
         self._routes[post_id] = (routed_at, helpers + tuple(added), asker)
 

@@ -4,7 +4,10 @@ from pathlib import Path
 import pytest
 
 from services.match.eval_asks import TEN_AT_ONCE, simulate
-from services.match.evaluate import evaluate, load_events
+from dataclasses import replace
+
+from services.match.evaluate import eval_config, evaluate, load_events
+from services.match.ranking import MatchConfig
 from services.match.waves import WavePolicy
 
 SE = Path(__file__).resolve().parents[3] / "shared" / "data" / "se"
@@ -52,10 +55,11 @@ def test_a_reply_to_a_post_in_its_waves_does_not_teach_the_ranking_of_its_next_w
     assert out["reached"] * 5 == pytest.approx(history_only["reached"] * 4)  # q is not reached
 
 
-def test_ten_at_once_reaches_what_eval_match_hits_in_its_top_ten():
+def test_ten_at_once_without_learning_from_asks_reaches_what_eval_match_hits_in_its_top_ten():
     path = SE / "coffee.jsonl"
-    ten = simulate(load_events(str(path)), TEN_AT_ONCE)
-    assert ten["reached"] == evaluate(str(path))["all"]["hit@10"]
+    no_ask_terms = eval_config(replace(MatchConfig(), w_available=0.0, routed_help_weight=0.0))
+    ten = simulate(load_events(str(path)), TEN_AT_ONCE, no_ask_terms)
+    assert ten["reached"] == evaluate(str(path), no_ask_terms)["all"]["hit@10"]
     assert ten["waves_per_root"] == 1.0 and ten["notifications_per_root"] <= 10
 
 

@@ -465,3 +465,35 @@ def test_a_decline_ends_the_ask_for_that_helper_and_a_snooze_holds_asks_until_it
                                "created_at": ts(3)})
     assert "alice" not in ids(idx.rank(q))                                 # snoozed at day 3
     assert ids(idx.rank(post("n2", "dave", "sourdough starter", ts(6), tags=["baking"])))[0] == "alice"  # after
+
+
+def test_helpers_who_answer_their_asks_rise_and_those_who_ignore_them_sink():
+    idx = ExpertiseIndex(MatchConfig(capacity=None))
+    seed(idx)
+    base = {c.helper_id: c.score for c in idx.rank(post("qx", "dave", "sourdough starter and marathon", ts(3)), k=5)}
+    for i in range(4):  # alice answers each ask; bob is asked as often and answers none
+        idx.observe_post(post(f"ask{i}", "carol", "sourdough starter or marathon?", ts(3, i)))
+        idx.route(f"ask{i}", ["alice", "bob"], now=ts(3, i), author="carol")
+        idx.observe_post(post(f"ans{i}", "alice", "yes", ts(3, i + 0.5), reply_to=f"ask{i}"))
+    assert (idx.helpers["alice"].asked, idx.helpers["alice"].answered_asks) == (4, 4)
+    assert (idx.helpers["bob"].asked, idx.helpers["bob"].answered_asks) == (4, 0)
+    found = {c.helper_id: c for c in idx.rank(post("qy", "dave", "sourdough starter and marathon", ts(3, 5)), k=5)}
+    assert "answered 4 of 4 asks" in found["alice"].reasons
+    assert not any("asks" in r for r in found["bob"].reasons)  # a penalty is never listed as a reason
+    # bob's score fell by the availability term: log(2 * 1 / 6) * w_available (activity aside)
+    assert found["bob"].score < base["bob"]
+
+
+def test_a_routed_helpers_accepted_answer_teaches_its_topics_again_once():
+    cfg = MatchConfig(capacity=None)
+    plain, routed = ExpertiseIndex(cfg), ExpertiseIndex(cfg)
+    after = {}
+    for name, idx, asked in (("plain", plain, []), ("routed", routed, ["erin"])):
+        idx.observe_post(post("q", "carol", "kombucha scoby care", ts(1), tags=["kombucha"]))
+        idx.route("q", asked, now=ts(1), author="carol")
+        idx.observe_post(post("r", "erin", "feed it sweet tea", ts(1, 1), reply_to="q"))
+        idx.observe_reaction({"actor_id": "carol", "post_id": "r", "kind": "accept", "created_at": ts(1, 2)})
+        after[name] = idx.helpers["erin"].doclen
+        idx.observe_reaction({"actor_id": "dave", "post_id": "r", "kind": "upvote", "created_at": ts(1, 3)})
+        assert idx.helpers["erin"].doclen == after[name]  # the upvote after the accept teaches nothing more
+    assert after["routed"] > after["plain"]

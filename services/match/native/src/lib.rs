@@ -57,6 +57,7 @@ struct Config {
     w_votes: f64,
     w_follow: f64,
     w_load: f64,
+    w_available: f64,
     max_postings_scan: usize,
     max_candidates: usize,
     hot_size: usize,
@@ -105,6 +106,7 @@ impl Config {
             w_votes: get!(d, "w_votes"),
             w_follow: get!(d, "w_follow"),
             w_load: get!(d, "w_load"),
+            w_available: get!(d, "w_available"),
             max_postings_scan: get!(d, "max_postings_scan"),
             max_candidates: get!(d, "max_candidates"),
             hot_size: get!(d, "hot_size"),
@@ -149,6 +151,8 @@ struct Users {
     last_active: Vec<f64>,
     snoozed_until: Vec<f64>, // asked nothing before this time (a helper's snooze)
     open: Vec<i64>,        // routed requests not answered yet
+    asked: Vec<u32>,       // asks received (each helper of each wave)
+    answered_asks: Vec<u32>, // asks they answered (replied to the post they were asked on)
 }
 
 impl Users {
@@ -174,6 +178,8 @@ impl Users {
                 self.last_active[i] = f64::NEG_INFINITY;
                 self.snoozed_until[i] = f64::NEG_INFINITY;
                 self.open[i] = 0;
+                self.asked[i] = 0;
+                self.answered_asks[i] = 0;
                 u
             }
             None => {
@@ -188,6 +194,8 @@ impl Users {
                 self.last_active.push(f64::NEG_INFINITY);
                 self.snoozed_until.push(f64::NEG_INFINITY);
                 self.open.push(0);
+                self.asked.push(0);
+                self.answered_asks.push(0);
                 (self.name.len() - 1) as u32
             }
         };
@@ -206,6 +214,7 @@ impl Users {
         let i = u as usize;
         self.answers[i] == 0 && self.doclen[i] == 0.0 && self.recent[i] == 0.0 && self.accepted[i] == 0
             && self.votes[i] == 0 && self.open[i] == 0 && self.snoozed_until[i] == f64::NEG_INFINITY
+            && self.asked[i] == 0
     }
 }
 
@@ -257,6 +266,8 @@ pub struct Why {
     accepted: i64,
     last_answers: u32,      // answers among the site's last N
     last_active: f64,
+    asked: u32,             // asks received
+    answered_asks: u32,     // of which answered
 }
 
 /// One query term: weight x IDF and its id.
@@ -728,6 +739,11 @@ impl ExpertiseCore {
             if c.w_load != 0.0 && us.open[i] != 0 {
                 s -= c.w_load * us.open[i] as f64;
             }
+            if us.asked[i] > 0 {
+                // availability: answered asks over asks, a prior of one of two; above a half
+                // it raises the score, below it lowers it (helpers who ignore asks sink)
+                s += c.w_available * (2.0 * (us.answered_asks[i] as f64 + 1.0) / (us.asked[i] as f64 + 2.0)).ln();
+            }
             scored.push((s, u));
         }
         let names = &us.name;
@@ -747,7 +763,8 @@ impl ExpertiseCore {
             let mask = self.mask[i];
             let mut why = Why { helper_id: names[i].clone(), score: s, answers: us.answers[i], accepted: us.accepted[i],
                                 last_answers: self.last_counts.get(&u).copied().unwrap_or(0),
-                                last_active: us.last_active[i], ..Why::default() };
+                                last_active: us.last_active[i], asked: us.asked[i],
+                                answered_asks: us.answered_asks[i], ..Why::default() };
             for (qi, qt) in qterms.iter().enumerate() {
                 // helpers found by no scored term (hot, recent) may still share a term
                 let hit = if qi < 128 && mask != 0 { mask & (1u128 << qi) != 0 } else { self.postings[qt.term as usize].find(u).is_some() };
@@ -903,6 +920,13 @@ impl ExpertiseCore {
         }
     }
 
+    /// `asked` more asks received and `answered` more of them answered (creating the user).
+    fn record_ask(&mut self, user: &str, asked: u32, answered: u32) {
+        let u = self.users.get_or_create(user) as usize;
+        self.users.asked[u] += asked;
+        self.users.answered_asks[u] = (self.users.answered_asks[u] + answered).min(self.users.asked[u]);
+    }
+
     /// The user is asked nothing before `until` (the later of two snoozes holds).
     fn snooze(&mut self, user: &str, until: f64) {
         let u = self.users.get_or_create(user) as usize;
@@ -919,13 +943,14 @@ impl ExpertiseCore {
     }
 
     /// (doclen, answers, recent, recent_short, recent_ts, accepted, votes, last_active, open,
-    /// answers among the site's last N) of a user, or None.
-    fn stats(&self, user: &str) -> Option<(f64, i64, f64, f64, f64, i64, i64, f64, i64, u32)> {
+    /// answers among the site's last N, asks received, asks answered) of a user, or None.
+    fn stats(&self, user: &str) -> Option<(f64, i64, f64, f64, f64, i64, i64, f64, i64, u32, u32, u32)> {
         let u = self.users.get(user)?;
         let i = u as usize;
         let us = &self.users;
         Some((us.doclen[i], us.answers[i], us.recent[i], us.recent_short[i], us.recent_ts[i], us.accepted[i],
-              us.votes[i], us.last_active[i], us.open[i], self.last_counts.get(&u).copied().unwrap_or(0)))
+              us.votes[i], us.last_active[i], us.open[i], self.last_counts.get(&u).copied().unwrap_or(0),
+              us.asked[i], us.answered_asks[i]))
     }
 
     fn has_user(&self, user: &str) -> bool {
