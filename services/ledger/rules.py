@@ -17,6 +17,8 @@ Rules (values in rules.toml; every rule below has a test in tests/unit/test_ledg
 * accept (on a reply, by the author of the thread's root post; anyone else: no-op):
   ``accept_author`` to the reply's author, ``accept_accepter`` to the accepter, and
   ``routed_helper_bonus`` to the reply's author when a match for the root post asked them.
+  An upvote of such an answer pays the same bonus (``upvote:routed_bonus``) when its accept has
+  not: once an answer, reversed with that upvote (a later upvote may then pay it).
   One accepted reply per root post: accepting another reply first compensates the old accept.
   Accepting one's own reply moves the accept but grants nothing.
 * unaccept (of the accepted reply, by the root's author): compensates everything the accept granted.
@@ -71,6 +73,7 @@ RULES_PATH = Path(__file__).with_name("rules.toml")
 
 REACTION_KINDS = frozenset({"accept", "unaccept", "upvote", "downvote", "unvote", "thanks"})
 EVENT_TYPES = frozenset({"post", "reaction", "match"})
+ROUTED_UPVOTE = "upvote:routed_bonus"  # base reason of the routed bonus an upvote pays
 STATE_SCHEMA = 4  # 2: vote records are lists (VOTE_*), grants are tuples; 3: votes and thanks keyed by vote_key; 4: no given_totals
 # Fields of a vote record in LedgerState.votes
 VOTE_KIND, VOTE_DAY, VOTE_CAP_COUNTED, VOTE_GRANTS = range(4)
@@ -268,6 +271,8 @@ class LedgerState:
         self.votes: dict[str, list[Any]] = store.map("votes", mutable=False) if store else {}  # type: ignore[assignment]
         # vote_key(post_id, actor_id) of every thanks
         self.thanked: set[str] = store.set("thanked") if store else set()  # type: ignore[assignment]
+        # replies whose routed bonus a standing upvote paid (the bonus is paid once an answer)
+        self.routed_paid: set[str] = store.set("routed_paid") if store else set()  # type: ignore[assignment]
         # UTC day -> user -> vote-earned points granted that day
         self.cap_used: dict[str, dict[str, int]] = {}
         self.cap_max_day: str = ""
@@ -304,6 +309,7 @@ class LedgerState:
             "accepted": dict(self.accepted.items()),
             "votes": dict(self.votes.items()),
             "thanked": sorted(self.thanked),
+            "routed_paid": sorted(self.routed_paid),
             "cap_used": self.cap_used,
             "cap_max_day": self.cap_max_day,
             "pair_counts": dict(self.pair_counts.items()),
@@ -326,6 +332,7 @@ class LedgerState:
         s.accepted = d["accepted"]
         s.votes = d["votes"]
         s.thanked = set(d["thanked"])
+        s.routed_paid = set(d.get("routed_paid", ()))
         s.cap_used = d["cap_used"]
         s.cap_max_day = d["cap_max_day"]
         s.pair_counts = d["pair_counts"]
@@ -388,6 +395,7 @@ class LedgerState:
         self.seen.prefetch(reactions)  # type: ignore[attr-defined]
         self.votes.prefetch(votes)  # type: ignore[attr-defined]
         self.thanked.prefetch(thanks)  # type: ignore[attr-defined]
+        self.routed_paid.prefetch(posts)  # type: ignore[attr-defined]
         self.pair_counts.prefetch(actors)  # type: ignore[attr-defined]
 
     def evict(self) -> None:
@@ -783,7 +791,7 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
             out.grant(author, rules.accept_author, "accept", rid, created, damped=damped),
             out.grant(actor, rules.accept_accepter, "accept:accepter", rid, created, damped=damped),
         ]
-        if _was_routed(st, rules, root_id, author, post_id):
+        if post_id not in st.routed_paid and _was_routed(st, rules, root_id, author, post_id):
             acc["bonus"] = True
             grants.append(out.grant(author, rules.routed_helper_bonus, "accept:routed_bonus", rid,
                                     created, damped=damped))
@@ -812,6 +820,8 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
         return "noop:repeat"
     if cur:
         out.reverse(cur[VOTE_GRANTS], rid, created)
+        if any(g[2] == ROUTED_UPVOTE for g in cur[VOTE_GRANTS]):
+            st.routed_paid.discard(post_id)  # the next upvote may pay it again
         if cur[VOTE_KIND] == "up":
             _cap_give_back(st, author, cur[VOTE_DAY], cur[VOTE_CAP_COUNTED])
             _pair_add(st, rules, "upvote", actor, author, -1, rid, created)
@@ -827,6 +837,9 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
         if g:
             rec[VOTE_GRANTS].append(g)
             rec[VOTE_CAP_COUNTED] = g[1]
+        bonus = _routed_upvote_bonus(st, rules, post_id, author, rid, created, out, _is_damped(st, actor, author))
+        if bonus:
+            rec[VOTE_GRANTS].append(bonus)
     else:
         for g in (out.grant(author, rules.downvote_author, "downvote", rid, created),
                   out.grant(actor, rules.downvote_voter, "downvote:voter", rid, created)):
@@ -834,6 +847,24 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
                 rec[VOTE_GRANTS].append(g)
     st.votes[key] = rec  # not changed in place after this (the store relies on it)
     return "applied"
+
+
+def _routed_upvote_bonus(st: LedgerState, rules: RuleTable, reply_id: str, author: str, rid: str, created: str,
+                         out: _Out, damped: bool) -> tuple[Any, ...] | None:
+    """The routed bonus for an upvote of a routed helper's answer: once an answer, unless its
+    accept paid it already."""
+    if reply_id in st.routed_paid or st.posts[reply_id][1] is None:
+        return None
+    root_id, known = _root_of(st, reply_id)
+    acc = st.accepted.get(root_id) if known else None
+    if not known or (acc and acc["reply"] == reply_id and acc["bonus"]):
+        return None
+    if not _was_routed(st, rules, root_id, author, reply_id):
+        return None
+    g = out.grant(author, rules.routed_helper_bonus, ROUTED_UPVOTE, rid, created, damped=damped)
+    if g:
+        st.routed_paid.add(reply_id)
+    return g
 
 
 def _undo_accept(st: LedgerState, rules: RuleTable, acc: Mapping[str, Any], out: _Out, rid: str,
