@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Optional
 import orjson
 
 INTENTS = ("goal", "request", "offer", "status")
-REACTION_KINDS = ("accept", "unaccept", "upvote", "downvote", "unvote", "thanks")
+REACTION_KINDS = ("accept", "unaccept", "upvote", "downvote", "unvote", "thanks", "flag")
 RELATION_KINDS = ("follow", "unfollow", "block", "unblock")
 HELPER_ACTIONS = ("decline", "snooze", "done")
 
@@ -44,6 +44,7 @@ TOPICS: dict[str, TopicSpec] = {t.name: t for t in (
     TopicSpec("posts.classified.v1", "author_id", "ClassifiedPost", doc="posts with intent and topics"),
     TopicSpec("matches.v1", "post_id", "Match", doc="ranked helpers for goals and requests, one record a wave of asks"),
     TopicSpec("notifications.v1", "helper_id", "Notification", doc="one ask of one helper, for a push service to deliver"),
+    TopicSpec("ledger.adjustments.v1", "user_id", "Adjustment", doc="operators' corrections of points, journalled by the ledger"),
     TopicSpec("ledger.entries.v1", "user_id", "LedgerEntry", doc="the social currency journal"),
     TopicSpec("ledger.balances.v1", "user_id", "Balance", compacted=True, doc="latest balance per user"),
     TopicSpec("dlq.v1", "service", "DeadLetter", doc="messages a service could not process, with the reason"),
@@ -309,6 +310,19 @@ class Notification(Record):
 
 
 @dataclass
+class Adjustment(Record):
+    """An operator's correction of a user's points (ingest's POST /v1/ledger/adjustments, admin
+    scope); the ledger journals it once as an entry with reason `adjustment`."""
+    topic: ClassVar[str] = "ledger.adjustments.v1"
+    adjustment_id: str
+    user_id: str
+    delta: int
+    reason: str
+    created_at: str
+    requested_by: str = ""  # the name of the API key that asked for it
+
+
+@dataclass
 class LedgerEntry(Record):
     topic: ClassVar[str] = "ledger.entries.v1"
     entry_id: str
@@ -365,8 +379,8 @@ class DeadLetter(Record):
 
 
 RECORDS: dict[str, type[Record]] = {c.__name__: c for c in (
-    Post, Reaction, Relation, HelperAction, ClassifiedPost, Candidate, Match, Notification, LedgerEntry, Balance,
-    DeadLetter)}
+    Post, Reaction, Relation, HelperAction, ClassifiedPost, Candidate, Match, Notification, Adjustment, LedgerEntry,
+    Balance, DeadLetter)}
 
 
 def record_for_topic(topic: str) -> type[Record]:

@@ -65,15 +65,18 @@ def match_document() -> dict[str, Any]:
     match = {"type": "object", "properties": {
         "post_id": {"type": "string"}, "author_id": {"type": "string"}, "intent": {"type": "string"},
         "topics": {"type": "array", "items": {"type": "string"}}, "candidates": {"type": "array", "items": CANDIDATE},
-        "matched_at": {"type": "string", "format": "date-time"}, "model_version": {"type": "string"}}}
+        "matched_at": {"type": "string", "format": "date-time"}, "model_version": {"type": "string"},
+        "wave": {"type": "integer"}, "asked": {"type": "array", "items": {"type": "string"}}}}
     inbox = {"type": "object", "properties": {"user_id": {"type": "string"}, "open": {"type": "array", "items": {
         "type": "object", "properties": {"post_id": {"type": "string"}, "author_id": {"type": "string"},
                                          "intent": {"type": "string"}, "topics": {"type": "array", "items": {"type": "string"}},
-                                         "matched_at": {"type": "string"}, "score": {"type": "number"},
+                                         "wave": {"type": "integer"}, "asked_at": {"type": "string", "format": "date-time"},
+                                         "score": {"type": "number"},
                                          "reasons": {"type": "array", "items": {"type": "string"}}}}}}}
     return _document("match", "The helpers a goal or request was routed to, and each helper's open asks.", {
-        "/v1/posts/{post_id}/matches": _get("The match of a goal or request", [_path("post_id")], match,
-                                            {"404": "no match (not a goal or request, or not ranked yet)"}),
+        "/v1/posts/{post_id}/matches": _get("The latest wave of asks of a goal or request", [_path("post_id")], match,
+                                            {"404": "no match (not a goal or request, or not ranked yet)",
+                                             "410": "withdrawn from routing by flags"}),
         "/v1/helpers/{user_id}/inbox": _get("A helper's open asks, newest first (at most 100)", [_path("user_id")], inbox, {}),
     })
 

@@ -51,6 +51,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("GOALPOST_MATCH_WAVE_SIZE", "3", "helpers asked in each wave"),
     Var("GOALPOST_MATCH_WAVE_AFTER_S", "600", "seconds without a reply after which the next wave is asked"),
     Var("GOALPOST_MATCH_MAX_WAVES", "3", "most waves of asks for one post"),
+    Var("GOALPOST_FLAGS_TO_WITHDRAW", "3", "distinct users whose flag withdraws a post from routing (its asks end)"),
     Var("GOALPOST_MATCH_HELPER_CAP", "20", "most open routed requests per helper"),
     Var("GOALPOST_MATCH_ASK_TTL_S", "604800", "an unanswered ask expires after this long: it leaves the inbox and stops counting against the helper's capacity"),
     # The match index's memory bounds (docs/benchmarks.md, tests/bench/match_memory.py)
@@ -93,6 +94,7 @@ class Settings:
     match_wave_size: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_WAVE_SIZE")))
     match_wave_after_s: float = field(default_factory=lambda: float(env("GOALPOST_MATCH_WAVE_AFTER_S")))
     match_max_waves: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_MAX_WAVES")))
+    flags_to_withdraw: int = field(default_factory=lambda: int(env("GOALPOST_FLAGS_TO_WITHDRAW")))
     match_helper_cap: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_HELPER_CAP")))
     match_ask_ttl_s: float = field(default_factory=lambda: float(env("GOALPOST_MATCH_ASK_TTL_S")))
     match_postings_per_term: int = field(default_factory=lambda: int(env("GOALPOST_MATCH_POSTINGS_PER_TERM")))

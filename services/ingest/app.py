@@ -12,7 +12,7 @@ from services.core.contracts import Post, Reaction, Record, Relation
 from services.core.runtime import API_KEY, Runtime, event, json_response, problem
 from services.ingest import metrics as m
 from services.ingest.guards import PENDING, PENDING_TTL_S, Admission, Guards
-from services.ingest.logic import (ValidationError, validate_helper_action, validate_post, validate_reaction,
+from services.ingest.logic import (ValidationError, validate_adjustment, validate_helper_action, validate_post, validate_reaction,
                                    validate_relation)
 from services.ingest.openapi import openapi_document
 
@@ -42,14 +42,17 @@ class InProgress(Exception):
 class Kind:
     """What differs between posts, reactions and relations on the write path."""
 
-    def __init__(self, name: str, id_field: str, validate: Callable[[Any], Record], author_field: str):
+    def __init__(self, name: str, id_field: str, validate: Callable[[Any], Record], author_field: str,
+                 by_field: Optional[str] = None):
         self.name, self.id_field, self.validate, self.author_field = name, id_field, validate, author_field
+        self.by_field = by_field  # a field the writing API key's name fills (who asked, for audits)
 
 
 POSTS = Kind("post", "post_id", lambda d: validate_post(d, source="http"), "author_id")
 REACTIONS = Kind("reaction", "reaction_id", validate_reaction, "actor_id")
 RELATIONS = Kind("relation", "relation_id", validate_relation, "actor_id")
 HELPER_ACTIONS = Kind("helper_action", "action_id", validate_helper_action, "helper_id")
+ADJUSTMENTS = Kind("adjustment", "adjustment_id", validate_adjustment, "user_id", by_field="requested_by")
 
 
 async def _send(records: list[Record]) -> None:
@@ -99,6 +102,8 @@ async def write_one(kind: Kind, view, request) -> Any:
     except ValidationError as exc:
         m.REJECTED.labels(kind.name, exc.field).inc()
         return problem(view, 422, "Unprocessable Content", exc.detail, field=exc.field)
+    if kind.by_field:
+        setattr(record, kind.by_field, key_name)
     record_id = getattr(record, kind.id_field)
     idem = _idempotency_key(kind, data, record, request.headers.get("Idempotency-Key"), key_name)
     claims = [(idem, record_id)] if idem is not None else []
@@ -214,6 +219,7 @@ rt.route("/v1/posts/batch", write_batch, methods=("POST",), scope="write")
 rt.route("/v1/reactions", lambda v, r: write_one(REACTIONS, v, r), methods=("POST",), scope="write")
 rt.route("/v1/relations", lambda v, r: write_one(RELATIONS, v, r), methods=("POST",), scope="write")
 rt.route("/v1/helper-actions", lambda v, r: write_one(HELPER_ACTIONS, v, r), methods=("POST",), scope="write")
+rt.route("/v1/ledger/adjustments", lambda v, r: write_one(ADJUSTMENTS, v, r), methods=("POST",), scope="admin")
 rt.serve_openapi(openapi_document())
 
 

@@ -13,7 +13,7 @@ import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from services.core.contracts import (HELPER_ACTIONS, REACTION_KINDS, RELATION_KINDS, HelperAction, ContractError, Post, Reaction,
+from services.core.contracts import (HELPER_ACTIONS, REACTION_KINDS, Adjustment, RELATION_KINDS, HelperAction, ContractError, Post, Reaction,
                                      Relation, format_ts)
 
 MAX_TEXT_CHARS = 4000
@@ -213,3 +213,21 @@ def validate_helper_action(data: Any, now: Optional[datetime] = None) -> HelperA
     return HelperAction(action_id=_optional_id(d, "action_id", "act"), helper_id=check_id(d["helper_id"], "helper_id"),
                         post_id=check_id(d["post_id"], "post_id"), action=d["action"],
                         created_at=_created_at(d, now), until=until)
+
+
+MAX_ADJUSTMENT = 1_000_000  # points one adjustment may move, either way
+MAX_REASON_CHARS = 500
+
+
+def validate_adjustment(data: Any, now: Optional[datetime] = None) -> Adjustment:
+    """An operator's correction: a non-zero whole `delta` and the `reason` for the audit trail."""
+    now = now or datetime.now(timezone.utc)
+    d = _require_object(data, *("user_id", "delta", "reason"))
+    delta = d["delta"]
+    if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0 or abs(delta) > MAX_ADJUSTMENT:
+        raise ValidationError("delta", f"must be a non-zero whole number of points within ±{MAX_ADJUSTMENT:,}")
+    reason = normalise_text(d["reason"], field="reason")
+    if not reason.strip() or len(reason) > MAX_REASON_CHARS:
+        raise ValidationError("reason", f"must say why, in 1 to {MAX_REASON_CHARS} characters")
+    return Adjustment(adjustment_id=_optional_id(d, "adjustment_id", "adj"), user_id=check_id(d["user_id"], "user_id"),
+                      delta=delta, reason=reason, created_at=_created_at(d, now))

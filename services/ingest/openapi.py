@@ -5,7 +5,7 @@ from functools import lru_cache
 from typing import Any
 
 from services.core.contracts import HELPER_ACTIONS, REACTION_KINDS, RELATION_KINDS
-from services.ingest.logic import MAX_ID_CHARS, MAX_TAG_CHARS, MAX_TAGS, MAX_TEXT_CHARS
+from services.ingest.logic import MAX_ADJUSTMENT, MAX_ID_CHARS, MAX_REASON_CHARS, MAX_TAG_CHARS, MAX_TAGS, MAX_TEXT_CHARS
 
 ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS, "pattern": r"^[A-Za-z0-9][A-Za-z0-9:_\-.@/]*$"}
 TS = {"type": "string", "format": "date-time", "description": "RFC 3339 with offset; normalised to UTC"}
@@ -15,7 +15,7 @@ def _problem_response(desc: str) -> dict[str, Any]:
     return {"description": desc, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 
-def _write(summary: str, schema: str, id_field: str) -> dict[str, Any]:
+def _write(summary: str, schema: str, id_field: str, scope: str = "write") -> dict[str, Any]:
     return {"post": {
         "summary": summary, "security": [{"bearer": []}],
         "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}],
@@ -27,7 +27,7 @@ def _write(summary: str, schema: str, id_field: str) -> dict[str, Any]:
             "200": {"description": "a repeat within the idempotency window; nothing new written",
                     "content": {"application/json": {"schema": {"type": "object", "properties": {
                         "status": {"type": "string", "enum": ["duplicate"]}, id_field: {"type": "string"}}}}}},
-            "400": _problem_response("body is not JSON"), "401": _problem_response("missing or wrong API key"), "403": _problem_response("the API key lacks the write scope"),
+            "400": _problem_response("body is not JSON"), "401": _problem_response("missing or wrong API key"), "403": _problem_response(f"the API key lacks the {scope} scope"),
             "413": _problem_response("body too large"), "422": _problem_response("a field is invalid (named in `field`)"),
             "429": _problem_response("rate limited; see Retry-After"), "503": _problem_response("event log unavailable; retry"),
         }}}
@@ -48,6 +48,10 @@ def openapi_document() -> dict[str, Any]:
     action_in = {"type": "object", "required": ["helper_id", "post_id", "action"], "properties": {
         "action_id": ID, "helper_id": ID, "post_id": ID, "action": {"type": "string", "enum": list(HELPER_ACTIONS)},
         "until": TS, "created_at": TS}}
+    adjustment_in = {"type": "object", "required": ["user_id", "delta", "reason"], "properties": {
+        "adjustment_id": ID, "user_id": ID,
+        "delta": {"type": "integer", "minimum": -MAX_ADJUSTMENT, "maximum": MAX_ADJUSTMENT, "not": {"const": 0}},
+        "reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON_CHARS}, "created_at": TS}}
     batch = _write("Write many posts (a JSON array, or NDJSON)", "PostBatch", "post_id")
     batch["post"]["requestBody"]["content"]["application/x-ndjson"] = {"schema": {"type": "string"}}
     batch["post"]["responses"]["202"] = {"description": "per-item results", "content": {"application/json": {"schema": {
@@ -67,11 +71,14 @@ def openapi_document() -> dict[str, Any]:
             "/v1/relations": _write("Write one relation", "RelationInput", "relation_id"),
             "/v1/helper-actions": _write("A helper declines, snoozes (until a time) or is done with an ask",
                                          "HelperActionInput", "action_id"),
+            "/v1/ledger/adjustments": _write("An operator corrects a user's points (journalled once, reason `adjustment`)",
+                                             "AdjustmentInput", "adjustment_id", scope="admin"),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 "PostInput": post_in, "ReactionInput": reaction_in, "RelationInput": relation_in, "HelperActionInput": action_in,
+                "AdjustmentInput": adjustment_in,
                 "PostBatch": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/PostInput"}},
                 "Problem": {"type": "object", "properties": {"type": {"type": "string"}, "title": {"type": "string"},
                             "status": {"type": "integer"}, "detail": {"type": "string"}, "field": {"type": "string"}}},

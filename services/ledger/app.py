@@ -36,9 +36,10 @@ from services.ledger.store import (FORMAT, StateStore, TakenCheckpoint, checkpoi
                                    unpack_offsets)
 from services.ledger.views import WINDOWS, Views, current_window, day_windows, epoch
 
-INPUTS = {"posts.classified.v1": "post", "reactions.v1": "reaction", "matches.v1": "match"}
+INPUTS = {"posts.classified.v1": "post", "reactions.v1": "reaction", "matches.v1": "match",
+          "ledger.adjustments.v1": "adjustment"}
 # Facts before the reactions that refer to them, within a batch and in recovery alike.
-INPUT_ORDER = {"posts.classified.v1": 0, "matches.v1": 1, "reactions.v1": 2}
+INPUT_ORDER = {"posts.classified.v1": 0, "matches.v1": 1, "reactions.v1": 2, "ledger.adjustments.v1": 3}
 GROUP_ID = "goalpost-ledger-journal"  # its offsets are committed inside the transactions
 TRANSACTIONAL_ID = "goalpost-ledger-0"
 JOURNAL = "ledger.entries.v1"

@@ -10,6 +10,7 @@ Events (one dict each, the record plus a ``type``)::
     {"type": "post", ...ClassifiedPost}   post_id, author_id, reply_to, created_at (rest ignored)
     {"type": "reaction", ...Reaction}     reaction_id, actor_id, post_id, kind, created_at
     {"type": "match", ...Match}           post_id, candidates [{helper_id, ...}], asked?, matched_at
+    {"type": "adjustment", ...Adjustment} adjustment_id, user_id, delta, created_at
 
 Rules (values in rules.toml; every rule below has a test in tests/unit/test_ledger_rules.py):
 
@@ -66,13 +67,13 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from services.core.contracts import LedgerEntry, utc_day
+from services.core.contracts import REACTION_KINDS, LedgerEntry, utc_day
 from services.ledger.store import StateStore
 
 RULES_PATH = Path(__file__).with_name("rules.toml")
 
-REACTION_KINDS = frozenset({"accept", "unaccept", "upvote", "downvote", "unvote", "thanks"})
-EVENT_TYPES = frozenset({"post", "reaction", "match"})
+EVENT_TYPES = frozenset({"post", "reaction", "match", "adjustment"})
+ADJUSTMENT_SEEN = "adjustment:"  # prefix of adjustment ids in LedgerState.seen
 ROUTED_UPVOTE = "upvote:routed_bonus"  # base reason of the routed bonus an upvote pays
 STATE_SCHEMA = 4  # 2: vote records are lists (VOTE_*), grants are tuples; 3: votes and thanks keyed by vote_key; 4: no given_totals
 # Fields of a vote record in LedgerState.votes
@@ -462,6 +463,14 @@ def _validate(event: Mapping[str, Any]) -> str:
     etype = event.get("type")
     if etype not in EVENT_TYPES:
         raise InvalidEvent("type", f"must be one of {sorted(EVENT_TYPES)}, got {etype!r}")
+    if etype == "adjustment":
+        _req_str(event, "adjustment_id")
+        _req_str(event, "user_id")
+        delta = event.get("delta")
+        if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0:
+            raise InvalidEvent("delta", "must be a non-zero whole number")
+        _naive_or_aware(event.get("created_at"), "created_at")
+        return etype
     if etype == "post":
         _req_str(event, "post_id")
         _req_str(event, "author_id")
@@ -759,6 +768,8 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
     if post is None:
         return _park(st, rules, post_id, ev, reparked)
     author, reply_to = post[0], post[1]
+    if kind == "flag":  # moderation (match withdraws flagged posts): earns and costs nothing
+        return "noop:flag"
 
     # ---- accept / unaccept
     if kind in ("accept", "unaccept"):
@@ -867,6 +878,16 @@ def _routed_upvote_bonus(st: LedgerState, rules: RuleTable, reply_id: str, autho
     return g
 
 
+def _apply_adjustment(st: LedgerState, ev: Mapping[str, Any], out: _Out) -> str:
+    """An operator's correction: one entry, reason `adjustment`, once per adjustment_id."""
+    seen_as = ADJUSTMENT_SEEN + ev["adjustment_id"]  # the reactions' seen set, in a namespace of its own
+    if seen_as in st.seen:
+        return "noop:duplicate"
+    st.seen.add(seen_as)
+    out.grant(sys.intern(ev["user_id"]), ev["delta"], "adjustment", ev["adjustment_id"], ev["created_at"])
+    return "applied:adjustment"
+
+
 def _undo_accept(st: LedgerState, rules: RuleTable, acc: Mapping[str, Any], out: _Out, rid: str,
                  created: str) -> None:
     out.reverse(acc["grants"], rid, created)
@@ -889,6 +910,8 @@ def apply_event(state: LedgerState, event: Mapping[str, Any], rules: RuleTable) 
     out = _Out(state, rules)
     if etype == "post":
         outcome = _apply_post(state, event, rules, out)
+    elif etype == "adjustment":
+        outcome = _apply_adjustment(state, event, out)
     elif etype == "match":
         outcome = _apply_match(state, event, rules, out)
     else:

@@ -50,6 +50,7 @@ FOLLOWED = Counter("goalpost_match_index_events_total", "Events applied to the e
 ASKS = Counter("goalpost_match_asks_total", "Helpers asked (one notification each), by wave", ["wave"])
 WAVES = Counter("goalpost_match_waves_total", "Waves of asks sent, by wave (replacements for declines not counted)",
                 ["wave"])
+WITHDRAWN = Counter("goalpost_match_withdrawn_total", "Posts withdrawn from routing by flags")
 DECLINES = Counter("goalpost_match_declines_total", "Asks declined (each passed on to the next candidate)")
 ANSWERED = Counter("goalpost_match_answered_total",
                    "Goals and requests in their waves that got a first reply, by whether the replier was asked",
@@ -81,6 +82,7 @@ class Effects:
     ended: list[tuple[str, str, float]] = field(default_factory=list)      # (post, replier, when): over for all
     declined: list[tuple[str, str]] = field(default_factory=list)          # (post, helper): pass it on
     done: list[str] = field(default_factory=list)                          # posts with no further wave
+    flagged: list[tuple[str, str]] = field(default_factory=list)           # (post, flagger)
 
 
 def apply_to_index(topic: str, value: bytes, effects: Effects) -> None:
@@ -99,6 +101,8 @@ def apply_to_index(topic: str, value: bytes, effects: Effects) -> None:
         replier, at = post.author_id, post.created_at
     elif topic == "reactions.v1":
         reaction = Reaction.from_dict(data)
+        if reaction.kind == "flag":
+            effects.flagged.append((reaction.post_id, reaction.actor_id))
         ended = index.observe_reaction(data)
         at = reaction.created_at
     elif topic == "relations.v1":
@@ -127,6 +131,13 @@ async def apply_effects(effects: Effects) -> None:
     """The followed events' effects on the Redis views. Every worker's follower sees every
     event, so each step is idempotent: the first worker to apply it does the work."""
     assert rt.redis is not None
+    if effects.flagged:  # withdrawn from routing: ended for everyone, as an answer would
+        withdrawn = await rt.script("flag", asks.FLAG_LUA)(
+            args=[dumps(effects.flagged), settings.flags_to_withdraw, asks.VIEW_TTL_S])
+        if withdrawn:
+            WITHDRAWN.inc(len(withdrawn))
+            await rt.script("end_posts", asks.END_POSTS_LUA)(args=[dumps([[p.decode(), ""] for p in withdrawn])])
+            await rt.redis.delete(*[asks.match_key(p.decode()) for p in withdrawn])
     if effects.ended:
         results = await rt.script("end_posts", asks.END_POSTS_LUA)(
             args=[dumps([[post_id, replier] for post_id, replier, _ in effects.ended])])
@@ -179,7 +190,7 @@ async def follow_topics(positions: dict[TopicPartition, int]) -> None:
                     except Exception as exc:  # a record that does not decode: skipped here
                         event("index skipped a record", topic=tp.topic, offset=msg.offset, error=str(exc)[:200])
                     positions[tp] = msg.offset + 1
-            if effects.closed or effects.ended or effects.declined:
+            if effects.closed or effects.ended or effects.declined or effects.flagged:
                 await apply_effects(effects)
             await asyncio.sleep(0)  # let the ranking agent and the web server run between batches
             if pending:
@@ -268,6 +279,7 @@ async def rank_posts(records: list) -> None:
     decoded = await rt.decode_or_dead_letter(records, ClassifiedPost)
     routed = {post.post_id: post for _, post in decoded if post.reply_to is None and post.intent in ROUTED_INTENTS}
     todo = await rt.not_done(list(routed), asks.match_key)  # a stored match marks its post as done
+    todo &= await rt.not_done(list(todo), asks.withdrawn_key)  # flagged before it was asked
     first = Step(1, policy.size, new_wave=True)
     waves = plan_waves([(post, first, set(), None) for post_id, post in routed.items() if post_id in todo], first=True)
     await send_and_store(waves)
@@ -315,6 +327,9 @@ def _records(sending: dict) -> list[Any]:
 async def post_matches(view, request, post_id: str) -> Any:
     assert rt.redis is not None
     raw = await rt.redis.get(asks.match_key(post_id))
+    if raw is None and await rt.redis.exists(asks.withdrawn_key(post_id)):
+        return problem(view, 410, "Gone", f"post {post_id} was withdrawn from routing: "
+                       f"{settings.flags_to_withdraw} users flagged it", field="post_id")
     if raw is None:
         return problem(view, 404, "Not Found", f"no match for post {post_id} (not a goal or request, "
                        "or not ranked yet)", field="post_id")

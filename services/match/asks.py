@@ -37,6 +37,14 @@ def wave_key(post_id: str) -> str:
     return f"match:wave:{post_id}"      # hash: post, created, wave, replace, next_at, sending, declined:<id>
 
 
+def withdrawn_key(post_id: str) -> str:
+    return f"match:withdrawn:{post_id}"  # string: flags withdrew the post from routing
+
+
+def flags_key(post_id: str) -> str:
+    return f"match:flags:{post_id}"      # set: the users who flagged the post
+
+
 def ask_detail(wave: int, score: float, reasons: list[str], asked_at: str) -> str:
     return dumps({"wave": wave, "score": score, "reasons": reasons, "asked_at": asked_at}).decode()
 
@@ -58,7 +66,7 @@ while i <= #ARGV do
   i = asks_at + 2 * n
   local state = 'match:wave:' .. id
   local left = 0
-  local go = first == '1'
+  local go = first == '1' and redis.call('EXISTS', 'match:withdrawn:' .. id) == 0
   if go then  -- a new post: one write of its whole state
     if next_at >= 0 then
       redis.call('HSET', state, 'post', post, 'created', created, 'replace', 0, 'wave', wave, 'next_at', next_at)
@@ -182,6 +190,25 @@ for _, w in ipairs(cjson.decode(ARGV[1])) do
   if redis.call('EXISTS', state) == 1 then redis.call('HSET', state, 'sending', w[2]) end
 end
 return 1
+"""
+
+
+# Flags. ARGV[1]: JSON [[post id, flagger]]; ARGV[2]: distinct flaggers that withdraw a post;
+# ARGV[3]: how long flags and the withdrawal are kept. Returns the posts withdrawn by these
+# flags (each once, whichever worker sees the deciding flag first).
+FLAG_LUA = """
+local out = {}
+local need = tonumber(ARGV[2])
+for _, f in ipairs(cjson.decode(ARGV[1])) do
+  local flags = 'match:flags:' .. f[1]
+  redis.call('SADD', flags, f[2])
+  redis.call('EXPIRE', flags, ARGV[3])
+  if redis.call('SCARD', flags) >= need
+     and redis.call('SET', 'match:withdrawn:' .. f[1], 1, 'NX', 'EX', ARGV[3]) then
+    table.insert(out, f[1])
+  end
+end
+return out
 """
 
 

@@ -323,6 +323,8 @@ class ExpertiseIndex:
         kind = reaction.get("kind")
         if actor:
             self.core.touch(actor, to_epoch(reaction.get("created_at")))
+        if kind == "flag":  # moderation, not merit: the service withdraws the post
+            return None
         reply = self._replies.get(post_id)
         target = reply[0] if reply else None
         if reply is None or target == actor:

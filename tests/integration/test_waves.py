@@ -131,3 +131,24 @@ def test_a_kill_9_of_match_between_two_waves_neither_loses_nor_repeats_the_next(
     assert waves == Counter(range(1, MAX_WAVES + 1)), f"waves sent: {waves}"
     ids = Counter(n["notification_id"] for n in notifications_of(post_id))
     assert len(ids) == SIZE * MAX_WAVES and set(ids.values()) == {1}
+
+
+def test_flags_by_enough_distinct_users_withdraw_a_post_from_routing(http, run_id):
+    need = SETTINGS.flags_to_withdraw
+    experts(http, run_id, "juggling", 2 * SIZE)
+    post_id = ask(http, run_id, "juggling", "ask")
+    first = first_wave(post_id)
+    wait_for(lambda: all(post_id in inbox(http, h) for h in first["asked"]), what="the asks in the inboxes")
+    flag = lambda i, user: http.post("ingest", "/v1/reactions", {"reaction_id": f"{run_id}:flag{i}", "actor_id": user,
+                                                                 "post_id": post_id, "kind": "flag"})
+    for i in range(need - 1):  # one short, and the same user again: still routed
+        assert flag(i, f"{run_id}:flagger{i}")[0] == 202
+    assert flag(need, f"{run_id}:flagger0")[0] == 202
+    time.sleep(2)
+    assert all(post_id in inbox(http, h) for h in first["asked"])
+    assert flag(need + 1, f"{run_id}:flagger{need}")[0] == 202
+    wait_for(lambda: not any(post_id in inbox(http, h) for h in first["asked"]), what="the asks to leave every inbox")
+    status, problem = http.get("match", f"/v1/posts/{post_id}/matches")
+    assert status == 410 and problem["field"] == "post_id"
+    time.sleep(AFTER_S * 2)
+    assert [w["wave"] for w in waves_of(post_id)] == [1], "a withdrawn post was asked again"

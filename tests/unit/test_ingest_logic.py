@@ -111,3 +111,15 @@ def test_helper_actions_are_validated_with_the_field_named():
         with pytest.raises(ValidationError) as exc:
             validate_helper_action(data, now)
         assert exc.value.field == field
+
+
+def test_adjustments_need_a_whole_non_zero_delta_and_a_reason():
+    from services.ingest.logic import ValidationError, validate_adjustment
+    ok = validate_adjustment({"user_id": "u1", "delta": -40, "reason": "vote ring"})
+    assert (ok.user_id, ok.delta, ok.reason) == ("u1", -40, "vote ring") and ok.adjustment_id
+    for bad, field in [({"delta": 0}, "delta"), ({"delta": "5"}, "delta"), ({"delta": 10**9}, "delta"),
+                       ({"delta": False}, "delta"), ({"reason": ""}, "reason"), ({"reason": "x" * 501}, "reason"),
+                       ({"user_id": "bad id"}, "user_id")]:
+        with pytest.raises(ValidationError) as exc:
+            validate_adjustment({"user_id": "u1", "delta": 5, "reason": "r", **bad})
+        assert exc.value.field == field

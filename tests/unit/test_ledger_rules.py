@@ -771,3 +771,29 @@ def test_withdrawing_every_vote_and_accept_returns_every_balance_to_zero(seed):
 
 def test_default_rules_file_is_beside_the_module():
     assert RULES_PATH == Path(__file__).resolve().parents[2] / "services" / "ledger" / "rules.toml"
+
+
+def test_a_flag_earns_and_costs_nothing():
+    st, out = run(thread() + [react("f1", "carol", "r1", "flag"), react("f2", "carol", "q1", "flag")])
+    assert out == [] and st.last_outcome == "noop:flag"
+
+
+def adjustment(aid, user, delta, t=T0):
+    return {"type": "adjustment", "adjustment_id": aid, "user_id": user, "delta": delta, "reason": "r",
+            "created_at": t}
+
+
+def test_an_adjustment_is_one_entry_once_either_way():
+    st, out = run([adjustment("a1", "alice", 30), adjustment("a1", "alice", 30), adjustment("a2", "alice", -50)])
+    assert summary(out) == [("alice", 30, "adjustment"), ("alice", -50, "adjustment")]
+    assert st.balances["alice"] == -20 and st.last_outcome == "applied:adjustment"
+    check_journal(st, out)
+    # an adjustment id is its own namespace: a reaction with the same id still counts
+    st, out = run(thread() + [react("a1", "carol", "r1", "upvote")], state=st)
+    assert ("alice", 10, "upvote") in summary(out)
+
+
+@pytest.mark.parametrize("bad", [{"delta": 0}, {"delta": 2.5}, {"delta": True}, {"user_id": ""}, {"adjustment_id": None}])
+def test_a_malformed_adjustment_is_refused_with_its_field(bad):
+    with pytest.raises(InvalidEvent):
+        apply_event(LedgerState(), {**adjustment("a1", "alice", 5), **bad}, RULES)
