@@ -51,6 +51,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("GOALPOST_MATCH_WAVE_SIZE", "3", "helpers asked in each wave"),
     Var("GOALPOST_MATCH_WAVE_AFTER_S", "600", "seconds without a reply after which the next wave is asked"),
     Var("GOALPOST_MATCH_MAX_WAVES", "3", "most waves of asks for one post"),
+    Var("GOALPOST_SERIAL_VOTES", "10", "upvotes by one user on another's posts within 24 h past which the ledger reverses them"),
     Var("GOALPOST_FLAGS_TO_WITHDRAW", "3", "distinct users whose flag withdraws a post from routing (its asks end)"),
     Var("GOALPOST_MATCH_HELPER_CAP", "20", "most open routed requests per helper"),
     Var("GOALPOST_MATCH_ASK_TTL_S", "604800", "an unanswered ask expires after this long: it leaves the inbox and stops counting against the helper's capacity"),

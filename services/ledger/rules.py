@@ -30,6 +30,8 @@ Rules (values in rules.toml; every rule below has a test in tests/unit/test_ledg
 * Self-dealing: votes and thanks on one's own post are no-ops; repeating a reaction (same vote, same
   accept, second thanks, unvote without a vote, unaccept of a reply not accepted) is a no-op; a
   reaction_id already processed is a no-op (exactly once even if ingest duplicated a message).
+* Serial voting: an actor's upvotes on one recipient's posts past ``serial_votes`` within
+  ``serial_window_s`` are granted and reversed at once (reason ``serial_vote_reversal``).
 * Daily cap: upvote + thanks points granted to a user per UTC day (of the reaction's created_at)
   are capped at ``daily_vote_points``; accepts exempt. A reward that hits the cap is cut down
   (reason suffix ``:capped``). A compensation reverses exactly what was granted and gives the
@@ -57,9 +59,12 @@ Malformed events raise :class:`InvalidEvent` (also for the DLQ) before the state
 
 from __future__ import annotations
 
+import bisect
 import copy
+import dataclasses
 import hashlib
 import marshal
+import os
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -73,6 +78,7 @@ from services.ledger.store import StateStore
 RULES_PATH = Path(__file__).with_name("rules.toml")
 
 EVENT_TYPES = frozenset({"post", "reaction", "match", "adjustment"})
+SERIAL_REVERSAL = "serial_vote_reversal"  # reason of the entries that reverse serial votes
 ADJUSTMENT_SEEN = "adjustment:"  # prefix of adjustment ids in LedgerState.seen
 ROUTED_UPVOTE = "upvote:routed_bonus"  # base reason of the routed bonus an upvote pays
 STATE_SCHEMA = 4  # 2: vote records are lists (VOTE_*), grants are tuples; 3: votes and thanks keyed by vote_key; 4: no given_totals
@@ -167,6 +173,10 @@ class RuleTable:
     ring_max_size: int = 3
     ring_rate_ratio: int = 5
     ring_damping_percent: int = 50
+    # serial voting: upvotes by one actor on one recipient's posts past this many within the
+    # window are reversed (GOALPOST_SERIAL_VOTES overrides the table)
+    serial_votes: int = 10
+    serial_window_s: int = 86400
     # audit / limits
     zero_entries: bool = True
     max_pending: int = 100_000
@@ -204,7 +214,7 @@ class RuleTable:
                 raise ValueError(f"rules: {where}.{key} must be true or false, got {v!r}")
             return v
 
-        extra_top = set(data) - {"version", "points", "cap", "routing", "rings", "audit", "limits"}
+        extra_top = set(data) - {"version", "points", "cap", "routing", "rings", "serial", "audit", "limits"}
         if extra_top:
             raise ValueError(f"rules: unknown top-level key(s): {sorted(extra_top)}")
         version = data.get("version")
@@ -236,6 +246,9 @@ class RuleTable:
         kw["ring_rate_ratio"] = integer(rings, "rate_ratio", d.ring_rate_ratio, "rings", 1)
         kw["ring_damping_percent"] = integer(rings, "damping_percent", d.ring_damping_percent,
                                              "rings", 0, 100)
+        serial = section("serial", {"votes", "window_hours"})
+        kw["serial_votes"] = integer(serial, "votes", d.serial_votes, "serial", 1)
+        kw["serial_window_s"] = 3600 * integer(serial, "window_hours", d.serial_window_s // 3600, "serial", 1, 24 * 30)
         audit = section("audit", {"zero_entries"})
         kw["zero_entries"] = boolean(audit, "zero_entries", d.zero_entries, "audit")
         limits = section("limits", {"max_pending"})
@@ -247,7 +260,13 @@ def load_rules(path: str | Path | None = None) -> RuleTable:
     """Load and validate a rule table; default: rules.toml beside this module."""
     p = Path(path) if path is not None else RULES_PATH
     with p.open("rb") as f:
-        return RuleTable.from_mapping(tomllib.load(f))
+        table = RuleTable.from_mapping(tomllib.load(f))
+    votes = os.environ.get("GOALPOST_SERIAL_VOTES", "").strip()
+    if votes:  # the operator's setting (README) over the table's default
+        if not votes.isdigit() or int(votes) < 1:
+            raise ValueError(f"GOALPOST_SERIAL_VOTES must be a whole number >= 1, got {votes!r}")
+        table = dataclasses.replace(table, serial_votes=int(votes))
+    return table
 
 
 # ------------------------------------------------------------------------------------ the state
@@ -277,6 +296,9 @@ class LedgerState:
         # UTC day -> user -> vote-earned points granted that day
         self.cap_used: dict[str, dict[str, int]] = {}
         self.cap_max_day: str = ""
+        # "actor\x1frecipient" -> epoch seconds of the actor's upvotes on the recipient's posts
+        # within the serial-voting window (pruned on each vote)
+        self.serial: dict[str, list[float]] = store.map("serial", mutable=False) if store else {}  # type: ignore[assignment]
         # giver -> receiver -> standing positive reactions (a giver's total is their sum, needed
         # only when a ring is checked: not kept apart, which cost a lookup on every reaction)
         self.pair_counts: dict[str, dict[str, int]] = store.map("pair_counts") if store else {}  # type: ignore[assignment]
@@ -314,6 +336,7 @@ class LedgerState:
             "cap_used": self.cap_used,
             "cap_max_day": self.cap_max_day,
             "pair_counts": dict(self.pair_counts.items()),
+            "serial": dict(self.serial.items()),
             "damped": {g: sorted(r) for g, r in self.damped.items()},
             "flagged_rings": self.flagged_rings,
             "balances": self.balances,
@@ -337,6 +360,7 @@ class LedgerState:
         s.cap_used = d["cap_used"]
         s.cap_max_day = d["cap_max_day"]
         s.pair_counts = d["pair_counts"]
+        s.serial = d.get("serial", {})
         s.damped = {g: set(r) for g, r in d["damped"].items()}
         s.flagged_rings = d["flagged_rings"]
         s.balances = d["balances"]
@@ -550,6 +574,12 @@ class _Out:
             return None
         self.emit(user, amount, base, reason, source, created)
         return (user, amount, base, sys.intern(reason))  # a tuple, and one copy of each reason: kept per vote
+
+    def reverse_as(self, grants: list[tuple[Any, ...]], reason: str, source: str, created: str) -> None:
+        """Reverses grants under one reason of their own (serial_vote_reversal)."""
+        for user, delta, _, _ in grants:
+            if delta:
+                self.emit(user, -delta, reason, reason, source, created)
 
     def reverse(self, grants: list[tuple[Any, ...]], source: str, created: str) -> None:
         for user, delta, base, reason in grants:
@@ -851,6 +881,14 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
         bonus = _routed_upvote_bonus(st, rules, post_id, author, rid, created, out, _is_damped(st, actor, author))
         if bonus:
             rec[VOTE_GRANTS].append(bonus)
+        if _serial_vote(st, rules, actor, author, created):  # reversed at once: an unvote then undoes nothing
+            out.reverse_as(rec[VOTE_GRANTS], SERIAL_REVERSAL, rid, created)
+            _cap_give_back(st, author, day, rec[VOTE_CAP_COUNTED])
+            if bonus:
+                st.routed_paid.discard(post_id)
+            rec[VOTE_CAP_COUNTED], rec[VOTE_GRANTS] = 0, []
+            st.votes[key] = rec
+            return "applied:serial_vote_reversed"
     else:
         for g in (out.grant(author, rules.downvote_author, "downvote", rid, created),
                   out.grant(actor, rules.downvote_voter, "downvote:voter", rid, created)):
@@ -858,6 +896,17 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
                 rec[VOTE_GRANTS].append(g)
     st.votes[key] = rec  # not changed in place after this (the store relies on it)
     return "applied"
+
+
+def _serial_vote(st: LedgerState, rules: RuleTable, actor: str, recipient: str, created: str) -> bool:
+    """Counts this upvote by actor on recipient's posts; True when it is past rules.serial_votes
+    within the window (by the votes' created_at, so a replay decides the same)."""
+    key = f"{actor}\x1f{recipient}"
+    t = _parse_time(created, "created_at").timestamp()
+    times = [x for x in st.serial.get(key, ()) if x > t - rules.serial_window_s]
+    bisect.insort(times, t)
+    st.serial[key] = times
+    return len([x for x in times if x <= t]) > rules.serial_votes
 
 
 def _routed_upvote_bonus(st: LedgerState, rules: RuleTable, reply_id: str, author: str, rid: str, created: str,

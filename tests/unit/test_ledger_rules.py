@@ -797,3 +797,30 @@ def test_an_adjustment_is_one_entry_once_either_way():
 def test_a_malformed_adjustment_is_refused_with_its_field(bad):
     with pytest.raises(InvalidEvent):
         apply_event(LedgerState(), {**adjustment("a1", "alice", 5), **bad}, RULES)
+
+
+def test_serial_upvotes_past_the_limit_within_a_day_are_reversed():
+    r = rules(serial_votes=3)
+    posts = [post("q0", "asker")] + [post(f"r{i}", "alice", "q0") for i in range(6)]
+    votes = [react(f"v{i}", "mallory", f"r{i}", "upvote", f"2026-11-02T10:0{i}:00Z") for i in range(5)]
+    st, out = run(posts + votes, r)
+    reversals = [e for e in out if e.reason == "serial_vote_reversal"]
+    assert [(e.user_id, e.delta, e.source_event_id) for e in reversals] == [("alice", -10, "v3"), ("alice", -10, "v4")]
+    assert st.balances["alice"] == 30  # three votes stand
+    check_journal(st, out)
+    # unvoting a reversed vote takes nothing more; a vote a day later counts afresh
+    st, out = run([react("u4", "mallory", "r4", "unvote"), react("v5", "mallory", "r5", "upvote", "2026-11-03T10:30:00Z")],
+                  r, state=st)
+    assert summary(out) == [("alice", 10, "upvote")] and st.balances["alice"] == 40
+    # another voter, or another recipient, is counted apart
+    st, out = run([react("w1", "bob", "r0", "upvote"), react("w2", "mallory", "q0", "upvote")], r, state=st)
+    assert all(e.reason != "serial_vote_reversal" for e in out)
+
+
+def test_the_serial_vote_limit_is_a_setting(monkeypatch):
+    from services.ledger.rules import load_rules
+    monkeypatch.setenv("GOALPOST_SERIAL_VOTES", "4")
+    assert load_rules().serial_votes == 4
+    monkeypatch.setenv("GOALPOST_SERIAL_VOTES", "0")
+    with pytest.raises(ValueError):
+        load_rules()
