@@ -1,6 +1,6 @@
-"""Ledger adjustments on the real stack: POST /v1/ledger/adjustments needs the admin scope,
-names the bad field, and the ledger journals each adjustment exactly once (a repeat over HTTP
-and the same record written twice to the topic alike)."""
+"""Moderation in the ledger, on the real stack: POST /v1/ledger/adjustments needs the admin
+scope, names the bad field, and the ledger journals each adjustment exactly once (a repeat over
+HTTP and the same record written twice to the topic alike); serial upvotes are reversed."""
 from services.core.contracts import Adjustment
 from tests.integration.conftest import produce_raw, wait_for
 from tests.integration.test_access import bearer, key_with
@@ -43,3 +43,21 @@ def test_an_adjustment_is_journalled_once_however_often_it_arrives(http, run_id)
     mine = entries(http, user)
     assert sorted((e["delta"], e["reason"], e["source_event_id"]) for e in mine) == [
         (-5, "adjustment", f"{run_id}:adj2"), (25, "adjustment", f"{run_id}:adj1")]
+
+
+def test_serial_upvotes_from_one_user_to_another_are_reversed_past_the_limit(http, run_id):
+    from services.ledger.rules import load_rules
+    limit = load_rules().serial_votes
+    fan, star = f"{run_id}:fan", f"{run_id}:star"
+    assert http.post("ingest", "/v1/posts", {"post_id": f"{run_id}:q", "author_id": f"{run_id}:asker",
+                                             "text": "Which tent for a windy ridge?"})[0] == 202
+    for i in range(limit + 2):
+        assert http.post("ingest", "/v1/posts", {"post_id": f"{run_id}:a{i}", "author_id": star, "reply_to": f"{run_id}:q",
+                                                 "text": f"A geodesic tent, guyed out on every side ({i})."})[0] == 202
+    for i in range(limit + 2):
+        assert http.post("ingest", "/v1/reactions", {"reaction_id": f"{run_id}:v{i}", "actor_id": fan,
+                                                     "post_id": f"{run_id}:a{i}", "kind": "upvote"})[0] == 202
+    per_vote = load_rules().upvote_reply
+    wait_for(lambda: sum(e["reason"] == "serial_vote_reversal" for e in entries(http, star)) == 2, timeout=60,
+             what="two serial votes reversed")
+    assert balance(http, star) == limit * per_vote
