@@ -47,6 +47,7 @@ TOPICS: dict[str, TopicSpec] = {t.name: t for t in (
     TopicSpec("ledger.adjustments.v1", "user_id", "Adjustment", doc="operators' corrections of points, journalled by the ledger"),
     TopicSpec("ledger.entries.v1", "user_id", "LedgerEntry", doc="the social currency journal"),
     TopicSpec("ledger.balances.v1", "user_id", "Balance", compacted=True, doc="latest balance per user"),
+    TopicSpec("erasures.v1", "user_id", "Erasure", compacted=True, doc="users erased on request (their texts' keys destroyed)"),
     TopicSpec("dlq.v1", "service", "DeadLetter", doc="messages a service could not process, with the reason"),
 )}
 
@@ -323,6 +324,16 @@ class Adjustment(Record):
 
 
 @dataclass
+class Erasure(Record):
+    """A user erased on request (ingest's POST /v1/users/{user_id}/erase, admin scope). Their
+    texts' key is destroyed; every service forgets them and never brings them back."""
+    topic: ClassVar[str] = "erasures.v1"
+    erasure_id: str
+    user_id: str
+    requested_at: str
+
+
+@dataclass
 class LedgerEntry(Record):
     topic: ClassVar[str] = "ledger.entries.v1"
     entry_id: str
@@ -379,8 +390,8 @@ class DeadLetter(Record):
 
 
 RECORDS: dict[str, type[Record]] = {c.__name__: c for c in (
-    Post, Reaction, Relation, HelperAction, ClassifiedPost, Candidate, Match, Notification, Adjustment, LedgerEntry,
-    Balance, DeadLetter)}
+    Post, Reaction, Relation, HelperAction, ClassifiedPost, Candidate, Match, Notification, Adjustment, Erasure,
+    LedgerEntry, Balance, DeadLetter)}
 
 
 def record_for_topic(topic: str) -> type[Record]:

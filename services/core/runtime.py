@@ -36,6 +36,7 @@ from services.core import metrics
 from services.core.auth import ApiKey, Refusal, authorise, load_keys
 from services.core.contracts import ContractError, DeadLetter, Record, dumps
 from services.core.kafka_io import GroupLag, send_many
+from services.core.privacy import KEYS_FOR_LUA, KeyRing, is_sealed, unseal
 from services.core.settings import STATE_NOT_RECOVERED, Settings, env
 from services.core.workers import METRICS_DIR_ENV, WORKER_ENV, worker_index
 
@@ -169,6 +170,7 @@ class Runtime:
         self.state_recovered = asyncio.Event()
         self._lag_topics: dict[str, list[str]] = {}  # consumer group -> topics its lag poller covers
         self._scripts: dict[str, Any] = {}  # name -> registered Lua script
+        self._keyring: Optional[KeyRing] = None
         self._handlers: dict[str, Callable[[list[ConsumerRecord]], Awaitable[None]]] = {}  # topic -> handler
         self.app.add_dependency(Resources(self))
         self._add_common_routes()
@@ -239,6 +241,25 @@ class Runtime:
             return
         assert self.redis is not None
         await self.script("mark", _MARK_LUA)(keys=[key(i) for i in ids], args=[self.DONE_TTL_S])
+
+    @property
+    def keyring(self) -> KeyRing:
+        """The users' text keys (services/core/privacy.py), once Redis is up."""
+        if self._keyring is None:
+            self._keyring = KeyRing(self.redis, self.script("keys_for", KEYS_FOR_LUA))
+        return self._keyring
+
+    async def open_texts(self, posts: list[Any]) -> list[Any]:
+        """Posts (with author_id and a sealed text) with their texts opened, in place; those whose
+        author was erased are left out."""
+        keys = await self.keyring.keys_for([p.author_id for p in posts if is_sealed(p.text)])
+        out = []
+        for post in posts:
+            text = unseal(keys.get(post.author_id), post.text, post.author_id)
+            if text is not None:
+                post.text = text
+                out.append(post)
+        return out
 
     def script(self, name: str, lua: str) -> Any:
         """A Lua script registered once per Redis client (redis-py reloads it after a Redis restart)."""

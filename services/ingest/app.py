@@ -8,11 +8,12 @@ from typing import Any, Callable, Optional
 
 import orjson
 
-from services.core.contracts import Post, Reaction, Record, Relation
+from services.core.contracts import Erasure, Post, Reaction, Record, Relation, utc_now
+from services.core.privacy import ERASE_LUA, ERASED_LUA, erased_token, seal
 from services.core.runtime import API_KEY, Runtime, event, json_response, problem
 from services.ingest import metrics as m
 from services.ingest.guards import PENDING, PENDING_TTL_S, Admission, Guards
-from services.ingest.logic import (ValidationError, validate_adjustment, validate_helper_action, validate_post, validate_reaction,
+from services.ingest.logic import (ValidationError, check_id, new_id, validate_adjustment, validate_helper_action, validate_post, validate_reaction,
                                    validate_relation)
 from services.ingest.openapi import openapi_document
 
@@ -53,6 +54,51 @@ REACTIONS = Kind("reaction", "reaction_id", validate_reaction, "actor_id")
 RELATIONS = Kind("relation", "relation_id", validate_relation, "actor_id")
 HELPER_ACTIONS = Kind("helper_action", "action_id", validate_helper_action, "helper_id")
 ADJUSTMENTS = Kind("adjustment", "adjustment_id", validate_adjustment, "user_id", by_field="requested_by")
+
+
+ERASED_AUTHOR = "was erased: its id takes no more posts"
+
+
+async def _seal(posts: list[Post]) -> list[bool]:
+    """Seals each post's text with its author's key (made on first use), in place. False for a
+    post whose author was erased: it is refused, never written."""
+    keys = await rt.keyring.keys_for([p.author_id for p in posts], create=True)
+    ok = []
+    for post in posts:
+        key = keys.get(post.author_id)
+        if key is not None:
+            post.text = seal(key, post.text, post.author_id)
+        ok.append(key is not None)
+    return ok
+
+
+async def _erased(users: list[str]) -> set[str]:
+    """The users among `users` who were erased."""
+    if not users:
+        return set()
+    flags = await rt.script("erased", ERASED_LUA)(args=[erased_token(u) for u in users])
+    return {u for u, flag in zip(users, flags) if flag}
+
+
+async def erase_user(view, request, user_id: str) -> Any:
+    """Erases a user: their texts' key is destroyed at once (every copy of their posts on every
+    topic is unreadable from then on), and an Erasure on erasures.v1 tells every service to
+    forget them. Idempotent: erasing again sends another Erasure and changes nothing else."""
+    try:
+        user_id = check_id(user_id, "user_id")
+    except ValidationError as exc:
+        return problem(view, 422, "Unprocessable Content", exc.detail, field=exc.field)
+    await rt.script("erase", ERASE_LUA)(args=[user_id, erased_token(user_id)])
+    rt.keyring.forget(user_id)
+    erasure = Erasure(erasure_id=new_id("era"), user_id=user_id, requested_at=utc_now())
+    try:
+        await _send([erasure])
+    except Exception as exc:  # the key is gone already; the services learn of it on a retry
+        event("produce failed", kind="erasure", error=repr(exc))
+        return problem(view, 503, "Service Unavailable", "the key is destroyed but the event log is "
+                       "unavailable; retry to tell the services", headers={"Retry-After": "1"})
+    m.ACCEPTED.labels("erasure").inc()
+    return json_response(view, {"status": "accepted", "erasure_id": erasure.erasure_id, "user_id": user_id}, 202)
 
 
 async def _send(records: list[Record]) -> None:
@@ -102,6 +148,14 @@ async def write_one(kind: Kind, view, request) -> Any:
     except ValidationError as exc:
         m.REJECTED.labels(kind.name, exc.field).inc()
         return problem(view, 422, "Unprocessable Content", exc.detail, field=exc.field)
+    if isinstance(record, Post) and not (await _seal([record]))[0]:
+        m.REJECTED.labels(kind.name, "author_id").inc()
+        return problem(view, 422, "Unprocessable Content", f"author_id {record.author_id} {ERASED_AUTHOR}",
+                       field="author_id")
+    if not isinstance(record, Post) and await _erased([getattr(record, kind.author_field)]):
+        m.REJECTED.labels(kind.name, kind.author_field).inc()
+        return problem(view, 422, "Unprocessable Content", f"{kind.author_field} {getattr(record, kind.author_field)} "
+                       "was erased", field=kind.author_field)
     if kind.by_field:
         setattr(record, kind.by_field, key_name)
     record_id = getattr(record, kind.id_field)
@@ -174,6 +228,12 @@ async def write_batch(view, request) -> Any:
             results[i] = {"index": i, "status": "rejected", "field": exc.field, "error": exc.detail}
             continue
         fresh.append((i, post, _idempotency_key(POSTS, data, post, None)))
+    sealed = await _seal([p for _, p, _ in fresh])
+    for (i, post, _), ok in zip(fresh, sealed):
+        if not ok:
+            m.REJECTED.labels("post", "author_id").inc()
+            results[i] = {"index": i, "status": "rejected", "field": "author_id", "error": ERASED_AUTHOR}
+    fresh = [item for item, ok in zip(fresh, sealed) if ok]
     claims = [(idem, p.post_id) for _, p, idem in fresh if idem is not None]
     previous = iter(await _guards().claim("post", claims))
     to_send: list[tuple[int, Post]] = []
@@ -219,6 +279,7 @@ rt.route("/v1/posts/batch", write_batch, methods=("POST",), scope="write")
 rt.route("/v1/reactions", lambda v, r: write_one(REACTIONS, v, r), methods=("POST",), scope="write")
 rt.route("/v1/relations", lambda v, r: write_one(RELATIONS, v, r), methods=("POST",), scope="write")
 rt.route("/v1/helper-actions", lambda v, r: write_one(HELPER_ACTIONS, v, r), methods=("POST",), scope="write")
+rt.route("/v1/users/{user_id:.+}/erase", erase_user, methods=("POST",), scope="admin")
 rt.route("/v1/ledger/adjustments", lambda v, r: write_one(ADJUSTMENTS, v, r), methods=("POST",), scope="admin")
 rt.serve_openapi(openapi_document())
 
@@ -239,6 +300,13 @@ async def _ingest_raw(records: list, validate: Callable[[Any], Record], kind: Ki
             await rt.dead_letter(msg.topic, msg.partition, msg.offset, str(exc), msg.value or b"")
             continue
         valid.append((msg, record, _idempotency_key(kind, data, record, None)))
+    posts = [(i, r) for i, (_, r, _) in enumerate(valid) if isinstance(r, Post)]
+    if posts:
+        refused = {i for (i, _), ok in zip(posts, await _seal([r for _, r in posts])) if not ok}
+        for i in sorted(refused):
+            msg = valid[i][0]
+            await rt.dead_letter(msg.topic, msg.partition, msg.offset, f"author_id: {ERASED_AUTHOR}", msg.value or b"")
+        valid = [v for i, v in enumerate(valid) if i not in refused]
     claims = [(idem, getattr(r, kind.id_field)) for _, r, idem in valid if idem is not None]
     for _ in range(PENDING_TTL_S + 5):
         previous = await _guards().claim(kind.name, claims)

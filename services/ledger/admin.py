@@ -17,10 +17,20 @@ from services.ledger.views import Views, compare_balances, epoch, views_from_ent
 RECENT_ENTRIES = 100
 
 
+async def _erased() -> set[str]:
+    """The users erased on request (erasures.v1): the views leave them out."""
+    out: set[str] = set()
+    async for batch in read_until(env("GOALPOST_KAFKA_BOOTSTRAP"), ["erasures.v1"]):
+        out.update(orjson.loads(m.value)["user_id"] for m in batch if m.value)
+    return out
+
+
 async def _journal() -> tuple[Views, list[dict]]:
+    """The views the journal gives, and its entries, both without the erased users."""
+    erased = await _erased()
     entries: list[dict] = []
     async for batch in read_until(env("GOALPOST_KAFKA_BOOTSTRAP"), ["ledger.entries.v1"]):
-        entries.extend(orjson.loads(m.value) for m in batch)
+        entries.extend(e for e in (orjson.loads(m.value) for m in batch) if e["user_id"] not in erased)
     return views_from_entries(entries), entries
 
 
@@ -28,6 +38,9 @@ async def _balances_topic() -> dict[str, int]:
     latest: dict[str, int] = {}
     async for batch in read_until(env("GOALPOST_KAFKA_BOOTSTRAP"), ["ledger.balances.v1"]):
         for m in sorted(batch, key=lambda m: (m.partition, m.offset)):
+            if m.value is None:  # a tombstone: the user was erased
+                latest.pop(m.key.decode(), None)
+                continue
             rec = orjson.loads(m.value)
             latest[rec["user_id"]] = int(rec["balance"])
     return latest

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Optional
 
 import orjson
@@ -37,9 +37,10 @@ from services.ledger.store import (FORMAT, StateStore, TakenCheckpoint, checkpoi
 from services.ledger.views import WINDOWS, Views, current_window, day_windows, epoch
 
 INPUTS = {"posts.classified.v1": "post", "reactions.v1": "reaction", "matches.v1": "match",
-          "ledger.adjustments.v1": "adjustment"}
+          "ledger.adjustments.v1": "adjustment", "erasures.v1": "erasure"}
 # Facts before the reactions that refer to them, within a batch and in recovery alike.
-INPUT_ORDER = {"posts.classified.v1": 0, "matches.v1": 1, "reactions.v1": 2, "ledger.adjustments.v1": 3}
+INPUT_ORDER = {"posts.classified.v1": 0, "matches.v1": 1, "reactions.v1": 2, "ledger.adjustments.v1": 3,
+               "erasures.v1": 4}
 GROUP_ID = "goalpost-ledger-journal"  # its offsets are committed inside the transactions
 TRANSACTIONAL_ID = "goalpost-ledger-0"
 JOURNAL = "ledger.entries.v1"
@@ -139,9 +140,10 @@ class PreparedBatch:
     reasons: dict[str, int]  # entries by reason, and the points minted and burned, for the metrics
     minted: int
     burned: int
-    out: list[tuple[str, bytes, bytes]]  # (topic, key, value): entries, balances, dead letters
+    out: list[tuple[str, bytes, Optional[bytes]]]  # (topic, key, value): entries, balances (None: a tombstone), dead letters
     offsets: dict[TopicPartition, int]  # next input offset per partition
     views: dict[str, Any]  # the Redis views' new values after this batch (see views_update)
+    erased: list[str] = field(default_factory=list)  # users erased by this batch: out of every view
 
 
 class LedgerWorker:
@@ -224,6 +226,9 @@ class LedgerWorker:
             keys = {u: _key("entries", u) for u in recent}
             await self.write_views(_view_update(recent=[[keys[u], m] for u, m in recent.items()],
                                                 trim=list(keys.values())))
+        for user in self.state.erased:  # their old entries were counted again by the replay
+            self.views.forget(user)
+        await erase_views(sorted(self.state.erased))
         await self.checkpoint(journal_end)
         for chunk in self.all_views():
             await self.write_views(chunk)
@@ -406,6 +411,13 @@ class LedgerWorker:
                 minted += delta
             else:
                 burned -= delta
+        erased = [ev["user_id"] for _, ev in events if ev.get("type") == "erasure"]
+        for user in erased:  # out of the views; a tombstone takes their balance off the compacted topic
+            views.forget(user)
+            changed.pop(user, None)
+            recent.pop(user, None)
+            for users_of_day in by_day.values():
+                users_of_day.discard(user)
         balances = [Balance(user_id=u, balance=views.balances[u], updated_at=e.created_at,
                             last_entry_id=e.entry_id) for u, e in changed.items()]
         self.applied.update(offsets)
@@ -413,8 +425,9 @@ class LedgerWorker:
         CACHED.set(sum(m.cached for m in self.store.maps.values()) if self.store else 0)
         out = [(e.topic, e.key(), payload) for e, payload in encoded]
         out += [(rec.topic, rec.key(), rec.to_json()) for rec in (*balances, *dead)]
+        out += [("ledger.balances.v1", user.encode(), None) for user in erased]
         return PreparedBatch(started, len(msgs), encoded, dead, reasons, minted, burned, out, offsets,
-                             self.views_update(changed, by_day, recent))
+                             self.views_update(changed, by_day, recent), erased)
 
     async def commit(self, producer: AIOKafkaProducer, batch: "PreparedBatch") -> None:
         async with producer.transaction():
@@ -432,6 +445,9 @@ class LedgerWorker:
         APPLY_SECONDS.observe(time.perf_counter() - batch.started)
         await self.views_written()
         self.views_in_flight = asyncio.create_task(self.write_views(batch.views))
+        if batch.erased:
+            await self.views_written()
+            await erase_views(batch.erased)
 
     async def committed(self) -> None:
         """Waits for the transaction in flight; raises if it failed."""
@@ -527,6 +543,20 @@ end
 return 1
 """
 VIEW_CHUNK = 20_000  # members per script call, so one call never blocks Redis for long (recovery)
+
+
+async def erase_views(users: list[str]) -> None:
+    """Erased users leave every ledger view: balance, leaderboards (all windows), recent entries."""
+    if not users:
+        return
+    assert rt.redis is not None
+    windows = [k async for k in rt.redis.scan_iter(match="ledger:lb:*", count=1000)]
+    async with rt.redis.pipeline(transaction=False) as pipe:
+        pipe.hdel(_key("balance"), *users)
+        for key in windows:
+            pipe.zrem(key, *users)
+        pipe.delete(*[_key("entries", u) for u in users])
+        await pipe.execute()
 
 
 def _recent_member(created_at: str, entry_json: bytes) -> tuple[float, str]:

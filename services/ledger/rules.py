@@ -11,6 +11,7 @@ Events (one dict each, the record plus a ``type``)::
     {"type": "reaction", ...Reaction}     reaction_id, actor_id, post_id, kind, created_at
     {"type": "match", ...Match}           post_id, candidates [{helper_id, ...}], asked?, matched_at
     {"type": "adjustment", ...Adjustment} adjustment_id, user_id, delta, created_at
+    {"type": "erasure", ...Erasure}       user_id: no entry is written for the user from then on
 
 Rules (values in rules.toml; every rule below has a test in tests/unit/test_ledger_rules.py):
 
@@ -18,8 +19,6 @@ Rules (values in rules.toml; every rule below has a test in tests/unit/test_ledg
 * accept (on a reply, by the author of the thread's root post; anyone else: no-op):
   ``accept_author`` to the reply's author, ``accept_accepter`` to the accepter, and
   ``routed_helper_bonus`` to the reply's author when a match for the root post asked them.
-  An upvote of such an answer pays the same bonus (``upvote:routed_bonus``) when its accept has
-  not: once an answer, reversed with that upvote (a later upvote may then pay it).
   One accepted reply per root post: accepting another reply first compensates the old accept.
   Accepting one's own reply moves the accept but grants nothing.
 * unaccept (of the accepted reply, by the root's author): compensates everything the accept granted.
@@ -77,10 +76,9 @@ from services.ledger.store import StateStore
 
 RULES_PATH = Path(__file__).with_name("rules.toml")
 
-EVENT_TYPES = frozenset({"post", "reaction", "match", "adjustment"})
+EVENT_TYPES = frozenset({"post", "reaction", "match", "adjustment", "erasure"})
 SERIAL_REVERSAL = "serial_vote_reversal"  # reason of the entries that reverse serial votes
 ADJUSTMENT_SEEN = "adjustment:"  # prefix of adjustment ids in LedgerState.seen
-ROUTED_UPVOTE = "upvote:routed_bonus"  # base reason of the routed bonus an upvote pays
 STATE_SCHEMA = 4  # 2: vote records are lists (VOTE_*), grants are tuples; 3: votes and thanks keyed by vote_key; 4: no given_totals
 # Fields of a vote record in LedgerState.votes
 VOTE_KIND, VOTE_DAY, VOTE_CAP_COUNTED, VOTE_GRANTS = range(4)
@@ -291,8 +289,6 @@ class LedgerState:
         self.votes: dict[str, list[Any]] = store.map("votes", mutable=False) if store else {}  # type: ignore[assignment]
         # vote_key(post_id, actor_id) of every thanks
         self.thanked: set[str] = store.set("thanked") if store else set()  # type: ignore[assignment]
-        # replies whose routed bonus a standing upvote paid (the bonus is paid once an answer)
-        self.routed_paid: set[str] = store.set("routed_paid") if store else set()  # type: ignore[assignment]
         # UTC day -> user -> vote-earned points granted that day
         self.cap_used: dict[str, dict[str, int]] = {}
         self.cap_max_day: str = ""
@@ -311,6 +307,8 @@ class LedgerState:
         self.balances: dict[str, int] | None = {} if store is None else None
         # missing post_id -> reactions waiting for it (in arrival order)
         self.pending: dict[str, list[dict[str, Any]]] = {}
+        # users erased on request: no entry is written for them any more
+        self.erased: set[str] = set()  # (few: kept with the small parts of a checkpoint)
         # reaction_ids already processed (or parked)
         self.seen: set[str] = store.set("seen") if store else set()  # type: ignore[assignment]
         # outcome -> count (applied, parked, noop:self, noop:repeat, noop:duplicate, ...)
@@ -332,7 +330,6 @@ class LedgerState:
             "accepted": dict(self.accepted.items()),
             "votes": dict(self.votes.items()),
             "thanked": sorted(self.thanked),
-            "routed_paid": sorted(self.routed_paid),
             "cap_used": self.cap_used,
             "cap_max_day": self.cap_max_day,
             "pair_counts": dict(self.pair_counts.items()),
@@ -342,6 +339,7 @@ class LedgerState:
             "balances": self.balances,
             "pending": self.pending,
             "seen": sorted(self.seen),
+            "erased": sorted(self.erased),
             "counters": self.counters,
         }
 
@@ -356,7 +354,6 @@ class LedgerState:
         s.accepted = d["accepted"]
         s.votes = d["votes"]
         s.thanked = set(d["thanked"])
-        s.routed_paid = set(d.get("routed_paid", ()))
         s.cap_used = d["cap_used"]
         s.cap_max_day = d["cap_max_day"]
         s.pair_counts = d["pair_counts"]
@@ -367,6 +364,7 @@ class LedgerState:
         s.pending = d["pending"]
         s._pending_n = sum(len(v) for v in s.pending.values())
         s.seen = set(d["seen"])
+        s.erased = set(d.get("erased", ()))
         s.counters = d["counters"]
         return s
 
@@ -376,7 +374,8 @@ class LedgerState:
         """The state that is not in the store's maps (it grows with users and days, not with
         every event), for a checkpoint. Balances are left out: the journal is their truth."""
         return marshal.dumps((STATE_SCHEMA, self.cap_used, self.cap_max_day, self.damped,
-                              self.flagged_rings, self.pending, self.counters, self._heavy, self._heavy_min))
+                              self.flagged_rings, self.pending, self.counters, self._heavy, self._heavy_min,
+                              self.erased))
 
     @classmethod
     def restore(cls, store: StateStore, small: bytes) -> "LedgerState":
@@ -386,7 +385,8 @@ class LedgerState:
             raise ValueError(f"ledger state schema {parts[0]!r} != {STATE_SCHEMA}")
         s = cls(store)
         (_, s.cap_used, s.cap_max_day, s.damped, s.flagged_rings, s.pending,
-         s.counters, s._heavy, s._heavy_min) = parts
+         s.counters, s._heavy, s._heavy_min) = parts[:9]
+        s.erased = set(parts[9]) if len(parts) > 9 else set()
         s._pending_n = sum(len(v) for v in s.pending.values())
         return s
 
@@ -420,7 +420,6 @@ class LedgerState:
         self.seen.prefetch(reactions)  # type: ignore[attr-defined]
         self.votes.prefetch(votes)  # type: ignore[attr-defined]
         self.thanked.prefetch(thanks)  # type: ignore[attr-defined]
-        self.routed_paid.prefetch(posts)  # type: ignore[attr-defined]
         self.pair_counts.prefetch(actors)  # type: ignore[attr-defined]
 
     def evict(self) -> None:
@@ -487,6 +486,9 @@ def _validate(event: Mapping[str, Any]) -> str:
     etype = event.get("type")
     if etype not in EVENT_TYPES:
         raise InvalidEvent("type", f"must be one of {sorted(EVENT_TYPES)}, got {etype!r}")
+    if etype == "erasure":
+        _req_str(event, "user_id")
+        return etype
     if etype == "adjustment":
         _req_str(event, "adjustment_id")
         _req_str(event, "user_id")
@@ -547,6 +549,8 @@ class _Out:
         self._ids.add(eid)
         e = Entry(entry_id=eid, user_id=user, delta=delta, reason=reason, source_event_id=source,
                   created_at=created)
+        if user in self.state.erased:  # erased on request: nothing more is written for them
+            return e
         self.entries.append(e)
         balances = self.state.balances
         if balances is not None:
@@ -832,7 +836,7 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
             out.grant(author, rules.accept_author, "accept", rid, created, damped=damped),
             out.grant(actor, rules.accept_accepter, "accept:accepter", rid, created, damped=damped),
         ]
-        if post_id not in st.routed_paid and _was_routed(st, rules, root_id, author, post_id):
+        if _was_routed(st, rules, root_id, author, post_id):
             acc["bonus"] = True
             grants.append(out.grant(author, rules.routed_helper_bonus, "accept:routed_bonus", rid,
                                     created, damped=damped))
@@ -861,8 +865,6 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
         return "noop:repeat"
     if cur:
         out.reverse(cur[VOTE_GRANTS], rid, created)
-        if any(g[2] == ROUTED_UPVOTE for g in cur[VOTE_GRANTS]):
-            st.routed_paid.discard(post_id)  # the next upvote may pay it again
         if cur[VOTE_KIND] == "up":
             _cap_give_back(st, author, cur[VOTE_DAY], cur[VOTE_CAP_COUNTED])
             _pair_add(st, rules, "upvote", actor, author, -1, rid, created)
@@ -878,14 +880,9 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
         if g:
             rec[VOTE_GRANTS].append(g)
             rec[VOTE_CAP_COUNTED] = g[1]
-        bonus = _routed_upvote_bonus(st, rules, post_id, author, rid, created, out, _is_damped(st, actor, author))
-        if bonus:
-            rec[VOTE_GRANTS].append(bonus)
         if _serial_vote(st, rules, actor, author, created):  # reversed at once: an unvote then undoes nothing
             out.reverse_as(rec[VOTE_GRANTS], SERIAL_REVERSAL, rid, created)
             _cap_give_back(st, author, day, rec[VOTE_CAP_COUNTED])
-            if bonus:
-                st.routed_paid.discard(post_id)
             rec[VOTE_CAP_COUNTED], rec[VOTE_GRANTS] = 0, []
             st.votes[key] = rec
             return "applied:serial_vote_reversed"
@@ -907,24 +904,6 @@ def _serial_vote(st: LedgerState, rules: RuleTable, actor: str, recipient: str, 
     bisect.insort(times, t)
     st.serial[key] = times
     return len([x for x in times if x <= t]) > rules.serial_votes
-
-
-def _routed_upvote_bonus(st: LedgerState, rules: RuleTable, reply_id: str, author: str, rid: str, created: str,
-                         out: _Out, damped: bool) -> tuple[Any, ...] | None:
-    """The routed bonus for an upvote of a routed helper's answer: once an answer, unless its
-    accept paid it already."""
-    if reply_id in st.routed_paid or st.posts[reply_id][1] is None:
-        return None
-    root_id, known = _root_of(st, reply_id)
-    acc = st.accepted.get(root_id) if known else None
-    if not known or (acc and acc["reply"] == reply_id and acc["bonus"]):
-        return None
-    if not _was_routed(st, rules, root_id, author, reply_id):
-        return None
-    g = out.grant(author, rules.routed_helper_bonus, ROUTED_UPVOTE, rid, created, damped=damped)
-    if g:
-        st.routed_paid.add(reply_id)
-    return g
 
 
 def _apply_adjustment(st: LedgerState, ev: Mapping[str, Any], out: _Out) -> str:
@@ -961,6 +940,11 @@ def apply_event(state: LedgerState, event: Mapping[str, Any], rules: RuleTable) 
         outcome = _apply_post(state, event, rules, out)
     elif etype == "adjustment":
         outcome = _apply_adjustment(state, event, out)
+    elif etype == "erasure":
+        state.erased.add(event["user_id"])
+        if state.balances is not None:
+            state.balances.pop(event["user_id"], None)
+        outcome = "applied:erasure"
     elif etype == "match":
         outcome = _apply_match(state, event, rules, out)
     else:

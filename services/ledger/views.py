@@ -60,6 +60,13 @@ class Views:
         self.count(user, delta, utc_day(created))
         return True
 
+    def forget(self, user: str) -> None:
+        """An erased user leaves the balances and every leaderboard window."""
+        self.balances.pop(user, None)
+        for buckets in self.windows.values():
+            for totals in buckets.values():
+                totals.pop(user, None)
+
     def count(self, user: str, delta: int, day: str) -> None:
         """Counts `delta` points for `user` on a UTC day, without the entry id check: the live
         ledger's path (its entries are unique by construction), which also has the day already."""

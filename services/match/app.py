@@ -23,17 +23,19 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Histogram
 
-from services.core.contracts import (Candidate, ClassifiedPost, HelperAction, Match, Notification, Reaction,
+from services.core.contracts import (Candidate, ClassifiedPost, Erasure, HelperAction, Match, Notification, Reaction,
                                      Relation, dumps, epoch_seconds, utc_now)
 from services.core.kafka_io import topic_partitions
 from services.core.openapi import match_document
+from services.core.privacy import erased_token, is_sealed, unseal
 from services.core.runtime import Runtime, event, json_response, problem, settle_heap
 from services.match import asks
 from services.match.ranking import ExpertiseIndex, MatchConfig
 from services.match.waves import Step, WavePolicy, choose, due_step, next_wave_at, notifications, wave_match
 
 ROUTED_INTENTS = ("goal", "request")
-FOLLOWED_TOPICS = ("posts.classified.v1", "reactions.v1", "relations.v1", "matches.v1", "helper.actions.v1")
+FOLLOWED_TOPICS = ("posts.classified.v1", "reactions.v1", "relations.v1", "matches.v1", "helper.actions.v1",
+                   "erasures.v1")
 YIELD_EVERY = 100  # index updates between two turns given to ranking and HTTP
 RANKER_VERSION = "expertise-bm25-2026.12.1"  # recorded in every Match; bump when ranking changes
 CLAIM_LEASE_S = 30.0   # a claimed wave a worker did not store by then is claimed again
@@ -50,6 +52,7 @@ FOLLOWED = Counter("goalpost_match_index_events_total", "Events applied to the e
 ASKS = Counter("goalpost_match_asks_total", "Helpers asked (one notification each), by wave", ["wave"])
 WAVES = Counter("goalpost_match_waves_total", "Waves of asks sent, by wave (replacements for declines not counted)",
                 ["wave"])
+ERASED = Counter("goalpost_match_erasures_total", "Users erased from the match index and views")
 WITHDRAWN = Counter("goalpost_match_withdrawn_total", "Posts withdrawn from routing by flags")
 DECLINES = Counter("goalpost_match_declines_total", "Asks declined (each passed on to the next candidate)")
 ANSWERED = Counter("goalpost_match_answered_total",
@@ -83,33 +86,47 @@ class Effects:
     declined: list[tuple[str, str]] = field(default_factory=list)          # (post, helper): pass it on
     done: list[str] = field(default_factory=list)                          # posts with no further wave
     flagged: list[tuple[str, str]] = field(default_factory=list)           # (post, flagger)
+    erased: list[str] = field(default_factory=list)                        # users to forget in the views
 
 
-def apply_to_index(topic: str, value: bytes, effects: Effects) -> None:
+def apply_to_index(topic: str, data: Any, effects: Effects, keys: Optional[dict] = None) -> None:
     """One event of a followed topic into the index, and what it means for the asks: a reply
     by someone other than the asker, or an accept, ends the post for every helper asked; a
     decline ends that helper's ask and passes it on; done ends the helper's ask and the waves.
-    Records that do not decode are the producing or consuming service's to dead-letter."""
-    data = orjson.loads(value)
+    Records that do not decode are the producing or consuming service's to dead-letter. `keys`
+    holds the text keys of the posts' authors: a post whose author was erased is skipped."""
     ended = None
     replier = ""
-    if topic == "posts.classified.v1":
+    if topic == "erasures.v1":
+        user = Erasure.from_dict(data).user_id
+        index.erase(user)
+        effects.erased.append(user)
+    elif topic == "posts.classified.v1":
         post = ClassifiedPost.from_dict(data)
+        text = unseal((keys or {}).get(post.author_id), post.text, post.author_id)
+        if text is None or index.involves_erased(post.author_id):
+            return
+        data["text"] = text
         if post.reply_to:  # the replier's own ask is over, whatever the index still holds
             effects.closed.append((post.author_id, post.reply_to))
         ended = index.observe_post(data, post.topics)  # the decoded dict: validated above, no second copy
         replier, at = post.author_id, post.created_at
     elif topic == "reactions.v1":
         reaction = Reaction.from_dict(data)
+        if index.involves_erased(reaction.actor_id):
+            return
         if reaction.kind == "flag":
             effects.flagged.append((reaction.post_id, reaction.actor_id))
         ended = index.observe_reaction(data)
         at = reaction.created_at
     elif topic == "relations.v1":
-        Relation.from_dict(data)
-        index.observe_relation(data)
+        relation = Relation.from_dict(data)
+        if not index.involves_erased(relation.actor_id, relation.target_id):
+            index.observe_relation(data)
     elif topic == "helper.actions.v1":
         action = HelperAction.from_dict(data)
+        if index.involves_erased(action.helper_id):
+            return
         index.observe_helper_action(data)
         if action.action in ("decline", "done"):
             effects.closed.append((action.helper_id, action.post_id))
@@ -119,7 +136,9 @@ def apply_to_index(topic: str, value: bytes, effects: Effects) -> None:
                 effects.done.append(action.post_id)
     elif topic == "matches.v1":
         match = Match.from_dict(data)
-        index.route(match.post_id, match.asked_ids(), match.matched_at, match.author_id)
+        if not index.involves_erased(match.author_id):
+            index.route(match.post_id, [h for h in match.asked_ids() if h not in index.erased],
+                        match.matched_at, match.author_id)
     if ended is not None:
         post_id, helpers = ended
         effects.closed.extend((helper, post_id) for helper in helpers)
@@ -131,6 +150,8 @@ async def apply_effects(effects: Effects) -> None:
     """The followed events' effects on the Redis views. Every worker's follower sees every
     event, so each step is idempotent: the first worker to apply it does the work."""
     assert rt.redis is not None
+    for user in effects.erased:
+        await erase_from_views(user)
     if effects.flagged:  # withdrawn from routing: ended for everyone, as an answer would
         withdrawn = await rt.script("flag", asks.FLAG_LUA)(
             args=[dumps(effects.flagged), settings.flags_to_withdraw, asks.VIEW_TTL_S])
@@ -158,6 +179,39 @@ async def apply_effects(effects: Effects) -> None:
         await pipe.execute()
 
 
+async def erase_from_views(user: str) -> None:
+    """Takes an erased user out of every match view: their inbox, their asks, the matches that
+    name them (rewritten without them), the posts they wrote (ended, out of every inbox) and the
+    flags they gave. One worker does it (a guard key for five minutes; a replay does it again)."""
+    assert rt.redis is not None
+    if not await rt.redis.set(f"match:erasing:{erased_token(user)}", 1, nx=True, ex=300):
+        return
+    rt.keyring.forget(user)
+    await rt.redis.delete(asks.inbox_key(user))
+    async for key in rt.redis.scan_iter(match="match:asks:*", count=1000):
+        await rt.redis.hdel(key, user)
+    async for key in rt.redis.scan_iter(match="match:flags:*", count=1000):
+        await rt.redis.srem(key, user)
+    own = []
+    async for key in rt.redis.scan_iter(match="match:post:*", count=1000):
+        raw = await rt.redis.get(key)
+        if raw is None or user.encode() not in raw:
+            continue
+        m = orjson.loads(raw)
+        if m.get("author_id") == user:
+            own.append(m["post_id"])
+            continue
+        m["candidates"] = [c for c in m.get("candidates", []) if c.get("helper_id") != user]
+        if m.get("asked") is not None:
+            m["asked"] = [h for h in m["asked"] if h != user]
+        await rt.redis.set(key, dumps(m), keepttl=True)
+    if own:
+        await rt.script("end_posts", asks.END_POSTS_LUA)(args=[dumps([[p, ""] for p in own])])
+        await rt.redis.delete(*[asks.match_key(p) for p in own])
+    ERASED.inc()
+    event("user erased from the match views", posts=len(own))
+
+
 async def follow_topics(positions: dict[TopicPartition, int]) -> None:
     """Applies the followed topics to the index from `positions` (updated as it goes, so that
     after a broker failure the caller can resume exactly where this stopped)."""
@@ -180,17 +234,27 @@ async def follow_topics(positions: dict[TopicPartition, int]) -> None:
             batches = await consumer.getmany(timeout_ms=200, max_records=2000)
             effects = Effects()
             applied = 0
+            decoded = []
             for tp, messages in batches.items():
                 for msg in messages:
-                    applied += 1
-                    if applied % YIELD_EVERY == 0:  # a 2,000-record batch took up to seconds of one loop
-                        await asyncio.sleep(0)      # turn: let the ranking handler and the routes in
                     try:
-                        apply_to_index(tp.topic, msg.value, effects)
+                        decoded.append((tp, msg, orjson.loads(msg.value)))
                     except Exception as exc:  # a record that does not decode: skipped here
                         event("index skipped a record", topic=tp.topic, offset=msg.offset, error=str(exc)[:200])
-                    positions[tp] = msg.offset + 1
-            if effects.closed or effects.ended or effects.declined or effects.flagged:
+                        positions[tp] = msg.offset + 1
+            keys = await rt.keyring.keys_for([d.get("author_id") for tp, _, d in decoded
+                                              if tp.topic == "posts.classified.v1" and isinstance(d, dict)
+                                              and is_sealed(d.get("text"))])
+            for tp, msg, data in decoded:
+                applied += 1
+                if applied % YIELD_EVERY == 0:  # a 2,000-record batch took up to seconds of one loop
+                    await asyncio.sleep(0)      # turn: let the ranking handler and the routes in
+                try:
+                    apply_to_index(tp.topic, data, effects, keys)
+                except Exception as exc:  # a record that does not fit its contract: skipped here
+                    event("index skipped a record", topic=tp.topic, offset=msg.offset, error=str(exc)[:200])
+                positions[tp] = msg.offset + 1
+            if effects.closed or effects.ended or effects.declined or effects.flagged or effects.erased:
                 await apply_effects(effects)
             await asyncio.sleep(0)  # let the ranking agent and the web server run between batches
             if pending:
@@ -281,7 +345,11 @@ async def rank_posts(records: list) -> None:
     todo = await rt.not_done(list(routed), asks.match_key)  # a stored match marks its post as done
     todo &= await rt.not_done(list(todo), asks.withdrawn_key)  # flagged before it was asked
     first = Step(1, policy.size, new_wave=True)
-    waves = plan_waves([(post, first, set(), None) for post_id, post in routed.items() if post_id in todo], first=True)
+    posts = [post for post_id, post in routed.items() if post_id in todo]
+    sealed = {post.post_id: post.text for post in posts}
+    waves = plan_waves([(post, first, set(), None) for post in await rt.open_texts(posts)], first=True)
+    for w in waves:  # ranked on the clear text; stored as it came, sealed
+        w.post.text = sealed[w.post.post_id]
     await send_and_store(waves)
     now = time.time()
     for w in waves:
@@ -305,7 +373,9 @@ async def run_due_waves() -> int:
             finished.append(c.post_id)
         else:
             todo.append((ClassifiedPost.from_dict(c.post), step, c.asked, c.next_at))
-    waves = plan_waves(todo, first=False, now=now)
+    readable = {id(p) for p in await rt.open_texts([t[0] for t in todo])}
+    finished += [t[0].post_id for t in todo if id(t[0]) not in readable]  # the author was erased
+    waves = plan_waves([t for t in todo if id(t[0]) in readable], first=False, now=now)
     if waves:  # set aside before sending: a crash after the send resends these very records
         setaside = rt.script("set_sending", asks.SET_SENDING_LUA)
         await setaside(args=[dumps([[w.post.post_id, dumps({"records": [[r.topic, r.to_dict()] for r in w.records()],

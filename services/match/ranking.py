@@ -243,6 +243,7 @@ class ExpertiseIndex:
         # reply -> its root, for answers by a helper who was asked: their first accept, upvote
         # or thanks teaches the root's terms again (routed help raises rank on its topics)
         self._routed_answers: OrderedDict[str, str] = OrderedDict()
+        self.erased: set[str] = set()  # users forgotten on request: every later event of theirs is ignored
 
     # ------------------------------------------------------------------ caches
     @staticmethod
@@ -391,6 +392,34 @@ class ExpertiseIndex:
         elif kind == "snooze" and action.get("until"):
             self.core.snooze(helper, to_epoch(action["until"]))
         return None
+
+    def erase(self, user: str) -> None:
+        """Forgets a user (an erasure): their profile and counters, their relations both ways,
+        their "@asker" term, their routes, cached posts and reactions. Events naming them as
+        author, actor, helper or target are ignored from now on (a replay does not bring them back)."""
+        self.erased.add(user)
+        self.core.erase_user(user)
+        for table, mirror in ((self.follows, self._followers), (self._followers, self.follows),
+                              (self.blocks, self._blocked_by), (self._blocked_by, self.blocks)):
+            for other in table.pop(user, set()):
+                mirror.get(other, set()).discard(user)
+        term = "@" + user
+        if term in self._askers:
+            del self._askers[term]
+            self.core.drop_term(term)
+        for post_id, (routed_at, helpers, author) in list(self._routes.items()):
+            if author == user:
+                self.end(post_id)
+            elif user in helpers:
+                self._routes[post_id] = (routed_at, tuple(h for h in helpers if h != user), author)
+        for cache in (self._roots, self._replies):
+            for post_id in [p for p, v in cache.items() if v[0] == user]:
+                del cache[post_id]
+        for key in [k for k in self._reactions if k[0] == user]:
+            del self._reactions[key]
+
+    def involves_erased(self, *users: Any) -> bool:
+        return bool(self.erased) and any(u in self.erased for u in users)
 
     # ------------------------------------------------------------------ inbox accounting
     def route(self, post_id: str, helper_ids: Iterable[str], now: Any = None, author: Optional[str] = None) -> None:

@@ -260,27 +260,6 @@ def test_routed_helper_gets_a_bonus_when_their_reply_is_accepted():
                             ("alice", 5, "accept:routed_bonus")]
 
 
-def test_an_upvote_of_a_routed_helpers_answer_pays_the_bonus_once_and_its_reversal_takes_it_back():
-    st, out = run(thread() + [match("q1", "asker", ["alice"]), react("v1", "carol", "r1", "upvote"),
-                              react("v2", "dave", "r1", "upvote"), react("v3", "erin", "r2", "upvote")])
-    bonuses = [e for e in summary(out) if e[2] == "upvote:routed_bonus"]
-    assert bonuses == [("alice", 5, "upvote:routed_bonus")]  # once for alice's answer, none for bob's
-    st, out = run([react("v4", "carol", "r1", "unvote"), react("v5", "dave", "r1", "unvote"),
-                   react("v6", "frank", "r1", "upvote")], state=st)
-    assert ("alice", -5, "upvote:routed_bonus:reversed") in summary(out)  # carol's vote had paid it
-    assert ("alice", 5, "upvote:routed_bonus") in summary(out)           # frank's pays it again
-    assert sum(d for u, d, r in summary(out) if "routed_bonus" in r) == 0
-
-
-def test_an_accept_after_a_bonus_paying_upvote_pays_no_second_bonus_and_the_reverse():
-    _, out = run(thread() + [match("q1", "asker", ["alice"]), react("v1", "carol", "r1", "upvote"),
-                             react("a1", "asker", "r1", "accept")])
-    assert [r for _, _, r in summary(out) if "routed_bonus" in r] == ["upvote:routed_bonus"]
-    _, out = run(thread() + [match("q1", "asker", ["alice"]), react("a1", "asker", "r1", "accept"),
-                             react("v1", "carol", "r1", "upvote")])
-    assert [r for _, _, r in summary(out) if "routed_bonus" in r] == ["accept:routed_bonus"]
-
-
 def test_a_wave_pays_the_bonus_to_the_helpers_it_asked_only():
     wave = dict(match("q1", "asker", ["alice", "bob"]), wave=1, asked=["bob"])
     _, out = run(thread() + [wave, react("a1", "asker", "r1", "accept")])

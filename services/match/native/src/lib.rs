@@ -935,6 +935,32 @@ impl ExpertiseCore {
         }
     }
 
+    /// Forgets a user entirely (an erasure): their postings, counters and places among the hot,
+    /// last and recent users; their slot is reused. False when the user is not known.
+    fn erase_user(&mut self, user: &str) -> bool {
+        let Some(u) = self.users.get(user) else { return false };
+        let i = u as usize;
+        for p in self.postings.iter_mut() {
+            if let Some(j) = p.find(u) {
+                p.helper.remove(j);
+                p.weight.remove(j);
+            }
+        }
+        if self.users.doclen[i] > 0.0 {
+            self.n_profiles -= 1;
+            self.total_len = (self.total_len - self.users.doclen[i]).max(0.0);
+        }
+        self.hot.remove(&u);
+        self.last_counts.remove(&u);
+        self.last_answers.retain(|&x| x != u);
+        self.recent_users.retain(|&x| x != u);
+        self.idle.stamp.remove(&u);
+        self.users.doclen[i] = 0.0;
+        self.users.answers[i] = 0;
+        self.users.remove(u);
+        true
+    }
+
     /// Drops a term with its postings (the "@asker" terms past their bound).
     fn drop_term(&mut self, term: &str) {
         if let Some(&id) = self.term_ids.get(term) {

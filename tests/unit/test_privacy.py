@@ -1,0 +1,28 @@
+"""Crypto-shredding (services/core/privacy.py): a sealed text opens with its author's key only."""
+import os
+
+from services.core.privacy import erased_token, is_sealed, seal, unseal
+
+
+def test_a_sealed_text_opens_with_the_authors_key_only():
+    key, other = os.urandom(32), os.urandom(32)
+    sealed = seal(key, "My sourdough starter will not rise", "alice")
+    assert is_sealed(sealed) and "sourdough" not in sealed
+    assert unseal(key, sealed, "alice") == "My sourdough starter will not rise"
+    assert unseal(other, sealed, "alice") is None      # another key
+    assert unseal(key, sealed, "bob") is None          # bound to its author: not movable to another
+    assert unseal(None, sealed, "alice") is None       # the key was destroyed: erased
+    assert seal(key, "same", "alice") != seal(key, "same", "alice")  # a fresh nonce each time
+
+
+def test_a_text_never_sealed_passes_through_and_tampering_is_refused():
+    key = os.urandom(32)
+    assert unseal(None, "plain text from a tool", "alice") == "plain text from a tool"
+    sealed = seal(key, "hello", "alice")
+    assert unseal(key, sealed[:-2] + ("A" if sealed[-2] != "A" else "B") + sealed[-1], "alice") is None
+    assert unseal(key, "gp1:not-base64!!", "alice") is None
+
+
+def test_the_erased_set_holds_a_digest_not_the_id():
+    token = erased_token("alice")
+    assert "alice" not in token and token == erased_token("alice") != erased_token("alicf")
