@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import AsyncIterator, Iterable, Mapping, Optional
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.partitioner import murmur2
 
 # Below this many records, producer.send is as cheap, and it shares the open batch with
@@ -128,6 +128,24 @@ class GroupLag:
             done = committed.get(tp)  # absent or -1: the group has committed nothing there
             lag[tp] = max(0, end[tp] - max(done.offset if done is not None else 0, 0))
         return lag
+
+    async def committed(self) -> dict[TopicPartition, int]:
+        """The group's committed offset of each partition it has committed on."""
+        assert self.consumer is not None and self.admin is not None, "start() first"
+        self.partitions = self.partitions or await topic_partitions(self.consumer, self.topics)
+        if self._coordinator is None:
+            self._coordinator = await self.admin.find_coordinator(self.group_id)
+        found = await self.admin.list_consumer_group_offsets(self.group_id, self._coordinator, self.partitions)
+        return {tp: meta.offset for tp, meta in found.items() if meta is not None and meta.offset > 0}
+
+    async def delete_consumed(self) -> int:
+        """Deletes the records the group has consumed and committed (DeleteRecords): for input
+        that must not outlive its processing. Returns the partitions truncated."""
+        assert self.admin is not None, "start() first"
+        done = await self.committed()
+        if done:
+            await self.admin.delete_records({tp: RecordsToDelete(before_offset=o) for tp, o in done.items()})
+        return len(done)
 
     async def total(self) -> int:
         return sum((await self.per_partition()).values())

@@ -9,6 +9,7 @@ from typing import Any, Callable, Optional
 import orjson
 
 from services.core.contracts import Erasure, Post, Reaction, Record, Relation, utc_now
+from services.core.kafka_io import GroupLag
 from services.core.privacy import ERASE_LUA, ERASED_LUA, erased_token, seal
 from services.core.runtime import API_KEY, Runtime, event, json_response, problem
 from services.ingest import metrics as m
@@ -305,7 +306,8 @@ async def _ingest_raw(records: list, validate: Callable[[Any], Record], kind: Ki
         refused = {i for (i, _), ok in zip(posts, await _seal([r for _, r in posts])) if not ok}
         for i in sorted(refused):
             msg = valid[i][0]
-            await rt.dead_letter(msg.topic, msg.partition, msg.offset, f"author_id: {ERASED_AUTHOR}", msg.value or b"")
+            # without its payload: the text of an erased user must not reach another topic in clear
+            await rt.dead_letter(msg.topic, msg.partition, msg.offset, f"author_id: {ERASED_AUTHOR}", b"")
         valid = [v for i, v in enumerate(valid) if i not in refused]
     claims = [(idem, getattr(r, kind.id_field)) for _, r, idem in valid if idem is not None]
     for _ in range(PENDING_TTL_S + 5):
@@ -336,5 +338,24 @@ async def _ingest_raw(records: list, validate: Callable[[Any], Record], kind: Ki
 
 rt.stream_batches("posts.raw.v1", lambda records: _ingest_raw(records, lambda d: validate_post(d, source="topic:posts.raw.v1"), POSTS))
 rt.stream_batches("reactions.raw.v1", lambda records: _ingest_raw(records, validate_reaction, REACTIONS))
+RAW_TOPICS = ("posts.raw.v1", "reactions.raw.v1")
+TRUNCATE_RAW_EVERY_S = 30.0
+
+
+@rt.app.task
+async def _truncate_raw() -> None:
+    """Deletes what ingest has consumed from the raw topics, so upstream's clear texts do not
+    outlive their validation by more than TRUNCATE_RAW_EVERY_S (an erased user's included)."""
+    while True:
+        await asyncio.sleep(TRUNCATE_RAW_EVERY_S)
+        try:
+            async with GroupLag(settings.kafka_bootstrap, rt.group_id, RAW_TOPICS) as group:
+                await group.delete_consumed()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # broker away: next time
+            event("raw topic truncation failed", error=repr(exc)[:300])
+
+
 rt.state_recovered.set()  # ingest keeps no state of its own
 app = rt.app

@@ -71,6 +71,19 @@ def openapi_document() -> dict[str, Any]:
             "/v1/relations": _write("Write one relation", "RelationInput", "relation_id"),
             "/v1/helper-actions": _write("A helper declines, snoozes (until a time) or is done with an ask",
                                          "HelperActionInput", "action_id"),
+            "/v1/users/{user_id}/erase": {"post": {
+                "summary": "Erase a user: their texts' key is destroyed at once and every service forgets them",
+                "security": [{"bearer": []}],
+                "parameters": [{"name": "user_id", "in": "path", "required": True, "schema": ID}],
+                "responses": {
+                    "202": {"description": "the key is destroyed; the Erasure is on erasures.v1",
+                            "content": {"application/json": {"schema": {"type": "object", "properties": {
+                                "status": {"type": "string", "enum": ["accepted"]}, "erasure_id": {"type": "string"},
+                                "user_id": {"type": "string"}}}}}},
+                    "401": _problem_response("missing or wrong API key"),
+                    "403": _problem_response("the API key lacks the admin scope"),
+                    "422": _problem_response("user_id is not a valid id"),
+                    "503": _problem_response("the key is destroyed but the event log is unavailable; retry")}}},
             "/v1/ledger/adjustments": _write("An operator corrects a user's points (journalled once, reason `adjustment`)",
                                              "AdjustmentInput", "adjustment_id", scope="admin"),
         },

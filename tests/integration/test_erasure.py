@@ -122,3 +122,15 @@ def test_an_erased_user_is_gone_from_every_view_and_stays_gone(http, run_id):
     assert http.post("ingest", "/v1/posts", {"post_id": f"{run_id}:later", "author_id": other, "tags": [tag],
                      "text": "Rye bread help, please?"})[0] == 202
     assert user not in [c["helper_id"] for c in first_wave(f"{run_id}:later")["candidates"]]
+
+
+def test_the_raw_topics_keep_no_text_after_ingest_has_validated_it(run_id):
+    from services.ingest.app import TRUNCATE_RAW_EVERY_S
+    from tests.integration.conftest import produce_raw
+    secret = f"a raw secret {run_id}"
+    produce_raw("posts.raw.v1", [orjson.dumps({"post_id": f"{run_id}:raw", "author_id": f"{run_id}-raw", "text": secret})])
+    wait_for(lambda: read_topic("posts.v1", lambda r: r["post_id"] == f"{run_id}:raw"), what="the raw post validated")
+    wait_for(lambda: not read_topic("posts.raw.v1", lambda r: r.get("post_id") == f"{run_id}:raw"),
+             timeout=3 * TRUNCATE_RAW_EVERY_S, interval=2, what="the raw record deleted once consumed")
+    (validated,) = read_topic("posts.v1", lambda r: r["post_id"] == f"{run_id}:raw")
+    assert secret not in validated["text"]  # sealed
