@@ -2,7 +2,8 @@
 view holds the user, they are no candidate, their balance, entries and leaderboard places are
 gone while everyone else's balance is unchanged and `goalpost ledger verify` passes, and no
 topic holds their texts in clear (they never did: texts are sealed with the author's key, and
-the key is gone). A restart of match and the ledger and a `ledger rebuild` do not bring them back."""
+the key is gone). A full restart of the stack, a crash of match and the ledger, and a
+`ledger rebuild` do not bring them back."""
 import asyncio
 import os
 import signal
@@ -112,7 +113,10 @@ def test_an_erased_user_is_gone_from_every_view_and_stays_gone(http, run_id):
                      "text": "Anyone know rye flour well?"})[0] == 202
     assert user not in [c["helper_id"] for c in first_wave(f"{run_id}:after")["candidates"]]
 
-    # A crash of match and the ledger, and a rebuild of the ledger's views: still gone.
+    # A full restart of the stack (Kafka and Redis included), a crash of match and the ledger
+    # after it, and a rebuild of the ledger's views: still gone.
+    stack.down()
+    stack.up()
     restart("match")
     restart("ledger")
     assert asyncio.run(admin.rebuild()) == 0

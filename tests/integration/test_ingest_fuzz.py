@@ -10,7 +10,7 @@ from services.ingest.openapi import openapi_document
 
 DOC = openapi_document()
 WRITE_ROUTES = {path: op["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
-                for path, op in DOC["paths"].items()}
+                for path, op in DOC["paths"].items() if "requestBody" in op.get("post", {})}
 SCHEMAS = DOC["components"]["schemas"]
 
 json_values = st.recursive(
