@@ -19,6 +19,9 @@ Rules (values in rules.toml; every rule below has a test in tests/unit/test_ledg
 * accept (on a reply, by the author of the thread's root post; anyone else: no-op):
   ``accept_author`` to the reply's author, ``accept_accepter`` to the accepter, and
   ``routed_helper_bonus`` to the reply's author when a match for the root post asked them.
+  An answer by an asked helper with a standing upvote and no such accept earns the same bonus
+  (``upvote:routed_bonus``), for as long as that holds, whatever order the match, the votes
+  and the accept arrive in.
   One accepted reply per root post: accepting another reply first compensates the old accept.
   Accepting one's own reply moves the accept but grants nothing.
 * unaccept (of the accepted reply, by the root's author): compensates everything the accept granted.
@@ -78,6 +81,7 @@ RULES_PATH = Path(__file__).with_name("rules.toml")
 
 EVENT_TYPES = frozenset({"post", "reaction", "match", "adjustment", "erasure"})
 SERIAL_REVERSAL = "serial_vote_reversal"  # reason of the entries that reverse serial votes
+ROUTED_UPVOTE = "upvote:routed_bonus"  # base reason of the routed bonus an upvote pays
 ADJUSTMENT_SEEN = "adjustment:"  # prefix of adjustment ids in LedgerState.seen
 STATE_SCHEMA = 4  # 2: vote records are lists (VOTE_*), grants are tuples; 3: votes and thanks keyed by vote_key; 4: no given_totals
 # Fields of a vote record in LedgerState.votes
@@ -287,6 +291,10 @@ class LedgerState:
         # not a dict: there is one per standing vote, and a dict cost three times the memory).
         # Keyed by vote, not by post: a popular post is then not one huge value to cache.
         self.votes: dict[str, list[Any]] = store.map("votes", mutable=False) if store else {}  # type: ignore[assignment]
+        # root post_id -> reply_id -> standing upvotes of that reply (replies with any, only)
+        self.upvoted: dict[str, dict[str, int]] = store.map("upvoted") if store else {}  # type: ignore[assignment]
+        # reply_id -> the standing grant of its upvote-paid routed bonus (see _sync_upvote_bonus)
+        self.upvote_bonus: dict[str, list[Any]] = store.map("upvote_bonus", mutable=False) if store else {}  # type: ignore[assignment]
         # vote_key(post_id, actor_id) of every thanks
         self.thanked: set[str] = store.set("thanked") if store else set()  # type: ignore[assignment]
         # UTC day -> user -> vote-earned points granted that day
@@ -330,6 +338,8 @@ class LedgerState:
             "accepted": dict(self.accepted.items()),
             "votes": dict(self.votes.items()),
             "thanked": sorted(self.thanked),
+            "upvoted": dict(self.upvoted.items()),
+            "upvote_bonus": dict(self.upvote_bonus.items()),
             "cap_used": self.cap_used,
             "cap_max_day": self.cap_max_day,
             "pair_counts": dict(self.pair_counts.items()),
@@ -354,6 +364,8 @@ class LedgerState:
         s.accepted = d["accepted"]
         s.votes = d["votes"]
         s.thanked = set(d["thanked"])
+        s.upvoted = d.get("upvoted", {})
+        s.upvote_bonus = d.get("upvote_bonus", {})
         s.cap_used = d["cap_used"]
         s.cap_max_day = d["cap_max_day"]
         s.pair_counts = d["pair_counts"]
@@ -416,6 +428,8 @@ class LedgerState:
                 posts.add(ev["reply_to"])
         self.posts.prefetch(posts)  # type: ignore[attr-defined]
         self.routed.prefetch(roots)  # type: ignore[attr-defined]
+        self.upvoted.prefetch(roots)  # type: ignore[attr-defined]
+        self.upvote_bonus.prefetch(posts)  # type: ignore[attr-defined]
         self.accepted.prefetch(roots)  # type: ignore[attr-defined]
         self.seen.prefetch(reactions)  # type: ignore[attr-defined]
         self.votes.prefetch(votes)  # type: ignore[attr-defined]
@@ -779,7 +793,9 @@ def _apply_match(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, out: 
         acc["bonus"] = True
         if g:
             acc["grants"].append(g)
+        _sync_root_upvote_bonuses(st, rules, root_id, matched_at, out)
         return "recorded:late_bonus"
+    _sync_root_upvote_bonuses(st, rules, root_id, matched_at, out)
     return "recorded"
 
 
@@ -820,6 +836,7 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
                 return "noop:repeat"
             _undo_accept(st, rules, cur, out, rid, created)
             del st.accepted[root_id]
+            _sync_upvote_bonus(st, rules, post_id, rid, created, out)
             return "applied"
         if cur and cur["reply"] == post_id:
             return "noop:repeat"
@@ -841,6 +858,9 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
             grants.append(out.grant(author, rules.routed_helper_bonus, "accept:routed_bonus", rid,
                                     created, damped=damped))
         acc["grants"] = [g for g in grants if g]
+        _sync_upvote_bonus(st, rules, post_id, rid, created, out)
+        if cur:
+            _sync_upvote_bonus(st, rules, cur["reply"], rid, created, out)
         return "applied"
 
     # ---- votes and thanks: never on one's own post
@@ -863,6 +883,11 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
     cur = st.votes.get(key)
     if (cur[VOTE_KIND] if cur else None) == want:
         return "noop:repeat"
+    if reply_to is not None:  # the standing upvotes of a reply decide its upvote-paid routed bonus
+        change = (want == "up") - bool(cur and cur[VOTE_KIND] == "up")
+        if change:
+            _count_upvote(st, post_id, change)
+            _sync_upvote_bonus(st, rules, post_id, rid, created, out)
     if cur:
         out.reverse(cur[VOTE_GRANTS], rid, created)
         if cur[VOTE_KIND] == "up":
@@ -914,6 +939,55 @@ def _apply_adjustment(st: LedgerState, ev: Mapping[str, Any], out: _Out) -> str:
     st.seen.add(seen_as)
     out.grant(sys.intern(ev["user_id"]), ev["delta"], "adjustment", ev["adjustment_id"], ev["created_at"])
     return "applied:adjustment"
+
+
+def _count_upvote(st: LedgerState, reply_id: str, change: int) -> None:
+    root_id, known = _root_of(st, reply_id)
+    if not known:
+        return
+    counts = st.upvoted.setdefault(root_id, {})
+    n = counts.get(reply_id, 0) + change
+    if n > 0:
+        counts[reply_id] = n
+    else:
+        counts.pop(reply_id, None)
+    if not counts:
+        del st.upvoted[root_id]
+    else:
+        st.upvoted[root_id] = counts
+
+
+def _sync_upvote_bonus(st: LedgerState, rules: RuleTable, reply_id: str, source: str, created: str,
+                       out: _Out) -> None:
+    """The routed bonus an upvote pays stands exactly while the reply's author was asked on its
+    root, the reply has a standing upvote, and no accept paid the bonus for it; it is granted or
+    reversed when that changes. A state, not a history: whichever of the match, the votes and
+    the accept arrives first, the user ends with the same points."""
+    post = st.posts.get(reply_id)
+    if post is None or post[1] is None:
+        return
+    root_id, known = _root_of(st, reply_id)
+    if not known:
+        return
+    author = post[0]
+    acc = st.accepted.get(root_id)
+    paid_by_accept = bool(acc and acc["reply"] == reply_id and acc["bonus"])
+    should = (st.upvoted.get(root_id, {}).get(reply_id, 0) > 0 and not paid_by_accept
+              and _was_routed(st, rules, root_id, author, reply_id))
+    standing = st.upvote_bonus.get(reply_id)
+    if should and standing is None:
+        g = out.grant(author, rules.routed_helper_bonus, ROUTED_UPVOTE, source, created)
+        st.upvote_bonus[reply_id] = list(g) if g else []
+    elif standing is not None and not should:
+        if standing:
+            out.reverse([tuple(standing)], source, created)
+        del st.upvote_bonus[reply_id]
+
+
+def _sync_root_upvote_bonuses(st: LedgerState, rules: RuleTable, root_id: str, matched_at: str, out: _Out) -> None:
+    for reply_id in list(st.upvoted.get(root_id, {})):
+        _sync_upvote_bonus(st, rules, reply_id, f"match:{root_id}:{reply_id}",
+                           matched_at or st.posts[reply_id][2], out)
 
 
 def _undo_accept(st: LedgerState, rules: RuleTable, acc: Mapping[str, Any], out: _Out, rid: str,

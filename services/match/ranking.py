@@ -391,6 +391,7 @@ class ExpertiseIndex:
                 return post_id, (helper,)
         elif kind == "snooze" and action.get("until"):
             self.core.snooze(helper, to_epoch(action["until"]))
+            self.core.record_ask(helper, 1, 0)  # availability: a snooze counts as an ask not answered
         return None
 
     def erase(self, user: str) -> None:

@@ -803,3 +803,35 @@ def test_the_serial_vote_limit_is_a_setting(monkeypatch):
     monkeypatch.setenv("GOALPOST_SERIAL_VOTES", "0")
     with pytest.raises(ValueError):
         load_rules()
+
+
+def test_an_upvote_of_an_asked_helpers_answer_earns_the_routed_bonus_while_it_stands():
+    st, out = run(thread() + [match("q1", "asker", ["alice"]), react("v1", "carol", "r1", "upvote"),
+                              react("v2", "dave", "r1", "upvote"), react("v3", "erin", "r2", "upvote")])
+    journal = list(out)
+    assert [e for e in summary(out) if "routed_bonus" in e[2]] == [("alice", 5, "upvote:routed_bonus")]
+    st, out = run([react("v4", "carol", "r1", "unvote")], state=st)
+    journal += out
+    assert all("routed_bonus" not in r for _, _, r in summary(out))  # dave's upvote still stands
+    st, out = run([react("v5", "dave", "r1", "unvote")], state=st)
+    journal += out
+    assert ("alice", -5, "upvote:routed_bonus:reversed") in summary(out)
+    # an accept pays its own bonus; the upvote's then stops, so the answer earns one bonus
+    st, out = run([react("v6", "frank", "r1", "upvote"), react("a1", "asker", "r1", "accept")], state=st)
+    assert sum(d for _, d, r in summary(out) if "routed_bonus" in r) == 5
+    check_journal(st, journal + out)
+
+
+def test_the_routed_bonus_does_not_depend_on_when_the_match_arrives():
+    # Reactions on one reply keep their order (one partition); the match may come at any point.
+    reactions = [react("v1", "carol", "r1", "upvote"), react("a1", "asker", "r1", "accept"),
+                 react("v2", "dave", "r1", "upvote"), react("u1", "asker", "r1", "unaccept"),
+                 react("v3", "carol", "r1", "unvote"), react("a2", "asker", "r2", "accept"),
+                 react("v4", "erin", "r2", "upvote"), react("u2", "asker", "r2", "unaccept")]
+    balances = set()
+    for at in range(len(reactions) + 1):
+        events = thread() + reactions[:at] + [match("q1", "asker", ["alice", "bob"])] + reactions[at:]
+        st, out = run(events)
+        check_journal(st, out)
+        balances.add(tuple(sorted(st.balances.items())))
+    assert len(balances) == 1
