@@ -31,9 +31,27 @@ if ! .venv/bin/goalpost stack up; then
   .venv/bin/goalpost stack down
   exit 1
 fi
-# Default: unit and integration tests. `deploy/test.sh tests/faults -s` is `make faults`.
-if [ $# -eq 0 ]; then set -- tests/unit tests/integration; fi
+# Default: unit and integration tests, then the cluster tests. `deploy/test.sh tests/faults -s`
+# is `make faults`.
+cluster=0
+if [ $# -eq 0 ]; then set -- tests/unit tests/integration; cluster=1; fi
 .venv/bin/python -m pytest -p no:cacheprovider "$@"
 rc=$?
 .venv/bin/goalpost stack down
+if [ $cluster -eq 1 ]; then
+  # The tests about the cluster: a KRaft cluster of three brokers (ports 9092-9094) of its own.
+  export GOALPOST_STATE_DIR="$PWD/.stack-cluster"
+  rm -rf "$GOALPOST_STATE_DIR"
+  mkdir -p "$GOALPOST_STATE_DIR"
+  cp "$GOALPOST_API_KEYS_FILE" "$GOALPOST_STATE_DIR/api-keys"
+  export GOALPOST_API_KEYS_FILE="$GOALPOST_STATE_DIR/api-keys"
+  if .venv/bin/goalpost stack up --brokers 3; then
+    .venv/bin/python -m pytest -p no:cacheprovider tests/cluster || rc=1
+  else
+    echo "the three-broker stack did not come up; last lines of each log:" >&2
+    for f in "$GOALPOST_STATE_DIR"/logs/*.log; do echo "== $f" >&2; tail -n 30 "$f" >&2; done
+    rc=1
+  fi
+  .venv/bin/goalpost stack down
+fi
 exit $rc

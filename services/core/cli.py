@@ -12,7 +12,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
     from services.core import stack
     try:
         if args.action == "up":
-            stack.up(tuple(args.services) if args.services else stack.SERVICES)
+            stack.up(tuple(args.services) if args.services else stack.SERVICES, n_brokers=args.brokers)
             print("stack is up; stop it with: goalpost stack down")
         elif args.action == "down":
             stack.down(tuple(args.services) if args.services else None)
@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("stack", help="run the local stack (Kafka, Redis, the four services)")
     p.add_argument("action", choices=["up", "down", "status"])
     p.add_argument("services", nargs="*", help="only these services (default: all)")
+    p.add_argument("--brokers", type=int, choices=[1, 3], default=None,
+                   help="up: a Kafka of 1 broker, or a KRaft cluster of 3 on ports 9092-9094 (topics then "
+                        "replicated 3 times, min.insync 2); kept for the state dir")
     p.set_defaults(func=cmd_stack)
 
     p = sub.add_parser("eval", help="evaluate classify or match in-process (SPEC.md)")

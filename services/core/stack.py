@@ -1,6 +1,6 @@
 """`goalpost stack up|down|status`: the real local stack without Docker.
 
-Kafka (KRaft, single node) runs from the official jars fetched by Maven, Redis from Debian's
+Kafka (KRaft: one node, or three with `up --brokers 3`) runs from the official jars fetched by Maven, Redis from Debian's
 redis-server, and each service is its own process. Everything lives under GOALPOST_STATE_DIR:
 data, logs/<name>.log and pids/<name>.pid, so `down` can stop exactly what `up` started.
 """
@@ -151,36 +151,90 @@ def kafka_classpath() -> str:
     return f"{libs}/*"
 
 
-def start_kafka() -> None:
-    host, port = _host_port(env("GOALPOST_KAFKA_BOOTSTRAP").split(",")[0])
-    if _port_open(host, port):
-        print(f"kafka: already answering on {host}:{port}")
+CONTROLLER_PORT_OFFSET = 100  # a cluster's controllers listen 100 above its brokers (9192-9194)
+
+
+def brokers() -> int:
+    """How many brokers this state dir's Kafka has (`up --brokers N`; 1 when never said)."""
+    f = state_dir() / "kafka" / "brokers"
+    return int(f.read_text()) if f.exists() else 1
+
+
+def kafka_names() -> list[str]:
+    n = brokers()
+    return ["kafka"] if n == 1 else [f"kafka-{i}" for i in range(1, n + 1)]
+
+
+def use_brokers(n: int) -> None:
+    """Sets the broker count of this state dir (refused when it holds a Kafka of another size),
+    and points this process and the services it starts at them: bootstrap, replication 3 and
+    min.insync 2 for a cluster unless set."""
+    if n not in (1, 3):
+        raise StackError(f"--brokers is 1 or 3, got {n}")
+    f = state_dir() / "kafka" / "brokers"
+    formatted = any((state_dir() / "kafka").glob("**/meta.properties"))
+    if formatted and brokers() != n:
+        raise StackError(f"{state_dir()} holds a Kafka of {brokers()} broker(s); `goalpost stack down` "
+                         "and remove it (or use another GOALPOST_STATE_DIR) to start one of {n}")
+    f.write_text(str(n))
+    apply_brokers_env()
+
+
+def apply_brokers_env() -> None:
+    n = brokers()
+    if n == 1:
         return
+    host, port = _host_port(env("GOALPOST_KAFKA_BOOTSTRAP").split(",")[0])
+    os.environ["GOALPOST_KAFKA_BOOTSTRAP"] = ",".join(f"{host}:{port + i}" for i in range(n))
+    os.environ.setdefault("GOALPOST_TOPIC_REPLICATION", "3")
+    os.environ.setdefault("GOALPOST_TOPIC_MIN_INSYNC", "2")
+
+
+def start_kafka() -> None:
+    apply_brokers_env()
+    n = brokers()
+    host, port = _host_port(env("GOALPOST_KAFKA_BOOTSTRAP").split(",")[0])
     d = state_dir()
     cp = kafka_classpath()
-    props = (DEPLOY / "kafka" / "server.properties").read_text().format(
-        state_dir=d, port=port, controller_port=port + 1)
-    conf = d / "kafka" / "server.properties"
-    conf.write_text(props)
     # The broker's JIT: C1 only by default (GOALPOST_KAFKA_JVM_OPTS). With the full tiered JIT a
     # fresh broker's C2 compiler threads spent minutes of CPU on the two cores it shares with
     # the services (41% of the broker's CPU in a ledger benchmark run three minutes after
     # start; 67-92 µs of broker CPU per ledger entry), while C1-compiled code
     # served the same load for 12.6-20 µs from the second run on (docs/benchmarks.md).
-    java = [shutil.which("java") or "java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC",
+    heap = "-Xmx768m" if n == 1 else "-Xmx512m"
+    java = [shutil.which("java") or "java", "-Xms256m", heap, "-XX:+UseG1GC",
             *env("GOALPOST_KAFKA_JVM_OPTS").split(),
             f"-Dlog4j2.configurationFile={DEPLOY / 'kafka' / 'log4j2.properties'}", "-cp", cp]
-    if not (d / "kafka" / "data" / "meta.properties").exists():
-        cluster_id = subprocess.run(java + ["kafka.tools.StorageTool", "random-uuid"], check=True,
-                                    capture_output=True, text=True).stdout.strip().splitlines()[-1]
-        # Eligible leader replicas off: with a single replica they strand partitions after a
-        # kill -9 (see server.properties).
-        subprocess.run(java + ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(conf),
-                               "--ignore-formatted", "--feature", "eligible.leader.replicas.version=0"],
-                       check=True, capture_output=True)
-    _spawn("kafka", java + ["kafka.Kafka", str(conf)])
-    _wait("kafka", lambda: _port_open(host, port), 90, "kafka.log")
-    print(f"kafka: up on {host}:{port}")
+    controllers = [port + 1] if n == 1 else [port + CONTROLLER_PORT_OFFSET + i for i in range(n)]
+    voters = ",".join(f"{i + 1}@{host}:{c}" for i, c in enumerate(controllers))
+    id_file = d / "kafka" / "cluster-id"
+    for i, name in enumerate(kafka_names()):
+        node_port = port + i
+        if _port_open(host, node_port):
+            print(f"{name}: already answering on {host}:{node_port}")
+            continue
+        node_dir = d / "kafka" if n == 1 else d / "kafka" / str(i + 1)
+        node_dir.mkdir(parents=True, exist_ok=True)
+        props = (DEPLOY / "kafka" / "server.properties").read_text().format(
+            node_id=i + 1, voters=voters, port=node_port, controller_port=controllers[i],
+            data_dir=node_dir / "data", internal_rf=n, min_isr=1 if n == 1 else 2,
+            unclean="true" if n == 1 else "false")
+        conf = node_dir / "server.properties"
+        conf.write_text(props)
+        if not (node_dir / "data" / "meta.properties").exists():
+            if not id_file.exists():  # one cluster id for every node of the cluster
+                id_file.write_text(subprocess.run(java + ["kafka.tools.StorageTool", "random-uuid"], check=True,
+                                                  capture_output=True, text=True).stdout.strip().splitlines()[-1])
+            # Eligible leader replicas off: with a single replica they strand partitions after a
+            # kill -9 (see server.properties).
+            subprocess.run(java + ["kafka.tools.StorageTool", "format", "-t", id_file.read_text().strip(),
+                                   "-c", str(conf), "--ignore-formatted",
+                                   "--feature", "eligible.leader.replicas.version=0"],
+                           check=True, capture_output=True)
+        _spawn(name, java + ["kafka.Kafka", str(conf)])
+    for i, name in enumerate(kafka_names()):
+        _wait(name, lambda p=port + i: _port_open(host, p), 120, f"{name}.log")
+        print(f"{name}: up on {host}:{port + i}")
 
 
 # ---------------------------------------------------------------- services
@@ -233,6 +287,7 @@ def start_service(name: str) -> None:
         print(f"{name}: already running (pid {_pid(name)})")
         return
     ensure_dev_key()  # a service started on its own must find the same keys as `up` gave it
+    apply_brokers_env()  # and the same brokers
     _spawn(name, [sys.executable, "-m", f"services.{name}"])
 
 
@@ -258,7 +313,10 @@ def first_api_key() -> str:
     return entries(spec)[0][1]
 
 
-def up(services: tuple[str, ...] = SERVICES, timeout: float = 120) -> None:
+def up(services: tuple[str, ...] = SERVICES, timeout: float = 120, n_brokers: int | None = None) -> None:
+    if n_brokers is not None:
+        use_brokers(n_brokers)
+    apply_brokers_env()
     ensure_dev_key(announce=True)
     start_redis()
     start_kafka()
@@ -302,13 +360,14 @@ def down(services: tuple[str, ...] | None = None) -> None:
             raise StackError(f"unknown service {name!r}; one of {', '.join(SERVICES)}")
         _stop(name)
     if services is None:
-        _stop("kafka", timeout=40)
+        for name in reversed(kafka_names()):
+            _stop(name, timeout=40)
         _stop("redis")
 
 
 def status() -> bool:
     ok = True
-    for name in ("redis", "kafka") + SERVICES:
+    for name in ("redis", *kafka_names()) + SERVICES:
         pid = _pid(name)
         extra = ""
         if name in SERVICES:
