@@ -19,6 +19,10 @@ BATCH_SECONDS = Histogram("goalpost_batch_seconds", "Time to process one consume
 HTTP_REQUESTS = Counter("goalpost_http_requests_total", "HTTP requests", ["service", "route", "status"])
 HTTP_SECONDS = Histogram("goalpost_http_request_seconds", "HTTP request latency", ["service", "route"],
                          buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1))
+ASSIGNED = Gauge("goalpost_consumer_assigned_partitions", "Partitions assigned to the service's group consumers",
+                 ["service"], multiprocess_mode="livesum")
+REJOINS = Counter("goalpost_consumer_rejoins_total", "Group consumers restarted by the watchdog: no partitions "
+                  "while their group's lag did not fall", ["service"])
 CONSUMER_LAG = Gauge("goalpost_consumer_lag_messages", "Log end offset minus committed offset",
                      ["service", "topic", "partition"],
                      multiprocess_mode="livemostrecent")  # workers of one group poll the same values

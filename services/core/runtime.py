@@ -88,6 +88,16 @@ return #KEYS
 """
 
 
+UNASSIGNED_LIMIT_S = 60.0  # how long a consumer may hold no partition while its group's lag stands
+
+
+def stuck_unassigned(empty_for_s: float, lag_then: int, lag_now: int, limit_s: float = UNASSIGNED_LIMIT_S) -> bool:
+    """A consumer without partitions rejoins its group when, for limit_s, the group had lag that
+    did not fall: nobody is consuming it. An idle worker of a group with more workers than
+    partitions sees the lag fall (the others consume it) and stays put."""
+    return empty_for_s >= limit_s and lag_now > 0 and lag_now >= lag_then
+
+
 def settle_heap(first_generation: int = 20_000) -> None:
     """Tunes the garbage collector for a streaming service. What is alive after start (modules,
     faust, clients, a loaded model, recovered state) lives as long as the process: freeze it so
@@ -171,6 +181,7 @@ class Runtime:
         self._lag_topics: dict[str, list[str]] = {}  # consumer group -> topics its lag poller covers
         self._scripts: dict[str, Any] = {}  # name -> registered Lua script
         self._keyring: Optional[KeyRing] = None
+        self._group_lag: dict[str, int] = {}  # group id -> its total lag, as last polled
         self._handlers: dict[str, Callable[[list[ConsumerRecord]], Awaitable[None]]] = {}  # topic -> handler
         self.app.add_dependency(Resources(self))
         self._add_common_routes()
@@ -280,6 +291,9 @@ class Runtime:
         self.export_lag(self.group_id, [topic_name])
 
     async def _consume(self) -> None:
+        """The group consumer of stream_batches, with a watchdog: a consumer that holds no
+        partition while its group's lag does not fall (partitions left unowned after a broker
+        restart) leaves and joins the group again."""
         s = self.settings
         # Join the group only once the state is rebuilt: a handler waiting minutes for it would
         # exceed the poll interval, and the group would take its partitions away meanwhile.
@@ -292,11 +306,25 @@ class Runtime:
                 # a worker killed with SIGKILL leaves the group when its session expires: keep that
                 # short so its partitions move on within seconds, not a minute
                 session_timeout_ms=10_000, heartbeat_interval_ms=2_000)
+            empty_since: Optional[float] = None
+            lag_then = 0
             try:
                 await consumer.start()
                 while True:
                     got = await consumer.getmany(timeout_ms=int(s.stream_batch_within_s * 1000),
                                                  max_records=s.stream_batch)
+                    assigned = len(consumer.assignment())
+                    metrics.ASSIGNED.labels(self.service).set(assigned)
+                    lag_now = self._group_lag.get(self.group_id, 0)
+                    if assigned:
+                        empty_since = None
+                    elif empty_since is None:
+                        empty_since, lag_then = time.monotonic(), lag_now
+                    elif stuck_unassigned(time.monotonic() - empty_since, lag_then, lag_now):
+                        metrics.REJOINS.labels(self.service).inc()
+                        event("consumer held no partition while its group's lag did not fall; rejoining",
+                              lag=lag_now, seconds=round(time.monotonic() - empty_since))
+                        break
                     if not got:
                         continue
                     await self._dispatch(got)
@@ -460,8 +488,10 @@ class Runtime:
         try:
             while True:
                 try:
-                    for tp, behind in (await lag.per_partition()).items():
+                    per_partition = await lag.per_partition()
+                    for tp, behind in per_partition.items():
                         metrics.CONSUMER_LAG.labels(self.service, tp.topic, str(tp.partition)).set(behind)
+                    self._group_lag[group_id] = sum(per_partition.values())
                 except Exception as exc:  # broker away: keep the last values, try again
                     log.debug("lag poll failed: %r", exc)
                 await asyncio.sleep(every_s)

@@ -28,3 +28,11 @@ def test_the_lag_poller_keeps_waiting_for_a_broker_that_is_away(monkeypatch, tmp
             await asyncio.wait_for(rt.poll_lag("goalpost-classify", ["posts.v1"], every_s=0.2), 3)
 
     asyncio.run(poll_for_a_while())
+
+
+def test_a_consumer_without_partitions_rejoins_only_when_its_groups_lag_stands():
+    from services.core.runtime import stuck_unassigned
+    assert stuck_unassigned(61, 500, 500) and stuck_unassigned(61, 500, 900)  # nobody consumes it
+    assert not stuck_unassigned(61, 500, 200)  # the other workers consume it: an idle worker stays
+    assert not stuck_unassigned(61, 0, 0)      # nothing to consume
+    assert not stuck_unassigned(30, 500, 500)  # not for long enough
