@@ -12,9 +12,8 @@ import redis.asyncio as aioredis
 from services.core.contracts import dumps
 from services.core.kafka_io import read_until
 from services.core.settings import env
-from services.ledger.views import Views, compare_balances, epoch, views_from_entries
+from services.ledger.views import RECENT_ENTRIES, Views, compare_balances, epoch, view_key, views_from_entries
 
-RECENT_ENTRIES = 100
 
 
 async def _erased() -> set[str]:
@@ -50,7 +49,7 @@ async def verify() -> int:
     views, entries = await _journal()
     redis = aioredis.from_url(env("GOALPOST_REDIS_URL"))
     try:
-        raw = await redis.hgetall("ledger:balance")
+        raw = await redis.hgetall(view_key("balance"))
     finally:
         await redis.aclose()
     in_redis = {k.decode(): int(v) for k, v in raw.items()}
@@ -68,22 +67,22 @@ async def rebuild() -> int:
     views, entries = await _journal()
     redis = aioredis.from_url(env("GOALPOST_REDIS_URL"))
     try:
-        old = [k async for k in redis.scan_iter(match="ledger:*", count=1000)]
+        old = [k async for k in redis.scan_iter(match=view_key("*"), count=1000)]
         async with redis.pipeline(transaction=True) as pipe:
             if old:
                 pipe.delete(*old)
             if views.balances:
-                pipe.hset("ledger:balance", mapping=views.balances)
-                pipe.zadd("ledger:lb:all", views.balances)
+                pipe.hset(view_key("balance"), mapping=views.balances)
+                pipe.zadd(view_key("lb", "all"), views.balances)
             for name, buckets in views.windows.items():
                 for key, totals in buckets.items():
-                    pipe.zadd(f"ledger:lb:{name}:{key}", totals)
+                    pipe.zadd(view_key("lb", name, key), totals)
             per_user: dict[str, list[dict]] = {}
             for e in entries:
                 per_user.setdefault(e["user_id"], []).append(e)
             for user, es in per_user.items():
                 recent = sorted(es, key=lambda e: e["created_at"])[-RECENT_ENTRIES:]
-                pipe.zadd(f"ledger:entries:{user}", {dumps(e): epoch(e["created_at"]) for e in recent})
+                pipe.zadd(view_key("entries", user), {dumps(e): epoch(e["created_at"]) for e in recent})
             await pipe.execute()
     finally:
         await redis.aclose()

@@ -34,7 +34,8 @@ from services.core.runtime import Runtime, event, json_response, log, problem, s
 from services.ledger.rules import InvalidEvent, LedgerState, UnknownPost, apply_event, load_rules
 from services.ledger.store import (FORMAT, StateStore, TakenCheckpoint, checkpoint_problem, pack_offsets,
                                    unpack_offsets)
-from services.ledger.views import WINDOWS, Views, current_window, day_windows, epoch
+from services.ledger.views import (RECENT_ENTRIES, WINDOWS, Views, current_window, day_windows, epoch,
+                                   view_key)
 
 INPUTS = {"posts.classified.v1": "post", "reactions.v1": "reaction", "matches.v1": "match",
           "ledger.adjustments.v1": "adjustment", "erasures.v1": "erasure"}
@@ -44,7 +45,6 @@ INPUT_ORDER = {"posts.classified.v1": 0, "matches.v1": 1, "reactions.v1": 2, "le
 GROUP_ID = "goalpost-ledger-journal"  # its offsets are committed inside the transactions
 TRANSACTIONAL_ID = "goalpost-ledger-0"
 JOURNAL = "ledger.entries.v1"
-RECENT_ENTRIES = 100
 TRIM_EVERY_S = 2.0
 CHECKPOINT_EVERY_S = 30.0  # at most this much input is re-applied after a crash
 # The rules yield to the event loop every this many events, so that the previous batch's
@@ -70,10 +70,6 @@ REPLAYED = Counter("goalpost_ledger_replayed_inputs_total", "Inputs re-applied a
 rt = Runtime("ledger")
 settings = rt.settings
 RULES = load_rules()
-
-
-def _key(name: str, *parts: str) -> str:
-    return ":".join(("ledger", name) + parts)
 
 
 def _input_order(m: Any) -> tuple:
@@ -223,7 +219,7 @@ class LedgerWorker:
                 recent.setdefault(entry["user_id"], []).extend(_recent_member(entry["created_at"], msg.value))
             # (trimmed in the same call: after a rebuild from the beginning of the journal, a
             # trim of every user left for the first live batch would be one huge call)
-            keys = {u: _key("entries", u) for u in recent}
+            keys = {u: view_key("entries", u) for u in recent}
             await self.write_views(_view_update(recent=[[keys[u], m] for u, m in recent.items()],
                                                 trim=list(keys.values())))
         for user in self.state.erased:  # their old entries were counted again by the replay
@@ -481,11 +477,11 @@ class LedgerWorker:
         update = {
             "balances": {u: v.balances[u] for u in users},
             # not the windows closed and dropped (Views.keep_windows): they stay as written
-            "leaderboards": [[_key("lb", name, key), {u: bucket[u] for u in members}]
+            "leaderboards": [[view_key("lb", name, key), {u: bucket[u] for u in members}]
                              for (name, key), members in windows.items()
                              if (bucket := v.windows[name].get(key)) is not None],
-            "recent": [[_key("entries", user), members] for user, members in recent.items()],
-            "trim": [_key("entries", user) for user in self.untrimmed] if trim else [],
+            "recent": [[view_key("entries", user), members] for user, members in recent.items()],
+            "trim": [view_key("entries", user) for user in self.untrimmed] if trim else [],
         }
         if trim:
             self.last_trim = time.monotonic()
@@ -505,14 +501,14 @@ class LedgerWorker:
             for key, bucket in self.views.windows[name].items():
                 members = list(bucket)
                 for i in range(0, len(members), VIEW_CHUNK):
-                    yield _view_update(leaderboards=[[_key("lb", name, key),
+                    yield _view_update(leaderboards=[[view_key("lb", name, key),
                                                       {u: bucket[u] for u in members[i:i + VIEW_CHUNK]}]])
 
     async def write_views(self, update: dict) -> None:
         assert rt.redis is not None
         write = rt.script("ledger_views", WRITE_VIEWS_LUA)
         for chunk in _chunks(update):
-            await write(keys=[_key("balance"), _key("lb", "all")], args=[dumps(chunk), RECENT_ENTRIES])
+            await write(keys=[view_key("balance"), view_key("lb", "all")], args=[dumps(chunk), RECENT_ENTRIES])
 
 
 # One round trip and one argument per batch: the client-side cost of a pipeline of thousands of
@@ -550,12 +546,12 @@ async def erase_views(users: list[str]) -> None:
     if not users:
         return
     assert rt.redis is not None
-    windows = [k async for k in rt.redis.scan_iter(match="ledger:lb:*", count=1000)]
+    windows = [k async for k in rt.redis.scan_iter(match=view_key("lb", "*"), count=1000)]
     async with rt.redis.pipeline(transaction=False) as pipe:
-        pipe.hdel(_key("balance"), *users)
+        pipe.hdel(view_key("balance"), *users)
         for key in windows:
             pipe.zrem(key, *users)
-        pipe.delete(*[_key("entries", u) for u in users])
+        pipe.delete(*[view_key("entries", u) for u in users])
         await pipe.execute()
 
 
@@ -611,7 +607,7 @@ async def _run_ledger() -> None:
 
 async def balance_route(view, request, user_id: str) -> Any:
     assert rt.redis is not None
-    raw = await rt.redis.hget(_key("balance"), user_id)
+    raw = await rt.redis.hget(view_key("balance"), user_id)
     return json_response(view, {"user_id": user_id, "balance": int(raw) if raw is not None else 0,
                                 "known": raw is not None})
 
@@ -629,7 +625,7 @@ async def entries_route(view, request, user_id: str) -> Any:
     except ValueError as exc:
         return problem(view, 422, "Unprocessable Content", str(exc), field="limit")
     assert rt.redis is not None
-    raws = await rt.redis.zrevrange(_key("entries", user_id), 0, limit - 1)
+    raws = await rt.redis.zrevrange(view_key("entries", user_id), 0, limit - 1)
     return json_response(view, {"user_id": user_id, "entries": [orjson.loads(r) for r in raws]})
 
 
@@ -641,7 +637,7 @@ async def leaderboard_route(view, request) -> Any:
         limit = _limit(request, 10, 100)
     except ValueError as exc:
         return problem(view, 422, "Unprocessable Content", str(exc), field="limit")
-    key = _key("lb", "all") if window == "all" else _key("lb", window, current_window(window))
+    key = view_key("lb", "all") if window == "all" else view_key("lb", window, current_window(window))
     assert rt.redis is not None
     rows = await rt.redis.zrevrange(key, 0, limit - 1, withscores=True)
     return json_response(view, {"window": window, "as_of": utc_now(), "leaders": [

@@ -31,6 +31,16 @@ def current_window(window: str, now: datetime | None = None) -> str:
     return window_keys(now.strftime("%Y-%m-%dT%H:%M:%SZ"))[window]
 
 
+
+RECENT_ENTRIES = 100  # entries each user's recent-entry view keeps
+
+
+def view_key(name: str, *parts: str) -> str:
+    """The Redis key of a ledger view: ledger:balance, ledger:lb:all, ledger:lb:day:<day>,
+    ledger:entries:<user> (docs/redis.md)."""
+    return ":".join(("ledger", name) + parts)
+
+
 @dataclass
 class Views:
     balances: dict[str, int] = field(default_factory=dict)
