@@ -1,5 +1,5 @@
 """`goalpost report`: what the stack made of the data: posts by intent, goals and requests
-matched, and the top of the leaderboard. Waits until the pipeline has drained."""
+matched, the asks sent, and the top of the leaderboard. Waits until the pipeline has drained."""
 from __future__ import annotations
 
 import asyncio
@@ -31,11 +31,14 @@ async def _counts() -> dict[str, Any]:
             rec = orjson.loads(m.value)
             if rec["candidates"]:
                 matched.add(rec["post_id"])
+    asked = 0
+    async for batch in read_until(env("GOALPOST_KAFKA_BOOTSTRAP"), ["notifications.v1"]):
+        asked += len(batch)
     entries = 0
     async for batch in read_until(env("GOALPOST_KAFKA_BOOTSTRAP"), ["ledger.entries.v1"]):
         entries += len(batch)
     return {"posts_by_intent": dict(intents), "goals_and_requests": len(roots),
-            "matched_to_helpers": len(matched & roots), "ledger_entries": entries}
+            "matched_to_helpers": len(matched & roots), "helpers_asked": asked, "ledger_entries": entries}
 
 
 def _leaderboard(limit: int = 5) -> list[dict]:
@@ -65,6 +68,8 @@ def print_report(r: dict[str, Any]) -> None:
     for intent in ("goal", "request", "offer", "status"):
         print(f"  {intent:8s} {r['posts_by_intent'].get(intent, 0)}")
     print(f"goals and requests matched to helpers: {r['matched_to_helpers']} of {r['goals_and_requests']}")
+    print(f"asks sent (notifications.v1, first waves; later waves follow every "
+          f"GOALPOST_MATCH_WAVE_AFTER_S without a reply): {r['helpers_asked']}")
     print(f"ledger entries: {r['ledger_entries']}")
     print("leaderboard (all time):")
     for row in r["leaderboard_top"]:
