@@ -878,6 +878,10 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
                   damped=_is_damped(st, actor, author), cap_day=day)
         return "applied"
 
+    if reply_to is not None and kind in ("upvote", "downvote", "unvote"):
+        root_id, known = _root_of(st, post_id)
+        if not known:  # a vote on a reply waits for its thread's root, as an accept does: the
+            return _park(st, rules, root_id, ev, reparked)  # routed bonus it may pay depends on it
     want = {"upvote": "up", "downvote": "down", "unvote": None}[kind]
     key = vote_key(post_id, actor)
     cur = st.votes.get(key)

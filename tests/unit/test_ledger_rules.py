@@ -835,3 +835,13 @@ def test_the_routed_bonus_does_not_depend_on_when_the_match_arrives():
         check_journal(st, out)
         balances.add(tuple(sorted(st.balances.items())))
     assert len(balances) == 1
+
+
+def test_a_vote_on_a_reply_whose_root_is_not_seen_yet_waits_for_it():
+    # posts are keyed by author: a reply and its votes can arrive before the root post
+    early = [post("r1", "alice", "q1"), react("v1", "carol", "r1", "upvote"), match("q1", "asker", ["alice"]),
+             post("q1", "asker")]
+    in_order = [post("q1", "asker"), post("r1", "alice", "q1"), match("q1", "asker", ["alice"]),
+                react("v1", "carol", "r1", "upvote")]
+    (a, _), (b, _) = run(early), run(in_order)
+    assert a.balances == b.balances and a.balances["alice"] == RULES.upvote_reply + RULES.routed_helper_bonus
