@@ -25,7 +25,8 @@ Rules (values in rules.toml; every rule below has a test in tests/unit/test_ledg
   One accepted reply per root post: accepting another reply first compensates the old accept.
   Accepting one's own reply moves the accept but grants nothing.
 * unaccept (of the accepted reply, by the root's author): compensates everything the accept granted.
-* upvote / downvote / unvote: one standing vote per (actor, post). upvote gives ``upvote_reply`` or
+* upvote / downvote / unvote: one standing vote per (actor, post); a vote on a reply whose
+  thread root is not seen yet waits for it (parked, as an accept). upvote gives ``upvote_reply`` or
   ``upvote_root``; downvote ``downvote_author`` to the author and ``downvote_voter`` to the voter;
   switching compensates the old vote first; unvote compensates.
 * thanks: ``thanks`` to the post's author, once per (actor, post).
