@@ -82,7 +82,9 @@ def unseal(key: Optional[bytes], text: str, user_id: str) -> Optional[str]:
 
 
 class KeyRing:
-    """The users' keys, read from Redis in one script call per batch and cached briefly."""
+    """The users' keys, read from Redis in one script call per batch. Readers cache them for
+    CACHE_S (an erasure then takes effect within that); writers (`create`) never use the cache,
+    so no worker seals a new text with the key of a user another worker has just erased."""
 
     def __init__(self, redis: Any, script: Any) -> None:
         self._redis = redis
@@ -95,8 +97,8 @@ class KeyRing:
         out: dict[str, Optional[bytes]] = {}
         missing = []
         for user in dict.fromkeys(users):
-            hit = self._cache.get(user)
-            if hit is not None and now - hit[0] < CACHE_S and (hit[1] is not None or not create):
+            hit = None if create else self._cache.get(user)  # a writer always asks: an erasure by
+            if hit is not None and now - hit[0] < CACHE_S:     # another worker counts at once
                 out[user] = hit[1]
             else:
                 missing.append(user)

@@ -26,3 +26,23 @@ def test_a_text_never_sealed_passes_through_and_tampering_is_refused():
 def test_the_erased_set_holds_a_digest_not_the_id():
     token = erased_token("alice")
     assert "alice" not in token and token == erased_token("alice") != erased_token("alicf")
+
+
+def test_readers_cache_keys_briefly_but_a_writer_always_asks():
+    import asyncio
+
+    from services.core.privacy import KeyRing
+    calls = []
+    store = {"alice": b"k" * 32}
+
+    async def script(args):
+        calls.append(args)
+        return [store.get(args[i]) for i in range(0, len(args), 3)]
+
+    ring = KeyRing(None, script)
+    assert asyncio.run(ring.keys_for(["alice"])) == {"alice": b"k" * 32}
+    asyncio.run(ring.keys_for(["alice"]))
+    assert len(calls) == 1                        # a reader: cached
+    del store["alice"]                            # erased by another worker
+    assert asyncio.run(ring.keys_for(["alice"], create=True)) == {"alice": None}  # a writer sees it at once
+    assert len(calls) == 2
