@@ -111,32 +111,25 @@ class GroupLag:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def per_partition(self) -> dict[TopicPartition, int]:
-        assert self.consumer is not None and self.admin is not None, "start() first"
-        self.partitions = self.partitions or await topic_partitions(self.consumer, self.topics)
-        end = await self.consumer.end_offsets(self.partitions)
-        if self._coordinator is None:
-            self._coordinator = await self.admin.find_coordinator(self.group_id)
-        try:
-            committed = await self.admin.list_consumer_group_offsets(self.group_id, self._coordinator,
-                                                                     self.partitions)
-        except Exception:
-            self._coordinator = None  # it may have moved: look it up again next time
-            raise
-        lag = {}
-        for tp in self.partitions:
-            done = committed.get(tp)  # absent or -1: the group has committed nothing there
-            lag[tp] = max(0, end[tp] - max(done.offset if done is not None else 0, 0))
-        return lag
-
     async def committed(self) -> dict[TopicPartition, int]:
         """The group's committed offset of each partition it has committed on."""
         assert self.consumer is not None and self.admin is not None, "start() first"
         self.partitions = self.partitions or await topic_partitions(self.consumer, self.topics)
         if self._coordinator is None:
             self._coordinator = await self.admin.find_coordinator(self.group_id)
-        found = await self.admin.list_consumer_group_offsets(self.group_id, self._coordinator, self.partitions)
+        try:
+            found = await self.admin.list_consumer_group_offsets(self.group_id, self._coordinator,
+                                                                 self.partitions)
+        except Exception:
+            self._coordinator = None  # it may have moved: look it up again next time
+            raise
+        # absent or -1: the group has committed nothing there
         return {tp: meta.offset for tp, meta in found.items() if meta is not None and meta.offset > 0}
+
+    async def per_partition(self) -> dict[TopicPartition, int]:
+        committed = await self.committed()
+        end = await self.consumer.end_offsets(self.partitions)  # type: ignore[union-attr]
+        return {tp: max(0, end[tp] - committed.get(tp, 0)) for tp in self.partitions}
 
     async def delete_consumed(self) -> int:
         """Deletes the records the group has consumed and committed (DeleteRecords): for input

@@ -641,14 +641,7 @@ def _pair_add(st: LedgerState, rules: RuleTable, kind: str, giver: str, receiver
     if kind not in rules.ring_positive_kinds or giver == receiver:
         return
     heavy = st._heavy_index(rules.ring_min_pair_count)
-    recv = st.pair_counts.setdefault(giver, {})
-    n = recv.get(receiver, 0) + d
-    if n > 0:
-        recv[receiver] = n
-    else:
-        recv.pop(receiver, None)
-        if not recv:
-            del st.pair_counts[giver]
+    n = _count_in(st.pair_counts, giver, receiver, d)
     if n >= rules.ring_min_pair_count:
         heavy.setdefault(giver, set()).add(receiver)
     elif giver in heavy:
@@ -946,20 +939,24 @@ def _apply_adjustment(st: LedgerState, ev: Mapping[str, Any], out: _Out) -> str:
     return "applied:adjustment"
 
 
+def _count_in(table: dict[str, dict[str, int]], outer: str, inner: str, delta: int) -> int:
+    """table[outer][inner] += delta, keeping positive counts and non-empty inner maps only;
+    returns the new count. (A store map hands out its values for change in place.)"""
+    counts = table.setdefault(outer, {})
+    n = counts.get(inner, 0) + delta
+    if n > 0:
+        counts[inner] = n
+    else:
+        counts.pop(inner, None)
+        if not counts:
+            del table[outer]
+    return n
+
+
 def _count_upvote(st: LedgerState, reply_id: str, change: int) -> None:
     root_id, known = _root_of(st, reply_id)
-    if not known:
-        return
-    counts = st.upvoted.setdefault(root_id, {})
-    n = counts.get(reply_id, 0) + change
-    if n > 0:
-        counts[reply_id] = n
-    else:
-        counts.pop(reply_id, None)
-    if not counts:
-        del st.upvoted[root_id]
-    else:
-        st.upvoted[root_id] = counts
+    if known:
+        _count_in(st.upvoted, root_id, reply_id, change)
 
 
 def _sync_upvote_bonus(st: LedgerState, rules: RuleTable, reply_id: str, source: str, created: str,
