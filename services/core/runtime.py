@@ -88,6 +88,19 @@ return #KEYS
 """
 
 
+async def retry_forever(what: str, step: Callable[[], Awaitable[Any]], pause: float) -> None:
+    """Runs `step` again and again (a service's background task); a failure (broker or Redis
+    away) is logged and retried after `pause` seconds."""
+    while True:
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            event(f"{what} failed; resuming", error=repr(exc)[:300])
+            await asyncio.sleep(pause)
+
+
 UNASSIGNED_LIMIT_S = 60.0  # how long a consumer may hold no partition while its group's lag stands
 
 

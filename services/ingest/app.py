@@ -11,7 +11,7 @@ import orjson
 from services.core.contracts import Erasure, Post, Reaction, Record, Relation, utc_now
 from services.core.kafka_io import GroupLag
 from services.core.privacy import ERASE_LUA, ERASED_LUA, erased_token, seal
-from services.core.runtime import API_KEY, Runtime, event, json_response, problem
+from services.core.runtime import API_KEY, Runtime, event, json_response, problem, retry_forever
 from services.ingest import metrics as m
 from services.ingest.guards import PENDING, PENDING_TTL_S, Admission, Guards
 from services.ingest.logic import (ValidationError, check_id, new_id, validate_adjustment, validate_helper_action, validate_post, validate_reaction,
@@ -346,15 +346,11 @@ TRUNCATE_RAW_EVERY_S = 30.0
 async def _truncate_raw() -> None:
     """Deletes what ingest has consumed from the raw topics, so upstream's clear texts do not
     outlive their validation by more than TRUNCATE_RAW_EVERY_S (an erased user's included)."""
-    while True:
+    async def truncate() -> None:
         await asyncio.sleep(TRUNCATE_RAW_EVERY_S)
-        try:
-            async with GroupLag(settings.kafka_bootstrap, rt.group_id, RAW_TOPICS) as group:
-                await group.delete_consumed()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # broker away: next time
-            event("raw topic truncation failed", error=repr(exc)[:300])
+        async with GroupLag(settings.kafka_bootstrap, rt.group_id, RAW_TOPICS) as group:
+            await group.delete_consumed()
+    await retry_forever("raw topic truncation", truncate, 0)  # broker away: next time
 
 
 rt.state_recovered.set()  # ingest keeps no state of its own

@@ -28,7 +28,7 @@ from services.core.contracts import (Candidate, ClassifiedPost, Erasure, HelperA
 from services.core.kafka_io import topic_partitions
 from services.core.openapi import match_document
 from services.core.privacy import erased_token, is_sealed, unseal
-from services.core.runtime import Runtime, event, json_response, problem, settle_heap
+from services.core.runtime import Runtime, event, json_response, problem, retry_forever, settle_heap
 from services.match import asks
 from services.match.ranking import ExpertiseIndex, MatchConfig
 from services.match.waves import Step, WavePolicy, choose, due_step, next_wave_at, notifications, wave_match
@@ -435,22 +435,10 @@ rt.route("/v1/helpers/{user_id:.+}/inbox", helper_inbox, scope="read")
 rt.serve_openapi(match_document())
 
 
-async def _forever(what: str, step, pause: float) -> None:
-    """Runs `step` again and again; a failure (broker or Redis away) is logged and retried."""
-    while True:
-        try:
-            await step()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            event(f"{what} failed; resuming", error=repr(exc)[:300])
-            await asyncio.sleep(pause)
-
-
 @rt.app.task
 async def _follower() -> None:
     positions: dict[TopicPartition, int] = {}
-    await _forever("index follower", lambda: follow_topics(positions), 1)
+    await retry_forever("index follower", lambda: follow_topics(positions), 1)
 
 
 @rt.app.task
@@ -461,7 +449,7 @@ async def _wave_timer() -> None:
     async def step() -> None:
         if await run_due_waves() < CLAIM_BATCH:
             await asyncio.sleep(tick)
-    await _forever("wave timer", step, 1)
+    await retry_forever("wave timer", step, 1)
 
 
 app = rt.app
