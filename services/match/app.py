@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -136,9 +136,7 @@ def apply_to_index(topic: str, data: Any, effects: Effects, keys: Optional[dict]
                 effects.done.append(action.post_id)
     elif topic == "matches.v1":
         match = Match.from_dict(data)
-        if not index.involves_erased(match.author_id):
-            index.route(match.post_id, [h for h in match.asked_ids() if h not in index.erased],
-                        match.matched_at, match.author_id)
+        index.route(match.post_id, match.asked_ids(), match.matched_at, match.author_id)
     if ended is not None:
         post_id, helpers = ended
         effects.closed.extend((helper, post_id) for helper in helpers)
@@ -157,8 +155,7 @@ async def apply_effects(effects: Effects) -> None:
             args=[dumps(effects.flagged), settings.flags_to_withdraw, asks.VIEW_TTL_S])
         if withdrawn:
             WITHDRAWN.inc(len(withdrawn))
-            await rt.script("end_posts", asks.END_POSTS_LUA)(args=[dumps([[p.decode(), ""] for p in withdrawn])])
-            await rt.redis.delete(*[asks.match_key(p.decode()) for p in withdrawn])
+            await drop_posts([p.decode() for p in withdrawn])
     if effects.ended:
         results = await rt.script("end_posts", asks.END_POSTS_LUA)(
             args=[dumps([[post_id, replier] for post_id, replier, _ in effects.ended])])
@@ -179,35 +176,58 @@ async def apply_effects(effects: Effects) -> None:
         await pipe.execute()
 
 
+async def drop_posts(post_ids: list[str]) -> None:
+    """Posts taken out of routing (withdrawn, or by an erased author): ended for everyone asked,
+    no further wave, and their match view gone."""
+    if post_ids:
+        assert rt.redis is not None
+        await rt.script("end_posts", asks.END_POSTS_LUA)(args=[dumps([[p, ""] for p in post_ids])])
+        await rt.redis.delete(*[asks.match_key(p) for p in post_ids])
+
+
 async def erase_from_views(user: str) -> None:
     """Takes an erased user out of every match view: their inbox, their asks, the matches that
     name them (rewritten without them), the posts they wrote (ended, out of every inbox) and the
     flags they gave. One worker does it (a guard key for five minutes; a replay does it again)."""
     assert rt.redis is not None
-    if not await rt.redis.set(f"match:erasing:{erased_token(user)}", 1, nx=True, ex=300):
+    if not await rt.redis.set(asks.erasing_key(erased_token(user)), 1, nx=True, ex=300):
         return
     rt.keyring.forget(user)
-    await rt.redis.delete(asks.inbox_key(user))
-    async for key in rt.redis.scan_iter(match="match:asks:*", count=1000):
-        await rt.redis.hdel(key, user)
-    async for key in rt.redis.scan_iter(match="match:flags:*", count=1000):
-        await rt.redis.srem(key, user)
+    redis = rt.redis
+
+    async def keys(pattern: str) -> list[bytes]:
+        return [k async for k in redis.scan_iter(match=pattern, count=1000)]
+
+    # one pipeline per kind of key, not a round trip per key (erasure scans them all)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.delete(asks.inbox_key(user))
+        for key in await keys("match:asks:*"):
+            pipe.hdel(key, user)
+        for key in await keys("match:flags:*"):
+            pipe.srem(key, user)
+        await pipe.execute()
     own = []
-    async for key in rt.redis.scan_iter(match="match:post:*", count=1000):
-        raw = await rt.redis.get(key)
-        if raw is None or user.encode() not in raw:
-            continue
-        m = orjson.loads(raw)
-        if m.get("author_id") == user:
-            own.append(m["post_id"])
-            continue
-        m["candidates"] = [c for c in m.get("candidates", []) if c.get("helper_id") != user]
-        if m.get("asked") is not None:
-            m["asked"] = [h for h in m["asked"] if h != user]
-        await rt.redis.set(key, dumps(m), keepttl=True)
-    if own:
-        await rt.script("end_posts", asks.END_POSTS_LUA)(args=[dumps([[p, ""] for p in own])])
-        await rt.redis.delete(*[asks.match_key(p) for p in own])
+    views = await keys("match:post:*")
+    for i in range(0, len(views), 1000):
+        chunk = views[i:i + 1000]
+        rewritten = {}
+        for key, raw in zip(chunk, await redis.mget(chunk)):
+            if raw is None or user.encode() not in raw:
+                continue
+            m = orjson.loads(raw)
+            if m.get("author_id") == user:
+                own.append(m["post_id"])
+                continue
+            m["candidates"] = [c for c in m.get("candidates", []) if c.get("helper_id") != user]
+            if m.get("asked") is not None:
+                m["asked"] = [h for h in m["asked"] if h != user]
+            rewritten[key] = dumps(m)
+        if rewritten:
+            async with redis.pipeline(transaction=False) as pipe:
+                for key, value in rewritten.items():
+                    pipe.set(key, value, keepttl=True)
+                await pipe.execute()
+    await drop_posts(own)
     ERASED.inc()
     event("user erased from the match views", posts=len(own))
 
@@ -315,26 +335,25 @@ def plan_waves(todo: list[tuple[ClassifiedPost, Step, set[str], Optional[float]]
     return waves
 
 
-async def send_and_store(waves: list[Wave], sent: Optional[list[list[Any]]] = None) -> None:
-    """Sends each wave's Match and notifications (acks=all), then stores it in Redis. `sent`
-    holds records set aside earlier (a resend after a crash), sent as they are."""
-    records = [r for w in waves for r in w.records()] + [r for rs in sent or () for r in rs]
-    await rt.send_records(records)
-    now = time.time()
+async def send_and_store(waves: list[Wave], outputs: Optional[list[tuple[list[Any], list[Any]]]] = None,
+                         resent: Iterable[tuple[list[Any], list[Any]]] = ()) -> None:
+    """Sends each wave's Match and notifications (acks=all), then stores them in Redis, in one
+    call each. `outputs` are the waves' (records, stored) when the caller has them already;
+    `resent`, those set aside by a worker that crashed before storing them, sent as they are."""
+    if outputs is None:
+        outputs = [(w.records(), w.stored()) for w in waves]
+    both = [*outputs, *resent]
+    await rt.send_records([r for records, _ in both for r in records])
     for w in waves:
         wave = str(w.match.wave or 1)
         (MATCHES if w.match.candidates else UNMATCHED).labels(w.match.intent).inc()
         ASKS.labels(wave).inc(len(w.chosen))
         if w.replaced == 0:
             WAVES.labels(wave).inc()
-    await store_waves([w.stored() for w in waves], now)
-
-
-async def store_waves(stored: list[list[Any]], now: float) -> None:
-    if stored:
+    if both:
         await rt.script("store_waves", asks.STORE_WAVES_LUA)(
-            args=[now, asks.VIEW_TTL_S, int(settings.match_ask_ttl_s), WAVE_STATE_TTL_S, asks.INBOX_LIMIT,
-                  *asks.store_args(stored)])
+            args=[time.time(), asks.VIEW_TTL_S, int(settings.match_ask_ttl_s), WAVE_STATE_TTL_S, asks.INBOX_LIMIT,
+                  *asks.store_args([stored for _, stored in both])])
 
 
 async def rank_posts(records: list) -> None:
@@ -376,13 +395,13 @@ async def run_due_waves() -> int:
     readable = {id(p) for p in await rt.open_texts([t[0] for t in todo])}
     finished += [t[0].post_id for t in todo if id(t[0]) not in readable]  # the author was erased
     waves = plan_waves([t for t in todo if id(t[0]) in readable], first=False, now=now)
+    outputs = [(w.records(), w.stored()) for w in waves]
     if waves:  # set aside before sending: a crash after the send resends these very records
         setaside = rt.script("set_sending", asks.SET_SENDING_LUA)
-        await setaside(args=[dumps([[w.post.post_id, dumps({"records": [[r.topic, r.to_dict()] for r in w.records()],
-                                                               "stored": w.stored()}).decode()]
-                                    for w in waves])])
-    await send_and_store(waves, sent=[_records(c.sending) for c in resend])
-    await store_waves([c.sending["stored"] for c in resend], now)
+        await setaside(args=[dumps([[w.post.post_id, dumps({"records": [[r.topic, r.to_dict()] for r in records],
+                                                               "stored": stored}).decode()]
+                                    for w, (records, stored) in zip(waves, outputs)])])
+    await send_and_store(waves, outputs, resent=[(_records(c.sending), c.sending["stored"]) for c in resend])
     if finished:
         assert rt.redis is not None
         await rt.redis.zrem(asks.DUE_KEY, *finished)

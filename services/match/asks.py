@@ -45,6 +45,10 @@ def flags_key(post_id: str) -> str:
     return f"match:flags:{post_id}"      # set: the users who flagged the post
 
 
+def erasing_key(token: str) -> str:
+    return f"match:erasing:{token}"      # string: one worker is taking an erased user out of the views
+
+
 def ask_detail(wave: int, score: float, reasons: list[str], asked_at: str) -> str:
     return dumps({"wave": wave, "score": score, "reasons": reasons, "asked_at": asked_at}).decode()
 

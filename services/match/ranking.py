@@ -424,10 +424,13 @@ class ExpertiseIndex:
 
     # ------------------------------------------------------------------ inbox accounting
     def route(self, post_id: str, helper_ids: Iterable[str], now: Any = None, author: Optional[str] = None) -> None:
-        """Record that post_id (by author) was routed to helper_ids (they count against capacity)."""
+        """Record that post_id (by author) was routed to helper_ids (they count against capacity);
+        erased users are left out."""
         t = to_epoch(now)
         self.expire_routes(t)
-        helper_ids = list(helper_ids)
+        if author in self.erased:
+            return
+        helper_ids = [h for h in helper_ids if h not in self.erased]
         if not helper_ids:  # nothing to count: an empty entry would stay until the TTL (a leak)
             return
         routed_at, helpers, asker = self._routes.get(post_id, (t, (), author))
