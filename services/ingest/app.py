@@ -57,7 +57,7 @@ HELPER_ACTIONS = Kind("helper_action", "action_id", validate_helper_action, "hel
 ADJUSTMENTS = Kind("adjustment", "adjustment_id", validate_adjustment, "user_id", by_field="requested_by")
 
 
-ERASED_AUTHOR = "was erased: its id takes no more posts"
+ERASED = "was erased: its id takes no more writes"
 
 
 async def _seal(posts: list[Post]) -> list[bool]:
@@ -79,6 +79,15 @@ async def _erased(users: list[str]) -> set[str]:
         return set()
     flags = await rt.script("erased", ERASED_LUA)(args=[erased_token(u) for u in users])
     return {u for u, flag in zip(users, flags) if flag}
+
+
+async def _by_live_users(kind: Kind, records: list[Record]) -> list[bool]:
+    """For each record, False when its writer (`kind.author_field`) was erased: it is refused,
+    never written. Posts are sealed on the way (their author's key answers both)."""
+    if kind is POSTS:
+        return await _seal(records)  # type: ignore[arg-type]
+    erased = await _erased([getattr(r, kind.author_field) for r in records])
+    return [getattr(r, kind.author_field) not in erased for r in records]
 
 
 async def erase_user(view, request, user_id: str) -> Any:
@@ -149,14 +158,10 @@ async def write_one(kind: Kind, view, request) -> Any:
     except ValidationError as exc:
         m.REJECTED.labels(kind.name, exc.field).inc()
         return problem(view, 422, "Unprocessable Content", exc.detail, field=exc.field)
-    if isinstance(record, Post) and not (await _seal([record]))[0]:
-        m.REJECTED.labels(kind.name, "author_id").inc()
-        return problem(view, 422, "Unprocessable Content", f"author_id {record.author_id} {ERASED_AUTHOR}",
-                       field="author_id")
-    if not isinstance(record, Post) and await _erased([getattr(record, kind.author_field)]):
+    if not (await _by_live_users(kind, [record]))[0]:
         m.REJECTED.labels(kind.name, kind.author_field).inc()
-        return problem(view, 422, "Unprocessable Content", f"{kind.author_field} {getattr(record, kind.author_field)} "
-                       "was erased", field=kind.author_field)
+        return problem(view, 422, "Unprocessable Content",
+                       f"{kind.author_field} {getattr(record, kind.author_field)} {ERASED}", field=kind.author_field)
     if kind.by_field:
         setattr(record, kind.by_field, key_name)
     record_id = getattr(record, kind.id_field)
@@ -229,11 +234,11 @@ async def write_batch(view, request) -> Any:
             results[i] = {"index": i, "status": "rejected", "field": exc.field, "error": exc.detail}
             continue
         fresh.append((i, post, _idempotency_key(POSTS, data, post, None)))
-    sealed = await _seal([p for _, p, _ in fresh])
+    sealed = await _by_live_users(POSTS, [p for _, p, _ in fresh])
     for (i, post, _), ok in zip(fresh, sealed):
         if not ok:
             m.REJECTED.labels("post", "author_id").inc()
-            results[i] = {"index": i, "status": "rejected", "field": "author_id", "error": ERASED_AUTHOR}
+            results[i] = {"index": i, "status": "rejected", "field": "author_id", "error": ERASED}
     fresh = [item for item, ok in zip(fresh, sealed) if ok]
     claims = [(idem, p.post_id) for _, p, idem in fresh if idem is not None]
     previous = iter(await _guards().claim("post", claims))
@@ -301,14 +306,12 @@ async def _ingest_raw(records: list, validate: Callable[[Any], Record], kind: Ki
             await rt.dead_letter(msg.topic, msg.partition, msg.offset, str(exc), msg.value or b"")
             continue
         valid.append((msg, record, _idempotency_key(kind, data, record, None)))
-    posts = [(i, r) for i, (_, r, _) in enumerate(valid) if isinstance(r, Post)]
-    if posts:
-        refused = {i for (i, _), ok in zip(posts, await _seal([r for _, r in posts])) if not ok}
-        for i in sorted(refused):
-            msg = valid[i][0]
-            # without its payload: the text of an erased user must not reach another topic in clear
-            await rt.dead_letter(msg.topic, msg.partition, msg.offset, f"author_id: {ERASED_AUTHOR}", b"")
-        valid = [v for i, v in enumerate(valid) if i not in refused]
+    if valid:
+        live = await _by_live_users(kind, [r for _, r, _ in valid])
+        for (msg, _, _), ok in zip(valid, live):
+            if not ok:  # without its payload: an erased user's text must not reach another topic in clear
+                await rt.dead_letter(msg.topic, msg.partition, msg.offset, f"{kind.author_field}: {ERASED}", b"")
+        valid = [v for v, ok in zip(valid, live) if ok]
     claims = [(idem, getattr(r, kind.id_field)) for _, r, idem in valid if idem is not None]
     for _ in range(PENDING_TTL_S + 5):
         previous = await _guards().claim(kind.name, claims)
