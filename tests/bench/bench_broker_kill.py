@@ -20,7 +20,7 @@ import uuid
 
 import orjson
 
-from services.core import stack
+from services.tools import stack
 from services.core.kafka_io import read_until
 from services.core.settings import env, port_of
 from tests.bench.bench_ingest import KeepAliveConnection, post_request

@@ -27,7 +27,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from services.core.contracts import epoch_seconds
 from services.core.kafka_io import send_many, topic_partitions
 from services.core.settings import env, port_of
-from services.core.stack import first_api_key
+from services.tools.stack import first_api_key
 from tests.bench.common import percentile, stack_memory
 
 SE = Path(__file__).resolve().parents[3] / "shared" / "data" / "se"

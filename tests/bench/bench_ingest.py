@@ -23,7 +23,7 @@ import orjson
 import uvloop
 
 from services.core.settings import port_of
-from services.core.stack import first_api_key
+from services.tools.stack import first_api_key
 from tests.bench.common import closed_loop, percentile, stack_memory
 
 WRK_SCRIPT = Path(__file__).with_name("wrk_posts.lua")

@@ -7,7 +7,7 @@ import os
 import time
 from typing import Awaitable, Callable
 
-from services.core import stack
+from services.tools import stack
 
 
 async def closed_loop(concurrency: int, seconds: float,

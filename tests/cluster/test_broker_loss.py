@@ -12,7 +12,7 @@ import time
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from services.core import stack
+from services.tools import stack
 from services.core.contracts import TOPICS
 from services.core.settings import env
 from services.ledger import admin

@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 
-from services.core import stack
+from services.tools import stack
 from services.ledger import admin
 from tests.integration.conftest import wait_for
 from tests.integration.ledger_load import (journal, ledger_lag, load_with_extra_reactions,

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from services.core.kafka_io import read_until
 from services.core.settings import SERVICE_PORTS, env, port_of
-from services.core.stack import first_api_key
+from services.tools.stack import first_api_key
 
 
 def _ready(service: str) -> bool:

@@ -67,9 +67,9 @@ def send_all(events: list[dict[str, Any]], retry_unavailable: bool = False) -> d
     acknowledged; with retry_unavailable, 503s during an outage are retried until accepted."""
     import aiohttp
 
-    from services.core.replay import IngestClient
+    from services.tools.replay import IngestClient
     from services.core.settings import port_of
-    from services.core.stack import first_api_key
+    from services.tools.stack import first_api_key
 
     acked = {"posts": 0, "reactions": 0}
 

@@ -12,7 +12,7 @@ import time
 import orjson
 import redis
 
-from services.core import stack
+from services.tools import stack
 from services.core.privacy import KEYS
 from services.core.settings import env
 from services.ledger import admin

@@ -6,7 +6,7 @@ import re
 import signal
 import time
 
-from services.core import stack
+from services.tools import stack
 from services.core.settings import Settings
 from tests.integration.conftest import wait_for
 

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 import redis
 
-from services.core import stack
+from services.tools import stack
 from services.core.settings import env
 from services.ledger import admin
 from services.ledger.app import RECENT_ENTRIES

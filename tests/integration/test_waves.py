@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from services.core import stack
+from services.tools import stack
 from services.core.settings import Settings
 from services.match.waves import notification_id
 from tests.integration.conftest import first_wave, read_topic, wait_for, waves_of

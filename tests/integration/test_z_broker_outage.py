@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from services.core import stack
+from services.tools import stack
 from services.ledger import admin
 from tests.integration.ledger_load import ledger_lag
 from tests.integration.conftest import read_topic, wait_for

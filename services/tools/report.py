@@ -13,7 +13,7 @@ import orjson
 
 from services.core.kafka_io import read_until
 from services.core.settings import env, port_of
-from services.core.stack import first_api_key
+from services.tools.stack import first_api_key
 
 
 async def _counts() -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
-    from services.core import stack
+    from services.tools import stack
     try:
         if args.action == "up":
             stack.up(tuple(args.services) if args.services else stack.SERVICES, n_brokers=args.brokers)
@@ -39,7 +39,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from services.core.replay import replay_http
+    from services.tools.replay import replay_http
     report = asyncio.run(replay_http(Path(args.file), rate=args.rate, batch_size=args.batch,
                                      limit=args.limit, progress=not args.quiet))
     print(json.dumps(report, indent=2))
@@ -47,7 +47,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
-    from services.core.tail import tail
+    from services.tools.tail import tail
     try:
         return asyncio.run(tail(args.topic, from_beginning=args.from_beginning, limit=args.limit))
     except KeyboardInterrupt:
@@ -78,7 +78,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from services.core.report import print_report, report
+    from services.tools.report import print_report, report
     r = report()
     if args.json:
         print(json.dumps(r, indent=2))

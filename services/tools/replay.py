@@ -12,7 +12,7 @@ import orjson
 from tqdm import tqdm
 
 from services.core.settings import port_of
-from services.core.stack import first_api_key
+from services.tools.stack import first_api_key
 
 
 def read_replay(path: Path, limit: int = 0) -> list[dict[str, Any]]:
