@@ -1,3 +1,3 @@
-from services.classify.app import rt
+from services.classify.app import build
 
-rt.main()
+build().main()

@@ -1,8 +1,8 @@
 """classify: every post on posts.v1 gets an intent, scores and topics on posts.classified.v1.
-Thin: decode a batch, call the pure model (services/classify/model.py), send."""
+`classify_posts` is the handler (posts in, classified posts out); `build` wires it to Kafka."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Awaitable, Callable, Optional
 
 import orjson
 from prometheus_client import Counter, Histogram
@@ -10,16 +10,17 @@ from prometheus_client import Counter, Histogram
 from services.classify.model import MODEL_VERSION, classify_batch
 from services.core.contracts import ClassifiedPost, Post
 from services.core.openapi import classify_document
-from services.core.runtime import Runtime, json_response, problem
+from services.core.runtime import RecordHandler, Runtime, json_response, problem
+from services.core.settings import Settings
 
 POSTS_BY_INTENT = Counter("goalpost_classify_posts_total", "Posts classified, by intent", ["intent"])
 CONFIDENCE = Histogram("goalpost_classify_confidence", "Confidence of the chosen intent",
                        buckets=(.3, .4, .5, .6, .7, .8, .9, .95, .99, 1))
 
-rt = Runtime("classify")
+OpenTexts = Callable[[list[Post]], Awaitable[list[Post]]]
 
 
-def _done_key(post_id: str) -> str:
+def done_key(post_id: str) -> str:
     return f"done:classified:{post_id}"
 
 
@@ -31,24 +32,23 @@ def classified(post: Post, result: Any) -> ClassifiedPost:
         topics=list(result.topics), model_version=MODEL_VERSION)
 
 
-async def classify_posts(records: list) -> None:
-    decoded = await rt.decode_or_dead_letter(records, Post)
-    todo = await rt.not_done([post.post_id for _, post in decoded], _done_key)
-    posts = list({post.post_id: post for _, post in decoded if post.post_id in todo}.values())
-    sealed = {p.post_id: p.text for p in posts}
-    posts = await rt.open_texts(posts)  # the posts of erased authors are gone: nothing to classify
-    results = classify_batch([p.text for p in posts], [p.tags for p in posts])
-    out = [classified(p, r) for p, r in zip(posts, results)]
-    for rec in out:  # the text goes on as it came: sealed
-        rec.text = sealed[rec.post_id]
-    for rec in out:
-        POSTS_BY_INTENT.labels(rec.intent).inc()
-        CONFIDENCE.observe(rec.confidence)
-    await rt.send_records(out)
-    await rt.mark_done([rec.post_id for rec in out], _done_key)
+def classify_posts(open_texts: OpenTexts) -> RecordHandler[Post]:
+    """The handler: classifies the posts whose texts `open_texts` can open (an erased author's
+    cannot: nothing to classify) and passes each text on as it came, sealed."""
+    async def handle(posts: list[Post]) -> list[Any]:
+        sealed = {p.post_id: p.text for p in posts}
+        opened = await open_texts(posts)
+        results = classify_batch([p.text for p in opened], [p.tags for p in opened])
+        out = [classified(p, r) for p, r in zip(opened, results)]
+        for rec in out:
+            rec.text = sealed[rec.post_id]
+            POSTS_BY_INTENT.labels(rec.intent).inc()
+            CONFIDENCE.observe(rec.confidence)
+        return out
+    return RecordHandler(Post, handle, done_key=done_key, id_of=lambda post: post.post_id)
 
 
-async def classify_route(view, request) -> Any:
+async def classify_route(view: Any, request: Any) -> Any:
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError as exc:
@@ -64,9 +64,11 @@ async def classify_route(view, request) -> Any:
                                 "model_version": MODEL_VERSION})
 
 
-rt.stream_batches("posts.v1", classify_posts)
-rt.route("/v1/classify", classify_route, methods=("POST",), scope="read")
-rt.serve_openapi(classify_document())
-rt.state_recovered.set()  # the model is loaded at import; no other state
-classify_batch(["warm up the model"])  # the model is then frozen with the rest of the startup heap (settle_heap)
-app = rt.app
+def build(settings: Optional[Settings] = None) -> Runtime:
+    rt = Runtime("classify", settings)
+    rt.handle("posts.v1", classify_posts(rt.open_texts))
+    rt.route("/v1/classify", classify_route, methods=("POST",), scope="read")
+    rt.serve_openapi(classify_document())
+    rt.state_recovered.set()  # the model is loaded at import; no other state
+    classify_batch(["warm up the model"])  # the model is then frozen with the rest of the startup heap (settle_heap)
+    return rt
