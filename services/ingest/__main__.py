@@ -3,9 +3,9 @@ from services.core.workers import serve
 
 
 def run_worker() -> None:
-    from services.ingest.app import rt  # in the worker only: the supervisor stays small
+    from services.ingest.app import build  # in the worker only: the supervisor stays small
 
-    rt.main()
+    build().main()
 
 
 serve("ingest", Settings(service="ingest").workers, run_worker)

@@ -80,3 +80,16 @@ def test_a_handler_that_fails_marks_nothing_so_the_batch_comes_again():
         pass
     run(broker.run(handler, "posts.v1", [post("p1", "hello")]))
     assert calls == [1, 1]
+
+
+def test_raw_topic_messages_are_validated_in_memory_and_the_invalid_ones_get_their_reason():
+    from services.ingest.app import RAW_POSTS, REACTIONS, validate_raw
+    broker = MemoryBroker()
+    msgs = broker.messages("posts.raw.v1", [{"post_id": "p1", "author_id": "u1", "text": "I want to learn to swim"},
+                                            b"\xff not utf-8", {"author_id": "u1", "text": ""}])
+    valid, dead = validate_raw(msgs, RAW_POSTS)
+    assert [(r.post_id, r.source, idem) for _, r, idem in valid] == [("p1", "topic:posts.raw.v1", "p1")]
+    assert [(msg.offset, reason.split(":")[0]) for msg, reason, _ in dead] == [(1, "$"), (2, "text")]
+    valid, dead = validate_raw(broker.messages("reactions.raw.v1", [{"post_id": "p1", "actor_id": "u2", "kind": "like"}]),
+                               REACTIONS)
+    assert valid == [] and dead[0][1].startswith("kind")
