@@ -1,3 +1,3 @@
-from services.match.app import rt
+from services.match.app import build
 
-rt.main()
+build().main()

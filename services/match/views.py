@@ -1,0 +1,140 @@
+"""match's Redis views: what followed events do to the asks, inboxes and match views, and the
+read routes over them (key layout: services/match/asks.py, docs/redis.md)."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from services.core.contracts import dumps
+from services.core.privacy import erased_token
+from services.core.runtime import Runtime, event, json_response, problem
+from services.match import asks
+from services.match.follower import Effects
+from services.match.metrics import ANSWERED, DECLINES, ERASED, TIME_TO_ANSWER, WITHDRAWN
+
+
+class MatchViews:
+    """The views of one match worker, on its runtime's Redis."""
+
+    def __init__(self, rt: Runtime):
+        self.rt, self.settings = rt, rt.settings
+
+    async def apply_effects(self, effects: Effects) -> None:
+        """The followed events' effects on the Redis views. Every worker's follower sees every
+        event, so each step is idempotent: the first worker to apply it does the work."""
+        assert self.rt.redis is not None
+        for user in effects.erased:
+            await self.erase_from_views(user)
+        if effects.flagged:  # withdrawn from routing: ended for everyone, as an answer would
+            withdrawn = await self.rt.script("flag", asks.FLAG_LUA)(
+                args=[dumps(effects.flagged), self.settings.flags_to_withdraw, asks.VIEW_TTL_S])
+            if withdrawn:
+                WITHDRAWN.inc(len(withdrawn))
+                await self.drop_posts([p.decode() for p in withdrawn])
+        if effects.ended:
+            results = await self.rt.script("end_posts", asks.END_POSTS_LUA)(
+                args=[dumps([[post_id, replier] for post_id, replier, _ in effects.ended])])
+            for (_, _, at), result in zip(effects.ended, results):
+                if result:  # the post was in its waves, and this is its first answer
+                    was_asked, created = result.decode().split("|")
+                    label = "asked" if was_asked == "1" else "other"
+                    ANSWERED.labels(label).inc()
+                    TIME_TO_ANSWER.labels(label).observe(max(0.0, at - float(created)))
+        if effects.declined:
+            DECLINES.inc(await self.rt.script("decline", asks.DECLINE_LUA)(args=[dumps(effects.declined), time.time()]))
+        async with self.rt.redis.pipeline(transaction=False) as pipe:
+            for helper_id, post_id in effects.closed:
+                pipe.zrem(asks.inbox_key(helper_id), post_id)
+            for post_id in effects.done:
+                pipe.zrem(asks.DUE_KEY, post_id)
+                pipe.delete(asks.wave_key(post_id))
+            await pipe.execute()
+
+    async def drop_posts(self, post_ids: list[str]) -> None:
+        """Posts taken out of routing (withdrawn, or by an erased author): ended for everyone asked,
+        no further wave, and their match view gone."""
+        if post_ids:
+            assert self.rt.redis is not None
+            await self.rt.script("end_posts", asks.END_POSTS_LUA)(args=[dumps([[p, ""] for p in post_ids])])
+            await self.rt.redis.delete(*[asks.match_key(p) for p in post_ids])
+
+    async def erase_from_views(self, user: str) -> None:
+        """Takes an erased user out of every match view: their inbox, their asks, the matches that
+        name them (rewritten without them), the posts they wrote (ended, out of every inbox) and the
+        flags they gave. One worker does it (a guard key for five minutes; a replay does it again)."""
+        assert self.rt.redis is not None
+        if not await self.rt.redis.set(asks.erasing_key(erased_token(user)), 1, nx=True, ex=300):
+            return
+        self.rt.keyring.forget(user)
+        redis = self.rt.redis
+
+        async def keys(pattern: str) -> list[bytes]:
+            return [k async for k in redis.scan_iter(match=pattern, count=1000)]
+
+        # one pipeline per kind of key, not a round trip per key (erasure scans them all)
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.delete(asks.inbox_key(user))
+            for key in await keys("match:asks:*"):
+                pipe.hdel(key, user)
+            for key in await keys("match:flags:*"):
+                pipe.srem(key, user)
+            await pipe.execute()
+        own = []
+        views = await keys("match:post:*")
+        for i in range(0, len(views), 1000):
+            chunk = views[i:i + 1000]
+            rewritten = {}
+            for key, raw in zip(chunk, await redis.mget(chunk)):
+                if raw is None or user.encode() not in raw:
+                    continue
+                m = orjson.loads(raw)
+                if m.get("author_id") == user:
+                    own.append(m["post_id"])
+                    continue
+                m["candidates"] = [c for c in m.get("candidates", []) if c.get("helper_id") != user]
+                if m.get("asked") is not None:
+                    m["asked"] = [h for h in m["asked"] if h != user]
+                rewritten[key] = dumps(m)
+            if rewritten:
+                async with redis.pipeline(transaction=False) as pipe:
+                    for key, value in rewritten.items():
+                        pipe.set(key, value, keepttl=True)
+                    await pipe.execute()
+        await self.drop_posts(own)
+        ERASED.inc()
+        event("user erased from the match views", posts=len(own))
+
+    async def post_matches(self, view, request, post_id: str) -> Any:
+        assert self.rt.redis is not None
+        raw = await self.rt.redis.get(asks.match_key(post_id))
+        if raw is None and await self.rt.redis.exists(asks.withdrawn_key(post_id)):
+            return problem(view, 410, "Gone", f"post {post_id} was withdrawn from routing: "
+                           f"{self.settings.flags_to_withdraw} users flagged it", field="post_id")
+        if raw is None:
+            return problem(view, 404, "Not Found", f"no match for post {post_id} (not a goal or request, "
+                           "or not ranked yet)", field="post_id")
+        return view.bytes(raw, content_type="application/json")
+
+    async def helper_inbox(self, view, request, user_id: str) -> Any:
+        """The helper's open asks, newest first, each with why they were asked."""
+        assert self.rt.redis is not None
+        oldest = time.time() - self.settings.match_ask_ttl_s  # older asks have expired
+        post_ids = [p.decode() for p in await self.rt.redis.zrevrangebyscore(asks.inbox_key(user_id), "+inf", oldest,
+                                                                         start=0, num=asks.INBOX_LIMIT)]
+        items = []
+        if post_ids:
+            async with self.rt.redis.pipeline(transaction=False) as pipe:
+                pipe.mget([asks.match_key(p) for p in post_ids])
+                for p in post_ids:
+                    pipe.hget(asks.asks_key(p), user_id)
+                raws, *details = await pipe.execute()
+            for post_id, raw, detail in zip(post_ids, raws, details):
+                if raw is None or detail is None:  # the view expired, or the ask ended meanwhile
+                    continue
+                m, mine = orjson.loads(raw), orjson.loads(detail)
+                items.append({"post_id": post_id, "author_id": m["author_id"], "intent": m["intent"],
+                              "topics": m["topics"], "wave": mine["wave"], "score": mine["score"],
+                              "reasons": mine["reasons"], "asked_at": mine["asked_at"]})
+        return json_response(view, {"user_id": user_id, "open": items})
