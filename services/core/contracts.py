@@ -101,7 +101,7 @@ class Record:
 
     def to_dict(self) -> dict[str, Any]:
         # A shallow walk instead of dataclasses.asdict (which deep-copies): this is the hot path.
-        return {name: _plain(getattr(self, name)) for name in _field_names(type(self))}
+        return {name: _plain(getattr(self, name)) for name in _field_names(type(self))}  # type: ignore[arg-type]  # classes hash by identity
 
     def to_json(self) -> bytes:
         # orjson walks dataclasses itself (fields in declaration order, nested records and
@@ -116,7 +116,7 @@ class Record:
         if not isinstance(data, dict):
             raise ContractError("$", f"expected a JSON object, got {type(data).__name__}")
         kwargs = {}
-        for name, check, required in _field_specs(cls):
+        for name, check, required in _field_specs(cls):  # type: ignore[arg-type]
             if name not in data:
                 if required:
                     raise ContractError(name, "is required")

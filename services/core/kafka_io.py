@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from functools import lru_cache
-from typing import AsyncIterator, Iterable, Mapping, Optional
+from typing import Any, AsyncIterator, Iterable, Mapping, Optional
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
@@ -34,7 +34,7 @@ async def send_many(producer: AIOKafkaProducer, records: Iterable[tuple[str, Opt
     if len(records) < MANY:
         return [await producer.send(topic, value, key=key) for topic, key, value in records]
     counts: dict[str, int] = {}
-    builders: dict[tuple[str, int], object] = {}
+    builders: dict[tuple[str, int], Any] = {}
     futures = []
     for topic, key, value in records:
         n = counts.get(topic)
@@ -57,7 +57,7 @@ async def send_many(producer: AIOKafkaProducer, records: Iterable[tuple[str, Opt
 
 async def topic_partitions(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
     """Every partition of the topics (asks the broker for metadata when it is not known yet)."""
-    out = []
+    out: list[TopicPartition] = []
     for topic in topics:
         parts = consumer.partitions_for_topic(topic)
         if not parts:
@@ -176,7 +176,7 @@ async def read_until(bootstrap: str, topics: Iterable[str],
                 consumer.pause(tp)
         while pending:
             got = await consumer.getmany(timeout_ms=500, max_records=batch)
-            out = []
+            out: list[Any] = []
             for tp, msgs in got.items():
                 out.extend(m for m in msgs if m.offset < limits[tp])
             if out:

@@ -22,7 +22,7 @@ class JsonFormatter(logging.Formatter):
         self.worker = worker_index() if os.environ.get(WORKER_ENV) else None  # one of several
 
     def format(self, record: logging.LogRecord) -> str:
-        out = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
+        out: dict[str, Any] = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
                "level": record.levelname.lower(), "service": self.service,
                "logger": record.name, "msg": record.getMessage()}
         if self.worker is not None:

@@ -26,7 +26,7 @@ from services.core.kafka_io import send_many
 from services.core.logs import event, json_log_handler, log
 from services.core.privacy import KEYS_FOR_LUA, KeyRing, is_sealed, unseal
 from services.core.settings import STATE_NOT_RECOVERED, Settings, env
-from services.core.streams import RecordHandler, decode, run_batch
+from services.core.streams import In, RecordHandler, decode, run_batch
 from services.core.web import API_KEY, WebOnlyApp, add_common_routes, add_route, json_response, problem, refuse
 from services.core.workers import worker_index
 
@@ -209,7 +209,7 @@ class Runtime:
     async def _consume(self) -> None:
         await self.consumer.run(self.state_recovered)
 
-    async def decode_or_dead_letter(self, records: list[ConsumerRecord], record_cls: type[Record]) -> list[tuple[Any, Record]]:
+    async def decode_or_dead_letter(self, records: list[ConsumerRecord], record_cls: type[In]) -> list[tuple[Any, In]]:
         """Decodes each record's value into `record_cls`; bad ones go to dlq.v1 with the reason."""
         return await decode(records, record_cls, self)
 

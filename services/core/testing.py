@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable, Optional
 import orjson
 
 from services.core.contracts import DeadLetter, Record
+from services.core.streams import Message as StreamMessage
 from services.core.streams import RecordHandler, run_batch
 
 
@@ -63,7 +64,8 @@ class MemoryBroker:
         return out
 
     async def run(self, handler: RecordHandler, topic: str, values: Iterable[Any]) -> list[Record]:
-        return await run_batch(self.messages(topic, values), handler, self, self.marks)
+        messages: list[StreamMessage] = list(self.messages(topic, values))
+        return await run_batch(messages, handler, self, self.marks)
 
     @property
     def dead_letters(self) -> list[DeadLetter]:

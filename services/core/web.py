@@ -41,7 +41,7 @@ class WebOnlyApp(faust.App):
     BootStrategy = _WebOnlyBoot
     shares_port = False
 
-    def _new_web(self) -> AiohttpWeb:
+    def _new_web(self) -> Any:
         return _ReusePortWeb(self) if self.shares_port else super()._new_web()
 
 

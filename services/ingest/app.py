@@ -8,7 +8,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 import orjson
 
-from services.core.contracts import Erasure, Post, Reaction, Record, Relation, utc_now
+from services.core.contracts import Erasure, Post, Record, utc_now
 from services.core.kafka_io import GroupLag
 from services.core.privacy import ERASE_LUA, ERASED_LUA, erased_token, seal
 from services.core.runtime import API_KEY, Runtime, event, json_response, problem, retry_forever
@@ -291,7 +291,8 @@ class Ingest:
             return json_response(view, {**counts, "results": results}, 202)
         first = results[0]  # nothing taken: a problem naming the first item's field, with every item's result
         return problem(view, 422, "Unprocessable Content", f"no item of the batch was valid; item 0: {first['error']}",
-                       field=f"[{first['index']}].{first['field']}", **counts, results=results)
+                       field=f"[{first['index']}].{first['field']}", accepted=counts["accepted"],
+                       duplicate=counts["duplicate"], rejected=counts["rejected"], results=results)
 
 
 

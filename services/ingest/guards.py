@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import redis.asyncio as aioredis
 
@@ -143,7 +143,7 @@ class Guards:
     async def _admit_many(self, calls: list[tuple[list[tuple[str, float]], int, str, list[tuple[str, str]]]]
                           ) -> list[Admission]:
         keys: list[str] = []
-        args: list[object] = [time.time(), PENDING_TTL_S]
+        args: list[Any] = [time.time(), PENDING_TTL_S]
         for buckets, cost, kind, claims in calls:
             keys.extend(f"rate:{name}" for name, _ in buckets)
             keys.extend(_idem_key(kind, key) for key, _ in claims)

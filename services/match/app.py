@@ -60,7 +60,7 @@ class Wave:
 
 
 def records_of(sending: dict) -> list[Any]:
-    kinds = {"matches.v1": Match, "notifications.v1": Notification}
+    kinds: dict[str, Any] = {"matches.v1": Match, "notifications.v1": Notification}
     return [kinds[topic].from_dict(data) for topic, data in sending["records"]]
 
 
@@ -172,7 +172,7 @@ class Matcher:
             await setaside(args=[dumps([[w.post.post_id, dumps({"records": [[r.topic, r.to_dict()] for r in records],
                                                                    "stored": stored}).decode()]
                                         for w, (records, stored) in zip(waves, outputs)])])
-        await self.send_and_store(waves, outputs, resent=[(records_of(c.sending), c.sending["stored"]) for c in resend])
+        await self.send_and_store(waves, outputs, resent=[(records_of(s), s["stored"]) for c in resend if (s := c.sending) is not None])
         if finished:
             assert self.rt.redis is not None
             await self.rt.redis.zrem(asks.DUE_KEY, *finished)

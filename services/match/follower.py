@@ -122,9 +122,9 @@ async def follow_topics(rt: Runtime, index: ExpertiseIndex, views: "MatchViews",
                     except Exception as exc:  # a record that does not decode: skipped here
                         event("index skipped a record", topic=tp.topic, offset=msg.offset, error=str(exc)[:200])
                         positions[tp] = msg.offset + 1
-            keys = await rt.keyring.keys_for([d.get("author_id") for tp, _, d in decoded
+            keys = await rt.keyring.keys_for([d["author_id"] for tp, _, d in decoded
                                               if tp.topic == "posts.classified.v1" and isinstance(d, dict)
-                                              and is_sealed(d.get("text"))])
+                                              and is_sealed(d.get("text")) and isinstance(d.get("author_id"), str)])
             for tp, msg, data in decoded:
                 applied += 1
                 if applied % YIELD_EVERY == 0:  # a 2,000-record batch took up to seconds of one loop

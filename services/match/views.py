@@ -121,8 +121,9 @@ class MatchViews:
         """The helper's open asks, newest first, each with why they were asked."""
         assert self.rt.redis is not None
         oldest = time.time() - self.settings.match_ask_ttl_s  # older asks have expired
-        post_ids = [p.decode() for p in await self.rt.redis.zrevrangebyscore(asks.inbox_key(user_id), "+inf", oldest,
-                                                                         start=0, num=asks.INBOX_LIMIT)]
+        newest: list[bytes] = await self.rt.redis.zrevrangebyscore(  # type: ignore[assignment]
+            asks.inbox_key(user_id), "+inf", oldest, start=0, num=asks.INBOX_LIMIT)
+        post_ids = [p.decode() for p in newest]
         items = []
         if post_ids:
             async with self.rt.redis.pipeline(transaction=False) as pipe:

@@ -47,7 +47,7 @@ async def replay_http(path: Path, rate: float = 0, batch_size: int = 200, limit:
                       progress: bool = True, base: str | None = None) -> dict[str, Any]:
     events = read_replay(path, limit)
     base = base or f"http://127.0.0.1:{port_of('ingest')}"
-    report = {"file": str(path), "events": len(events), "posts": 0, "reactions": 0,
+    report: dict[str, Any] = {"file": str(path), "events": len(events), "posts": 0, "reactions": 0,
               "duplicates": 0, "rejected": 0, "failed": 0}
     started = time.perf_counter()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
