@@ -140,12 +140,15 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=5_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--batch", type=int, default=500, help="posts per rank_batch() call")
+    ap.add_argument("--learn-rate", type=float, default=None,
+                    help="MatchConfig.learn_rate (learning the weights from answers; default: the service's)")
     args = ap.parse_args()
 
     gc.collect()
     rss0 = rss_self_mib()
     stream = Stream(args.helpers, args.posts, args.vocab, args.tags, args.seed)
-    index = ExpertiseIndex(MatchConfig())
+    config = MatchConfig() if args.learn_rate is None else MatchConfig(learn_rate=args.learn_rate)
+    index = ExpertiseIndex(config)
     n_posts = n_reactions = 0
     gen_s = 0.0
     t_build = time.perf_counter()
@@ -222,6 +225,8 @@ def main() -> None:
         "rss_mib": round(rss_self_mib(), 1),
         "rss_mib_after_build": round(rss_built, 1),
         "index_mib": round(rss_built - rss0, 1),
+        "learn_rate": config.learn_rate,
+        "learning_steps": index.core.n_learnt(),
     }
     print(json.dumps(out))
 

@@ -351,7 +351,8 @@ def test_score_without_topical_evidence_follows_the_documented_formula():
     idx.observe_reaction({"actor_id": "carol", "post_id": "r0a", "kind": "accept",
                           "created_at": ts(0, 1)})
     idx.observe_relation({"actor_id": "bob", "target_id": "dave", "kind": "follow"})
-    c = idx.config
+    c = replace(idx.config, **{("w_" + k if k != "last_answers" else "w_last_answers"): v
+                               for k, v in idx.weights().items() if k != "text_rel"})  # the weights in use
     t = idx.helpers["alice"].last_active + 3600 * 2
     got = idx.rank(post("new", "dave", "zzz qqq", ts(3, 5)), now=t)
     assert {x.helper_id for x in got} == {"alice", "bob"}
@@ -497,3 +498,65 @@ def test_a_routed_helpers_accepted_answer_teaches_its_topics_again_once():
         idx.observe_reaction({"actor_id": "dave", "post_id": "r", "kind": "upvote", "created_at": ts(1, 3)})
         assert idx.helpers["erin"].doclen == after[name]  # the upvote after the accept teaches nothing more
     assert after["routed"] > after["plain"]
+
+
+def _topical_stream(idx: ExpertiseIndex, days: int) -> None:
+    """erin answers hop questions (#ipa) and only those, every few days; rob answers
+    everything else, several times a day, and is the most recent answerer at the end."""
+    for d in range(days):
+        idx.observe_post(post(f"h{d}", "asker", "Which hops for a hazy ipa, citra or mosaic?",
+                              ts(d), tags=["ipa"]))
+        if d % 3 == 0:
+            idx.observe_post(post(f"h{d}e", "erin", "Citra and mosaic late in the boil.", ts(d, 2), f"h{d}"))
+        for j in range(3):
+            idx.observe_post(post(f"s{d}{j}", "asker", f"Which glass for a stout, number {j}?",
+                                  ts(d, 4 + j), tags=["stout"]))
+            idx.observe_post(post(f"s{d}{j}r", "rob", "A tulip glass for that stout.", ts(d, 4 + j), f"s{d}{j}"))
+
+
+def test_the_topical_expert_outranks_the_most_recent_answerer():
+    """A question with topical evidence gets a first candidate with topical evidence: erin,
+    who answered its tag, ranks before rob, who answered the last questions (other topics)."""
+    idx = ExpertiseIndex()
+    _topical_stream(idx, 9)
+    rob = idx.helpers["rob"]
+    assert rob.last_answers > idx.helpers["erin"].last_answers  # rob is the most recent answerer
+    got = idx.rank(post("new", "asker2", "First ipa: which hops?", ts(9, 1), tags=["ipa"]))
+    assert ids(got)[:2] == ["erin", "rob"]
+    assert any("tagged ipa" in r for r in got[0].reasons)
+    # with no topical evidence at all, activity alone decides: rob first
+    assert ids(idx.rank(post("new2", "asker2", "zzz qqq", ts(9, 1))))[0] == "rob"
+
+
+def test_learning_weighs_topic_by_who_answered_and_starts_from_the_hand_weights():
+    """Online: each root keeps its candidates' features, each answer is a step towards the
+    answerer. Where answers follow the topic, the text weight rises and the expert outranks
+    the recent answerer on activity and topic alone (no topical lead); with the hand weights,
+    rob's activity wins."""
+    cold = ExpertiseIndex(MatchConfig(learn_rate=0.05))
+    assert cold.weights()["text"] == MatchConfig().w_text and cold.core.n_learnt() == 0
+    q = post("new", "asker2", "First ipa: which hops?", ts(30, 1), tags=["ipa"])
+    fixed = ExpertiseIndex(MatchConfig(learn_rate=0.0, topical_lead=0))
+    _topical_stream(fixed, 30)
+    assert ids(fixed.rank(q)) == ["rob", "erin"] and fixed.core.n_snapshots() == 0
+    idx = ExpertiseIndex(MatchConfig(learn_rate=0.05, topical_lead=0))
+    _topical_stream(idx, 30)
+    assert idx.core.n_learnt() > 30 and idx.core.n_snapshots() > 0
+    w = idx.weights()
+    assert w["text"] > 2 * MatchConfig().w_text and min(w.values()) >= 0.0
+    assert ids(idx.rank(q)) == ["erin", "rob"]
+
+
+def test_evaluate_reports_bootstrap_intervals_and_reference_rankers(tmp_path):
+    def P(pid, author, text, when, reply_to=None):
+        return dict(post(pid, author, text, when, reply_to), type="post")
+
+    events = [P("q1", "u1", "sourdough", ts(0)), P("a1", "u2", "feed", ts(0, 1), "q1"),
+              P("q2", "u3", "sourdough starter", ts(1)), P("a2", "u2", "feed", ts(1, 1), "q2"),
+              P("q3", "u1", "bread", ts(2)), P("a3", "u4", "bake", ts(2, 1), "q3")]
+    out = evaluate(_write(tmp_path, events), reference=True)
+    lo, hi = out["ci95"]["all"]["mrr@10"]
+    assert 0.0 <= lo <= out["all"]["mrr@10"] <= hi <= 1.0
+    assert set(out["reference"]) == {"answers", "bm25", "bm25_answers"}
+    assert out["reference"]["answers"]["mrr@10"] == pytest.approx(round(1 / 3, 4))
+    assert out["vs_best_reference"] == pytest.approx(1.0)

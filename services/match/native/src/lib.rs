@@ -17,6 +17,26 @@ const DAY: f64 = 86400.0;
 const REBASE_AT: f64 = 600.0; // rescale the profile clock before exp() can overflow
 const ACTIVE_HORIZON: f64 = 60.0 * DAY;
 
+// A candidate's features; the score is their dot product with the weights (learned, see
+// learn_answer, from the config's hand-set weights as prior).
+const NF: usize = 13;
+type Feats = [f64; NF];
+const F_TEXT: usize = 0;         // log(1 + BM25(profile, post))
+const F_RECENT: usize = 1;       // log(1 + answers, recent half-life)
+const F_RECENT_SHORT: usize = 2; // log(1 + answers, short half-life)
+const F_LAST: usize = 3;         // log(1 + answers among the site's last N)
+const F_ANSWERS: usize = 4;      // log(1 + all answers)
+const F_ACTIVE: usize = 5;       // exp(-idle / active tau)
+const F_ACTIVE_SHORT: usize = 6; // exp(-idle / short active tau)
+const F_ACCEPTED: usize = 7;     // log(1 + net accepted)
+const F_VOTES: usize = 8;        // log(1 + net votes)
+const F_FOLLOW: usize = 9;       // follows or followed by the author
+const F_LOAD: usize = 10;        // minus open requests
+const F_AVAILABLE: usize = 11;   // log(2 (answered asks + 1) / (asks + 2)), 0 when never asked
+const F_TEXT_REL: usize = 12;    // F_TEXT over the best F_TEXT among the query's candidates
+pub const FEATURE_NAMES: [&str; NF] = ["text", "recent", "recent_short", "last_answers", "answers", "active",
+    "active_short", "accepted", "votes", "follow", "load", "available", "text_rel"];
+
 // Small English + French stop list: words that say nothing about a topic.
 const STOPWORDS: &str = "a about above after again against all also am an and any anyone anything are aren as at be \
 because been before being below between both but by can cannot could couldn did didn do does \
@@ -58,6 +78,7 @@ struct Config {
     w_follow: f64,
     w_load: f64,
     w_available: f64,
+    w_text_rel: f64,
     max_postings_scan: usize,
     max_candidates: usize,
     hot_size: usize,
@@ -69,6 +90,11 @@ struct Config {
     max_postings_per_term: usize,
     max_terms: usize,
     max_idle_users: usize,
+    learn_rate: f64,
+    learn_prior: f64,
+    learn_candidates: usize,
+    max_learn_roots: usize,
+    topical_lead: usize,
 }
 
 macro_rules! get {
@@ -80,6 +106,25 @@ macro_rules! get {
 }
 
 impl Config {
+    /// The hand-set weights: the learner's prior and its starting point.
+    fn prior(&self) -> Feats {
+        let mut w: Feats = [0.0; NF];
+        w[F_TEXT] = self.w_text;
+        w[F_RECENT] = self.w_recent;
+        w[F_RECENT_SHORT] = self.w_recent_short;
+        w[F_LAST] = self.w_last_answers;
+        w[F_ANSWERS] = self.w_answers;
+        w[F_ACTIVE] = self.w_active;
+        w[F_ACTIVE_SHORT] = self.w_active_short;
+        w[F_ACCEPTED] = self.w_accepted;
+        w[F_VOTES] = self.w_votes;
+        w[F_FOLLOW] = self.w_follow;
+        w[F_LOAD] = self.w_load;
+        w[F_AVAILABLE] = self.w_available;
+        w[F_TEXT_REL] = self.w_text_rel;
+        w
+    }
+
     fn from_dict(d: &Bound<'_, PyDict>) -> PyResult<Self> {
         let ln2 = std::f64::consts::LN_2;
         Ok(Config {
@@ -107,6 +152,7 @@ impl Config {
             w_follow: get!(d, "w_follow"),
             w_load: get!(d, "w_load"),
             w_available: get!(d, "w_available"),
+            w_text_rel: get!(d, "w_text_rel"),
             max_postings_scan: get!(d, "max_postings_scan"),
             max_candidates: get!(d, "max_candidates"),
             hot_size: get!(d, "hot_size"),
@@ -118,6 +164,11 @@ impl Config {
             max_postings_per_term: { let v: usize = get!(d, "max_postings_per_term"); v }.max(1),
             max_terms: get!(d, "max_terms"),
             max_idle_users: get!(d, "max_idle_users"),
+            learn_rate: get!(d, "learn_rate"),
+            learn_prior: get!(d, "learn_prior"),
+            learn_candidates: { let v: usize = get!(d, "learn_candidates"); v }.max(2),
+            max_learn_roots: get!(d, "max_learn_roots"),
+            topical_lead: get!(d, "topical_lead"),
         })
     }
 }
@@ -270,6 +321,13 @@ pub struct Why {
     answered_asks: u32,     // of which answered
 }
 
+/// A root post's best candidates when it arrived (helper slot, features), and the answerers
+/// already learnt from.
+struct Snap {
+    rows: Vec<(u32, [f32; NF])>,
+    learnt: Vec<u32>,
+}
+
 /// One query term: weight x IDF and its id.
 struct QueryTerm {
     weight: f64,
@@ -300,6 +358,11 @@ pub struct ExpertiseCore {
     norm: Vec<f64>,
     mask: Vec<u128>,
     seen: Vec<bool>,
+    w: Feats,   // the weights ranking uses
+    w0: Feats,  // their prior (the config's)
+    snaps: HashMap<String, Snap>, // root post id -> its candidates' features, the last max_learn_roots
+    snap_order: VecDeque<String>,
+    n_learnt: u64,
 }
 
 impl ExpertiseCore {
@@ -676,8 +739,11 @@ impl ExpertiseCore {
         found
     }
 
-    fn rank_one(&mut self, author: &str, text: &str, tags: &[String], topics: &[String], t: f64,
-                excluded: &[String], near: &[String], k: usize) -> Vec<Why> {
+    /// The candidates of a query and their features, best first by the current weights: the
+    /// helpers found by its terms plus the hot, last and recent ones, never the author, an
+    /// excluded id, a helper at capacity or snoozed. Also returns the query terms (for reasons).
+    fn candidates(&mut self, author: &str, text: &str, tags: &[String], topics: &[String], t: f64,
+                  excluded: &[String], near: &[String]) -> (Vec<QueryTerm>, Vec<(f64, u32, Feats)>) {
         self.ensure_scratch();
         let qterms = self.query_terms(author, text, tags, topics);
         let found = self.bm25_into_scratch(&qterms, t);
@@ -700,9 +766,11 @@ impl ExpertiseCore {
             .filter_map(|x| us.get(x)).collect();
         let near: HashSet<u32> = near.iter().filter_map(|x| us.get(x)).collect();
         let min_answers = if c.answerers_only { 1 } else { 0 };
-        let mut scored: Vec<(f64, u32)> = Vec::with_capacity(cands.len());
+        let mut scored: Vec<(f64, u32, Feats)> = Vec::with_capacity(cands.len());
+        let mut max_text = 0.0_f64;
         for &u in &cands {
             let i = u as usize;
+            self.seen[i] = false;
             if excluded.contains(&u) || us.answers[i] < min_answers || t < us.snoozed_until[i] {
                 continue;
             }
@@ -711,54 +779,66 @@ impl ExpertiseCore {
                     continue;
                 }
             }
-            let bm = self.bm25[i];
-            let mut s = if bm != 0.0 { c.w_text * bm.ln_1p() } else { 0.0 };
+            let mut f: Feats = [0.0; NF];
+            f[F_TEXT] = self.bm25[i].ln_1p();
+            max_text = max_text.max(f[F_TEXT]);
             if us.recent[i] > 0.0 {
                 let age = (t - us.recent_ts[i]).max(0.0);
-                s += c.w_recent * (us.recent[i] * (-age / c.tau_recent).exp()).ln_1p()
-                    + c.w_recent_short * (us.recent_short[i] * (-age / c.tau_recent_short).exp()).ln_1p();
+                f[F_RECENT] = (us.recent[i] * (-age / c.tau_recent).exp()).ln_1p();
+                f[F_RECENT_SHORT] = (us.recent_short[i] * (-age / c.tau_recent_short).exp()).ln_1p();
             }
-            s += c.w_answers * (us.answers[i] as f64).ln_1p();
+            f[F_ANSWERS] = (us.answers[i] as f64).ln_1p();
             if let Some(&last) = self.last_counts.get(&u) {
-                s += c.w_last_answers * (last as f64).ln_1p();
+                f[F_LAST] = (last as f64).ln_1p();
             }
             let idle = t - us.last_active[i];
             if idle < ACTIVE_HORIZON {
                 let idle = idle.max(0.0);
-                s += c.w_active * (-idle / c.tau_active).exp() + c.w_active_short * (-idle / c.tau_active_short).exp();
+                f[F_ACTIVE] = (-idle / c.tau_active).exp();
+                f[F_ACTIVE_SHORT] = (-idle / c.tau_active_short).exp();
             }
-            if us.accepted[i] > 0 {
-                s += c.w_accepted * (us.accepted[i] as f64).ln_1p();
+            f[F_ACCEPTED] = (us.accepted[i].max(0) as f64).ln_1p();
+            f[F_VOTES] = (us.votes[i].max(0) as f64).ln_1p();
+            if near.contains(&u) {
+                f[F_FOLLOW] = 1.0;
             }
-            if us.votes[i] > 0 {
-                s += c.w_votes * (us.votes[i] as f64).ln_1p();
-            }
-            if c.w_follow != 0.0 && near.contains(&u) {
-                s += c.w_follow;
-            }
-            if c.w_load != 0.0 && us.open[i] != 0 {
-                s -= c.w_load * us.open[i] as f64;
-            }
+            f[F_LOAD] = -(us.open[i] as f64);
             if us.asked[i] > 0 {
                 // availability: answered asks over asks, a prior of one of two; above a half
                 // it raises the score, below it lowers it (helpers who ignore asks sink)
-                s += c.w_available * (2.0 * (us.answered_asks[i] as f64 + 1.0) / (us.asked[i] as f64 + 2.0)).ln();
+                f[F_AVAILABLE] = (2.0 * (us.answered_asks[i] as f64 + 1.0) / (us.asked[i] as f64 + 2.0)).ln();
             }
-            scored.push((s, u));
+            scored.push((0.0, u, f));
+        }
+        // topical evidence relative to this query's best: comparable across short and long posts
+        for x in scored.iter_mut() {
+            if max_text > 0.0 {
+                x.2[F_TEXT_REL] = x.2[F_TEXT] / max_text;
+            }
+            x.0 = dot(&self.w, &x.2);
         }
         let names = &us.name;
-        let order = |a: &(f64, u32), b: &(f64, u32)| {
-            b.0.total_cmp(&a.0).then_with(|| names[a.1 as usize].cmp(&names[b.1 as usize]))
-        };
-        if scored.len() > k && k > 0 {
-            scored.select_nth_unstable_by(k - 1, order);
-            scored.truncate(k);
-        } else if k == 0 {
-            scored.clear();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| names[a.1 as usize].cmp(&names[b.1 as usize])));
+        (qterms, scored)
+    }
+
+    fn rank_one(&mut self, author: &str, text: &str, tags: &[String], topics: &[String], t: f64,
+                excluded: &[String], near: &[String], k: usize) -> Vec<Why> {
+        let (qterms, mut scored) = self.candidates(author, text, tags, topics, t, excluded, near);
+        let lead = self.c.topical_lead.min(scored.len());
+        if lead > 0 && scored[0].2[F_TEXT] == 0.0 {
+            // a post with topical evidence gets a first candidate with topical evidence: the
+            // best of the first `lead` who has some moves up to first place
+            if let Some(j) = scored[..lead].iter().position(|x| x.2[F_TEXT] > 0.0) {
+                let x = scored.remove(j);
+                scored.insert(0, x);
+            }
         }
-        scored.sort_by(order);
+        scored.truncate(k);
+        let us = &self.users;
+        let names = &us.name;
         let mut out = Vec::with_capacity(scored.len());
-        for &(s, u) in &scored {
+        for &(s, u, _) in &scored {
             let i = u as usize;
             let mask = self.mask[i];
             let mut why = Why { helper_id: names[i].clone(), score: s, answers: us.answers[i], accepted: us.accepted[i],
@@ -783,11 +863,81 @@ impl ExpertiseCore {
             }
             out.push(why);
         }
-        for &u in &cands {
-            self.seen[u as usize] = false;
-        }
         out
     }
+
+    /// Keeps the features of a root post's best candidates (by the current weights, plus the
+    /// most topical ones) so a later answer can teach the weights what that community answers.
+    fn snapshot_root(&mut self, key: &str, author: &str, text: &str, tags: &[String], topics: &[String], t: f64,
+                     excluded: &[String], near: &[String]) {
+        if self.c.learn_rate <= 0.0 || self.c.max_learn_roots == 0 {
+            return;
+        }
+        let (_, scored) = self.candidates(author, text, tags, topics, t, excluded, near);
+        let top = self.c.learn_candidates;
+        let mut rows: Vec<(u32, [f32; NF])> = Vec::with_capacity(top + top / 3);
+        let row = |x: &(f64, u32, Feats)| (x.1, x.2.map(|v| v as f32));
+        rows.extend(scored.iter().take(top).map(row));
+        if scored.len() > top {
+            // the most topical of the rest: an answer from there teaches that topic counts
+            let mut rest: Vec<&(f64, u32, Feats)> = scored[top..].iter().filter(|x| x.2[F_TEXT] > 0.0).collect();
+            rest.sort_by(|a, b| b.2[F_TEXT].total_cmp(&a.2[F_TEXT]).then(a.1.cmp(&b.1)));
+            rows.extend(rest.into_iter().take(top / 3).map(row));
+        }
+        if rows.len() < 2 {
+            return;
+        }
+        if self.snaps.insert(key.to_owned(), Snap { rows, learnt: Vec::new() }).is_none() {
+            self.snap_order.push_back(key.to_owned());
+            while self.snap_order.len() > self.c.max_learn_roots {
+                if let Some(old) = self.snap_order.pop_front() {
+                    self.snaps.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// One answer to a snapshotted root: a step of conditional-logit (softmax over the root's
+    /// candidates) gradient ascent on the answerer's likelihood, pulled back towards the prior
+    /// weights. The candidates who already answered that root are left out of later steps.
+    fn learn_answer(&mut self, key: &str, answerer: &str) -> bool {
+        let Some(u) = self.users.get(answerer) else { return false };
+        let Some(snap) = self.snaps.get_mut(key) else { return false };
+        if snap.learnt.contains(&u) {
+            return false;
+        }
+        let Some(pos) = snap.rows.iter().position(|r| r.0 == u) else { return false };
+        let rows: Vec<(f64, [f64; NF])> = snap
+            .rows
+            .iter()
+            .filter(|r| r.0 == u || !snap.learnt.contains(&r.0))
+            .map(|r| { let f = r.1.map(|v| v as f64); (dot(&self.w, &f), f) })
+            .collect();
+        snap.learnt.push(u);
+        let fpos = snap.rows[pos].1.map(|v| v as f64);
+        let smax = rows.iter().map(|r| r.0).fold(f64::NEG_INFINITY, f64::max);
+        let mut z = 0.0;
+        let mut mean: Feats = [0.0; NF];
+        for (s, f) in &rows {
+            let e = (s - smax).exp();
+            z += e;
+            for j in 0..NF {
+                mean[j] += e * f[j];
+            }
+        }
+        let c = &self.c;
+        for j in 0..NF {
+            let g = fpos[j] - mean[j] / z;
+            // never below 0: every feature is a merit (the reasons say so), none a penalty
+            self.w[j] = (self.w[j] + c.learn_rate * (g - c.learn_prior * (self.w[j] - self.w0[j]))).max(0.0);
+        }
+        self.n_learnt += 1;
+        true
+    }
+}
+
+fn dot(w: &Feats, f: &Feats) -> f64 {
+    w.iter().zip(f.iter()).map(|(a, b)| a * b).sum()
 }
 
 #[pymethods]
@@ -795,8 +945,14 @@ impl ExpertiseCore {
     #[new]
     fn new(config: &Bound<'_, PyDict>) -> PyResult<Self> {
         let c = Config::from_dict(config)?;
+        let w0 = c.prior();
         Ok(ExpertiseCore {
             c,
+            w: w0,
+            w0,
+            snaps: HashMap::default(),
+            snap_order: VecDeque::new(),
+            n_learnt: 0,
             stop: STOPWORDS.split_whitespace().collect(),
             users: Users::default(),
             term_ids: HashMap::default(),
@@ -955,6 +1111,10 @@ impl ExpertiseCore {
         self.last_answers.retain(|&x| x != u);
         self.recent_users.retain(|&x| x != u);
         self.idle.stamp.remove(&u);
+        for snap in self.snaps.values_mut() {
+            snap.rows.retain(|r| r.0 != u);
+            snap.learnt.retain(|&x| x != u);
+        }
         self.users.doclen[i] = 0.0;
         self.users.answers[i] = 0;
         self.users.remove(u);
@@ -1037,6 +1197,35 @@ impl ExpertiseCore {
     fn query_terms_of(&mut self, author: &str, text: &str, tags: Option<Vec<String>>, topics: Option<Vec<String>>) -> Vec<(f64, String)> {
         let q = self.query_terms(author, text, &tags.unwrap_or_default(), &topics.unwrap_or_default());
         q.iter().map(|x| (x.weight, self.term_name[x.term as usize].clone())).collect()
+    }
+
+    /// Remembers a root post's candidates and their features as ranking sees them now (the
+    /// post's own time), for the answers that come later (`learn`).
+    #[pyo3(signature = (post_id, author, text, tags, topics, t, excluded, near))]
+    fn snapshot(&mut self, post_id: &str, author: &str, text: &str, tags: Vec<String>, topics: Vec<String>, t: f64,
+                excluded: Vec<String>, near: Vec<String>) {
+        self.snapshot_root(post_id, author, text, &tags, &topics, t, &excluded, &near);
+    }
+
+    /// `answerer` replied to root `post_id`: one learning step if the root was snapshotted,
+    /// the answerer was among its candidates and has not been learnt from on it yet.
+    fn learn(&mut self, post_id: &str, answerer: &str) -> bool {
+        self.learn_answer(post_id, answerer)
+    }
+
+    /// feature name -> the weight ranking uses now.
+    fn weights(&self) -> Vec<(&'static str, f64)> {
+        FEATURE_NAMES.iter().copied().zip(self.w.iter().copied()).collect()
+    }
+
+    /// Learning steps taken so far.
+    fn n_learnt(&self) -> u64 {
+        self.n_learnt
+    }
+
+    /// Roots whose candidates are kept for learning.
+    fn n_snapshots(&self) -> usize {
+        self.snaps.len()
     }
 
     /// Ranks a batch of posts. Each query: (author, text, tags, topics, t, excluded ids,
