@@ -1,9 +1,11 @@
-"""Unit tests of the intent classifier logic (services/classify/model.py, evaluate.py, train.py)."""
+"""Unit tests of the intent classifier (services/classify: model.py, evaluate.py, reclassify.py, training/)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
+import numpy as np
 import pytest
 
 from services.classify import model as M
@@ -106,7 +108,7 @@ def test_batch_matches_single_and_keeps_order():
 def test_model_version_and_classification_is_frozen():
     assert isinstance(M.MODEL_VERSION, str) and M.MODEL_VERSION
     c = M.classify("hello")
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         c.intent = "goal"  # type: ignore[misc]
 
 
@@ -205,35 +207,151 @@ def test_evaluate_rejects_bad_lines(tmp_path):
         evaluate(str(p))
 
 
-# ---------------------------------------------------------------- training data and training
+# ---------------------------------------------------------------- artefact and inference
 
-def test_generator_is_deterministic_and_labelled():
-    from services.classify.training.generate import generate
-    a = generate(seed=3, per_label=50)
-    b = generate(seed=3, per_label=50)
-    assert a == b
-    assert {lab for _, lab, _ in a} == INTENTS
-    assert all(isinstance(t, str) and t.strip() for t, _, _ in a)
-
-
-def test_handwritten_file_parses():
-    from services.classify.train import load_handwritten
-    rows = load_handwritten()
-    assert len(rows) > 100
-    assert {lab for _, lab in rows} == INTENTS
+def test_artefact_loads_and_matches_the_code():
+    m = M.load_artefact()
+    assert m.labels == M.INTENTS
+    assert m.model_version == M.MODEL_VERSION
+    assert m.coef.shape == (len(m.vocab), 4)
+    assert m.cue_value > 0 and ("r:bias" in m.vocab)
+    assert np.isfinite(m.coef).all() and np.isfinite(m.intercept).all()
 
 
-def test_tiny_training_run_learns(tmp_path):
-    from services.classify.train import train
-    data = [("I want to learn guitar", "goal"), ("I will run a marathon", "goal"),
-            ("How do I tune a guitar?", "request"), ("Any tips for running?", "request"),
-            ("You can tune it with an app", "offer"), ("Try running slower, it helps", "offer"),
-            ("lol hi", "status"), ("watching tv", "status")] * 5
-    art = train(data, epochs=5, min_count=1, log=lambda m: None)
-    assert art["labels"] == ["goal", "request", "offer", "status"]
-    assert art["weights"] and all(len(w) == 4 for w in art["weights"].values())
+def test_artefact_is_plain_json(tmp_path):
+    with open(M.ARTEFACT_PATH, "rb") as f:
+        assert f.read(1) == b"{"  # JSON, not a pickle
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(ValueError):
+        M.load_artefact(str(bad))
+
+
+def test_batch_scores_equal_single_scores_exactly():
+    texts = ["I want to learn Spanish this year", "How do I learn Spanish?",
+             "You can learn it with an app, it worked for me", "hi all", "", "lol " * 300]
+    batch = M.classify_batch(texts)
+    for t, b in zip(texts, batch):
+        assert M.classify(t) == b  # scores too: a post's row does not depend on its batch
+
+
+def test_scores_come_from_the_artefact(tmp_path):
+    """A hand-made artefact: one feature that pushes to 'offer' decides the intent."""
+    art = {"format": M.ARTEFACT_FORMAT, "model_version": "test", "labels": list(M.INTENTS), "cue_value": 0.5,
+           "intercept": [0, 0, 0, 1.0], "features": ["w:zebra"], "coef": [[0, 0, 9.0, 0]]}
     path = tmp_path / "m.json"
     path.write_text(json.dumps(art))
-    weights, bias, labels = M.load_artefact(str(path))
-    probs = M._scores("How do I tune a guitar?", M._normalise("How do I tune a guitar?"), weights, bias)
-    assert labels[max(range(4), key=lambda i: probs[i])] == "request"
+    m = M.load_artefact(str(path))
+    encoded = [M.encode(*M.extract(t)[2:], m.vocab, m.cue_value) for t in ("zebra", "horse")]
+    p = M.predict_proba(encoded, m)
+    assert p[0].argmax() == M.INTENTS.index("offer") and p[1].argmax() == M.INTENTS.index("status")
+    assert np.allclose(p.sum(axis=1), 1.0)
+    # no known feature: the intercepts alone
+    assert math.isclose(p[1][3], math.exp(1) / (3 + math.exp(1)), rel_tol=1e-9)
+
+
+# ---------------------------------------------------------------- evaluation CI
+
+def test_bootstrap_intervals_hold_the_point_estimate():
+    from services.classify.evaluate import bootstrap
+    gold = ["goal"] * 40 + ["request"] * 40 + ["status"] * 40
+    pred = ["goal"] * 36 + ["status"] * 4 + ["request"] * 30 + ["offer"] * 10 + ["status"] * 40
+    src = ["a"] * 80 + ["b"] * 40
+    ci = bootstrap(gold, pred, src, resamples=300)
+    d = score(gold, pred, src)
+    lo, hi = ci["macro_f1_ci95"]
+    assert lo <= d["macro_f1"] <= hi and hi - lo < 0.3
+    b = ci["per_source_detail"]["b"]
+    assert b["labels"] == ["status"] and b["accuracy"] == 1.0 and b["accuracy_ci95"] == [1.0, 1.0]
+    a = ci["per_source_detail"]["a"]
+    assert a["n"] == 80 and a["accuracy"] == round(66 / 80, 4)
+    assert a["accuracy_ci95"][0] < a["accuracy"] < a["accuracy_ci95"][1]
+    assert bootstrap(gold, pred, src, resamples=300) == ci  # seeded
+
+
+# ---------------------------------------------------------------- training data and training
+
+def test_training_data_parses_with_every_intent_and_family():
+    from services.classify.training import corpus
+    ex = corpus.load()
+    assert len(ex) > 20000
+    assert {e.label for e in ex} == INTENTS
+    assert {"forum", "chat", "tweet", "disaster", "handwritten"} <= {e.family for e in ex}
+    assert all(e.text.strip() for e in ex)
+
+
+def test_training_data_bad_line_is_refused(tmp_path):
+    from services.classify.training import corpus
+    (tmp_path / "x.tsv").write_text("goal\tI will run\nmaybe\tnot a label\n", encoding="utf-8")
+    with pytest.raises(ValueError):
+        corpus.load(str(tmp_path))
+
+
+TINY = [("I want to learn guitar", "goal"), ("I will run a marathon", "goal"),
+        ("How do I tune a guitar?", "request"), ("Any tips for running?", "request"),
+        ("You can tune it with an app", "offer"), ("Try running slower, it helps", "offer"),
+        ("lol hi", "status"), ("watching tv", "status")] * 5
+
+
+def _tiny_artefact():
+    from services.classify.training.fit import Config, export, featurise, fit
+    texts, labels = zip(*TINY)
+    m = fit(featurise(list(texts)), list(labels), [1.0] * len(TINY), Config(C=10.0, min_df=1))
+    return export(m, {"posts": len(TINY)})
+
+
+def test_tiny_training_run_learns_and_is_deterministic(tmp_path):
+    art = _tiny_artefact()
+    assert json.dumps(art, sort_keys=True) == json.dumps(_tiny_artefact(), sort_keys=True)
+    assert art["labels"] == list(M.INTENTS) and all(len(r) == 4 for r in art["coef"])
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(art))
+    m = M.load_artefact(str(path))
+    encoded = [M.encode(*M.extract(t)[2:], m.vocab, m.cue_value) for t in ("How do I tune a guitar?", "lol hi")]
+    best = M.predict_proba(encoded, m).argmax(axis=1)
+    assert [M.INTENTS[i] for i in best] == ["request", "status"]
+
+
+def test_leave_one_family_out_never_trains_on_the_family_it_scores(monkeypatch):
+    from services.classify.training import corpus, select
+    from services.classify.training.fit import Config, featurise
+    ex = [corpus.Example(t, lab, fam, "synthetic") for fam in ("a", "b") for t, lab in TINY]
+    seen = []
+    real_fit = select.fit
+
+    def spy(feats, labels, weights, cfg):
+        seen.append(len(feats))
+        return real_fit(feats, labels, weights, cfg)
+
+    monkeypatch.setattr(select, "fit", spy)
+    res = select.leave_one_family_out(ex, featurise([e.text for e in ex]), Config(C=10.0, min_df=1))
+    assert seen == [len(TINY), len(TINY)]  # each fold trains on the other family only
+    assert set(res["per_family"]) == {"a", "b"} and 0 <= res["macro_f1"] <= 1
+
+
+def test_runtime_path_does_not_import_training_or_sklearn():
+    import subprocess
+    import sys
+    code = ("import sys; import services.classify.model as m; m.classify('hi there');"
+            "print(any(k.startswith(('sklearn', 'services.classify.training')) for k in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------- reclassify
+
+def test_reclassify_keeps_ids_and_sealed_texts_and_sets_the_model_version():
+    from services.classify.reclassify import decode, reclassified
+    raw = [json.dumps({"post_id": "p1", "author_id": "u1", "text": "gp1:sealed", "created_at": "2026-12-01T00:00:00Z",
+                       "tags": ["Baking"]}).encode(),
+           json.dumps({"post_id": "p2", "author_id": "u2", "text": "thanks!", "created_at": "2026-12-01T00:00:01Z",
+                       "reply_to": "p1"}).encode(),
+           b"not json", None]
+    posts, bad = decode(raw, include_replies=False)
+    assert [p.post_id for p in posts] == ["p1"] and bad == 2
+    assert [p.post_id for p in decode(raw, include_replies=True)[0]] == ["p1", "p2"]
+    (rec,) = reclassified(posts, ["How do I get started with sourdough? Any tips?"])
+    assert rec.post_id == "p1" and rec.key() == b"u1" and rec.topic == "posts.classified.v1"
+    assert rec.text == "gp1:sealed"  # sent on as it came
+    assert rec.intent == "request" and rec.model_version == M.MODEL_VERSION
+    assert rec.topics[0] == "baking"

@@ -1,0 +1,1 @@
+"""Training of the intent model (scikit-learn). Not imported by the classify service."""
