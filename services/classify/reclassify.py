@@ -1,0 +1,130 @@
+"""`goalpost reclassify --since T`: classify posts.v1 again, from time T on, with the current
+model, and send the results to posts.classified.v1 under the current MODEL_VERSION.
+
+Each post keeps its post_id, key and sealed text, so a consumer sees the same post again with a
+new ``model_version``: the ledger records a post_id once (a repeat is ``noop:duplicate``); match
+ranks a root post only when no Match is stored for it, and its follower re-learns a root post
+in place, but counts a reply again as another answer. Replies are therefore left out unless
+``--replies`` is given. Posts whose author was erased stay unreadable and are skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any, Callable, Iterable, Optional
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from services.classify.model import MODEL_VERSION, classify_batch
+from services.core.contracts import ClassifiedPost, ContractError, Post, epoch_seconds
+from services.core.kafka_io import read_until, send_many, topic_partitions
+from services.core.privacy import KEYS_FOR_LUA, KeyRing, is_sealed, unseal
+from services.core.settings import Settings
+
+SOURCE_TOPIC = "posts.v1"
+
+
+async def start_offsets(bootstrap: str, since_ms: int) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+    """(first offset at or after since_ms, end offset) of every partition of posts.v1."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                isolation_level="read_committed")
+    await consumer.start()
+    try:
+        tps = await topic_partitions(consumer, [SOURCE_TOPIC])
+        ends = await consumer.end_offsets(tps)
+        found = await consumer.offsets_for_times({tp: since_ms for tp in tps})
+        # no record at or after the time: nothing to read in that partition
+        return {tp: (found[tp].offset if found.get(tp) else ends[tp]) for tp in tps}, ends
+    finally:
+        await consumer.stop()
+
+
+def decode(values: Iterable[Optional[bytes]], include_replies: bool) -> tuple[list[Post], int]:
+    """Posts to classify again, and how many records were skipped as undecodable (the classify
+    service dead-lettered those already)."""
+    posts, bad = [], 0
+    for raw in values:
+        try:
+            post = Post.from_json(raw or b"")
+        except (ContractError, ValueError):
+            bad += 1
+            continue
+        if include_replies or post.reply_to is None:
+            posts.append(post)
+    return posts, bad
+
+
+def reclassified(posts: list[Post], clear: list[str]) -> list[ClassifiedPost]:
+    """ClassifiedPosts of the current model for posts (texts as they came, sealed) and their clear texts."""
+    results = classify_batch(clear, [p.tags for p in posts])
+    return [ClassifiedPost(
+        post_id=p.post_id, author_id=p.author_id, text=p.text, created_at=p.created_at, reply_to=p.reply_to,
+        tags=p.tags, source=p.source, intent=r.intent, confidence=round(r.confidence, 4),
+        scores={k: round(v, 4) for k, v in r.scores.items()}, topics=list(r.topics), model_version=MODEL_VERSION)
+        for p, r in zip(posts, results)]
+
+
+async def open_texts(keyring: Any, posts: list[Post]) -> tuple[list[Post], list[str]]:
+    keys = await keyring.keys_for([p.author_id for p in posts if is_sealed(p.text)])
+    kept, clear = [], []
+    for p in posts:
+        text = unseal(keys.get(p.author_id), p.text, p.author_id)
+        if text is not None:
+            kept.append(p)
+            clear.append(text)
+    return kept, clear
+
+
+async def reclassify(settings: Settings, since_iso: str, include_replies: bool = False, batch: int = 500,
+                     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> int:
+    """Re-emits every post of posts.v1 from ``since_iso`` (RFC 3339) up to the end offsets at the
+    start; returns how many ClassifiedPosts were sent (acks=all)."""
+    import redis.asyncio as aioredis
+
+    start, ends = await start_offsets(settings.kafka_bootstrap, int(epoch_seconds(since_iso) * 1000))
+    todo = sum(ends[tp] - start[tp] for tp in ends)
+    log(f"reclassify: {todo} records of {SOURCE_TOPIC} since {since_iso}, model {MODEL_VERSION}")
+    if todo <= 0:
+        return 0
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    keyring = KeyRing(redis, redis.register_script(KEYS_FOR_LUA))
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
+                                max_batch_size=1 << 20, client_id="goalpost-reclassify")
+    await producer.start()
+    sent = skipped = 0
+    try:
+        async for records in read_until(settings.kafka_bootstrap, [SOURCE_TOPIC], until=ends, start=start,
+                                        batch=batch):
+            posts, bad = decode((r.value for r in records), include_replies)
+            posts, clear = await open_texts(keyring, posts)
+            out = reclassified(posts, clear)
+            futures = await send_many(producer, [(rec.topic, rec.key(), rec.to_json()) for rec in out])
+            await asyncio.gather(*futures)
+            sent += len(out)
+            skipped += len(records) - len(out)
+        log(f"reclassify: sent {sent}, skipped {skipped} (replies, erased authors, undecodable)")
+        return sent
+    finally:
+        await producer.stop()
+        await redis.aclose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="goalpost reclassify", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--since", required=True, help="RFC 3339 time, e.g. 2026-12-01T00:00:00Z")
+    ap.add_argument("--replies", action="store_true", help="re-emit replies too (see the module doc)")
+    ap.add_argument("--batch", type=int, default=500)
+    args = ap.parse_args(argv)
+    try:
+        epoch_seconds(args.since)
+    except ValueError:
+        ap.error(f"--since: not an RFC 3339 time: {args.since!r}")
+    n = asyncio.run(reclassify(Settings("classify"), args.since, include_replies=args.replies, batch=args.batch))
+    print(json.dumps({"sent": n, "model_version": MODEL_VERSION}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
