@@ -1,3 +1,3 @@
-from services.ledger.app import rt
+from services.ledger.app import build
 
-rt.main()
+build().main()

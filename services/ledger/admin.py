@@ -12,8 +12,8 @@ import redis.asyncio as aioredis
 from services.core.contracts import dumps
 from services.core.kafka_io import read_until
 from services.core.settings import env
-from services.ledger.views import RECENT_ENTRIES, Views, compare_balances, epoch, view_key, views_from_entries
-
+from services.ledger.views import (RECENT_ENTRIES, RedisViews, Views, compare_balances, recent_calls,
+                                   recent_member, view_calls, view_key, views_from_entries)
 
 
 async def _erased() -> set[str]:
@@ -64,26 +64,23 @@ async def verify() -> int:
 
 
 async def rebuild() -> int:
+    """Every view written anew from the journal, through the live ledger's own writes."""
     views, entries = await _journal()
+    per_user: dict[str, list[dict]] = {}
+    for e in entries:
+        per_user.setdefault(e["user_id"], []).append(e)
+    recent: dict[str, list] = {}
+    for user, es in per_user.items():
+        for e in sorted(es, key=lambda e: e["created_at"])[-RECENT_ENTRIES:]:
+            recent.setdefault(user, []).extend(recent_member(e["created_at"], dumps(e)))
     redis = aioredis.from_url(env("GOALPOST_REDIS_URL"))
     try:
-        old = [k async for k in redis.scan_iter(match=view_key("*"), count=1000)]
-        async with redis.pipeline(transaction=True) as pipe:
-            if old:
-                pipe.delete(*old)
-            if views.balances:
-                pipe.hset(view_key("balance"), mapping=views.balances)
-                pipe.zadd(view_key("lb", "all"), views.balances)
-            for name, buckets in views.windows.items():
-                for key, totals in buckets.items():
-                    pipe.zadd(view_key("lb", name, key), totals)
-            per_user: dict[str, list[dict]] = {}
-            for e in entries:
-                per_user.setdefault(e["user_id"], []).append(e)
-            for user, es in per_user.items():
-                recent = sorted(es, key=lambda e: e["created_at"])[-RECENT_ENTRIES:]
-                pipe.zadd(view_key("entries", user), {dumps(e): epoch(e["created_at"]) for e in recent})
-            await pipe.execute()
+        out = RedisViews(redis)
+        await out.delete_all()
+        for call in view_calls(views):
+            await out.write(call)
+        for call in recent_calls(recent):
+            await out.write(call)
     finally:
         await redis.aclose()
     print(f"ledger rebuild: {len(views.balances)} balances and leaderboards from {len(entries)} entries")

@@ -1,21 +1,11 @@
 """The ledger's rule memory on local disk, with a bounded cache in RAM (the Kafka Streams model:
 a local store plus checkpoints, rebuilt from the topics when it is missing).
 
-Why: the rules remember every post's author, every processed reaction id, every standing vote
-and every giver->receiver pair. Kept in dicts, that memory grew without end (about 1 KiB per
-reaction from a new voter) and a restart re-applied every input since the beginning.
-
-How it stays exactly once: the SQLite file is written only at checkpoints, in one SQLite
-transaction holding the dirty values and the input offsets they reflect, and only when every
-batch applied so far is committed in Kafka. After a crash the store is at the last checkpoint
-(never ahead of Kafka); the worker re-applies the inputs from the checkpoint's offsets up to the
-offsets committed in Kafka, discarding the entries (they are in the journal already).
-
-Values are JSON data (str, int, bool, list, dict with str keys, None; a tuple comes back as a
-list), stored as JSON text: a checkpoint serialises all of a map's dirty values in one orjson
-call, where marshal and base64 per value cost 2 µs each, ~8% of the ledger's time. The file is
-private to this process and version: the checkpoint names the store format and the Python
-version, the state blob its schema, and a checkpoint of another one is rebuilt from the topics.
+Exactly once: the SQLite file is written only at checkpoints, in one SQLite transaction holding
+the dirty values and the input offsets they reflect, once every batch applied so far is committed
+in Kafka; after a crash the worker re-applies the inputs from those offsets (recovery.py).
+Values are JSON data stored as JSON text (one orjson call per map at a checkpoint); a checkpoint
+of another store format, Python version or state schema is rebuilt from the topics.
 """
 from __future__ import annotations
 
@@ -55,8 +45,8 @@ class SpillMap:
         self._mem: dict[Any, Any] = {}
         self._dirty: set[Any] = set()
         # The keys in memory that are neither dirty nor being flushed, oldest-touched first: the
-        # eviction candidates. Eviction used to scan _mem past every dirty and flushing key for
-        # each batch (up to two caches' worth), 8% of the ledger's time.
+        # eviction candidates, kept apart so that eviction does not scan _mem past every dirty
+        # and flushing key for each batch (up to two caches' worth, 8% of the ledger's time).
         self._clean: dict[Any, None] = {}
         self._absent: set[Any] = set()  # keys a prefetch found on neither side (until the next checkpoint)
         self._flushing: set[Any] = set()  # the dirty keys of the checkpoint being written

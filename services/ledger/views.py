@@ -1,15 +1,15 @@
-"""The ledger's read views as pure functions of the journal (ledger.entries.v1): balances and
-windowed totals for the leaderboards. Used live, by `goalpost ledger rebuild` and by `verify`."""
+"""The ledger's read views: balances and windowed leaderboard totals as pure functions of the
+journal (ledger.entries.v1), and their one way into Redis (RedisViews). Used live, in recovery,
+by `goalpost ledger rebuild` and by `verify`."""
 from __future__ import annotations
 
 import marshal
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import lru_cache
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
-from services.core.contracts import epoch_seconds as epoch  # noqa: F401  (the score of recent entries)
-from services.core.contracts import utc_day
+from services.core.contracts import dumps, epoch_seconds, utc_day
 
 WINDOWS = ("all", "day", "week")
 
@@ -29,7 +29,6 @@ def day_windows(day: str) -> dict[str, str]:
 def current_window(window: str, now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
     return window_keys(now.strftime("%Y-%m-%dT%H:%M:%SZ"))[window]
-
 
 
 RECENT_ENTRIES = 100  # entries each user's recent-entry view keeps
@@ -117,3 +116,132 @@ def compare_balances(journal: Mapping[str, int], other: Mapping[str, int]) -> li
         if journal.get(user, 0) != other.get(user, 0):
             problems.append(f"{user}: journal {journal.get(user, 0)} != view {other.get(user, 0)}")
     return problems
+
+
+# ---------------------------------------------------------------- Redis
+
+# One round trip and one argument per batch: the client-side cost of a pipeline of thousands of
+# small commands (packing each argument, parsing each reply) was a fifth of the ledger's time.
+# The script only writes keys under ledger:, on the one Redis instance the local stack runs
+# (Redis Cluster would need the keys in KEYS and in one slot).
+WRITE_VIEWS_LUA = """
+local update = cjson.decode(ARGV[1])
+local keep = tonumber(ARGV[2])
+for user, points in pairs(update.balances) do
+  redis.call('HSET', KEYS[1], user, points)
+  redis.call('ZADD', KEYS[2], points, user)
+end
+for _, board in ipairs(update.leaderboards) do
+  for user, points in pairs(board[2]) do
+    redis.call('ZADD', board[1], points, user)
+  end
+end
+for _, recent in ipairs(update.recent) do
+  local members = recent[2]
+  for i = 1, #members, 2 do
+    redis.call('ZADD', recent[1], members[i], members[i + 1])
+  end
+end
+for _, key in ipairs(update.trim) do
+  redis.call('ZREMRANGEBYRANK', key, 0, -keep - 1)
+end
+return 1
+"""
+VIEW_CHUNK = 20_000  # members per script call, so one call never blocks Redis for long (recovery)
+
+
+def view_update(balances: dict | None = None, leaderboards: list | None = None, recent: list | None = None,
+                trim: list | None = None) -> dict:
+    """One call of WRITE_VIEWS_LUA: balances {user: points}, leaderboards [[key, {user: points}]],
+    recent [[key, [score, entry JSON, ...]]], trim [key] (recent-entry sets cut to RECENT_ENTRIES).
+    Absolute values and idempotent members: writing a call again is a no-op."""
+    return {"balances": balances or {}, "leaderboards": leaderboards or [], "recent": recent or [],
+            "trim": trim or []}
+
+
+def recent_member(created_at: str, entry_json: bytes) -> tuple[float, str]:
+    """An entry in its user's recent-entry set: (score, member), the same live, in recovery and
+    in a rebuild, so that writing it again is a no-op."""
+    return epoch_seconds(created_at), entry_json.decode()
+
+
+def view_calls(views: Views) -> Iterator[dict]:
+    """Every balance and leaderboard window of `views` as it stands, as calls of at most
+    VIEW_CHUNK members each, made one at a time: a whole update built at once held a second
+    copy of every view, the ledger's peak memory at a restart."""
+    balances = views.balances
+    users = list(balances)
+    for i in range(0, len(users), VIEW_CHUNK):
+        yield view_update(balances={u: balances[u] for u in users[i:i + VIEW_CHUNK]})
+    for name in ("day", "week"):
+        for key, bucket in views.windows[name].items():
+            members = list(bucket)
+            for i in range(0, len(members), VIEW_CHUNK):
+                yield view_update(leaderboards=[[view_key("lb", name, key),
+                                                 {u: bucket[u] for u in members[i:i + VIEW_CHUNK]}]])
+
+
+def recent_calls(recent: Mapping[str, list], trim: bool = False) -> Iterator[dict]:
+    """Calls adding each user's recent-entry members ({user: [score, entry JSON, ...]}), about
+    VIEW_CHUNK members each; with `trim`, each call also cuts its users' sets to RECENT_ENTRIES."""
+    calls: list = []
+    size = 0
+    for user, members in recent.items():
+        calls.append([view_key("entries", user), members])
+        size += len(members) // 2
+        if size >= VIEW_CHUNK:
+            yield view_update(recent=calls, trim=[key for key, _ in calls] if trim else None)
+            calls, size = [], 0
+    if calls:
+        yield view_update(recent=calls, trim=[key for key, _ in calls] if trim else None)
+
+
+def _chunks(update: dict) -> list[dict]:
+    """Splits an update into calls of about VIEW_CHUNK members (only a batch of more than a few
+    thousand entries needs it; whole views are split by view_calls)."""
+    size = len(update["balances"]) + sum(len(b[1]) for b in update["leaderboards"]) \
+        + sum(len(r[1]) // 2 for r in update["recent"])
+    if size <= VIEW_CHUNK:
+        return [update]
+    out: list[dict] = []
+    balances = list(update["balances"].items())
+    for i in range(0, len(balances), VIEW_CHUNK):
+        out.append(view_update(balances=dict(balances[i:i + VIEW_CHUNK])))
+    for key, board in update["leaderboards"]:
+        items = list(board.items())
+        for i in range(0, len(items), VIEW_CHUNK):
+            out.append(view_update(leaderboards=[[key, dict(items[i:i + VIEW_CHUNK])]]))
+    out.append(view_update(recent=update["recent"], trim=update["trim"]))
+    return out
+
+
+class RedisViews:
+    """Writes the views to Redis (a redis.asyncio client): the live worker, its recovery and
+    `goalpost ledger rebuild` all write through here."""
+
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis
+        self._write = redis.register_script(WRITE_VIEWS_LUA)  # redis-py reloads it after a Redis restart
+
+    async def write(self, update: dict) -> None:
+        """Writes a view_update, in calls of about VIEW_CHUNK members."""
+        for chunk in _chunks(update):
+            await self._write(keys=[view_key("balance"), view_key("lb", "all")], args=[dumps(chunk), RECENT_ENTRIES])
+
+    async def erase(self, users: list[str]) -> None:
+        """Erased users leave every ledger view: balance, leaderboards (all windows), recent entries."""
+        if not users:
+            return
+        windows = [k async for k in self.redis.scan_iter(match=view_key("lb", "*"), count=1000)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hdel(view_key("balance"), *users)
+            for key in windows:
+                pipe.zrem(key, *users)
+            pipe.delete(*[view_key("entries", u) for u in users])
+            await pipe.execute()
+
+    async def delete_all(self) -> None:
+        """Removes every ledger view (a rebuild writes them anew)."""
+        old = [k async for k in self.redis.scan_iter(match=view_key("*"), count=1000)]
+        if old:
+            await self.redis.delete(*old)

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer
 
 from services.core.kafka_io import GroupLag, topic_partitions
 from services.core.settings import env
-from services.ledger.app import GROUP_ID, INPUTS
+from services.ledger.topics import GROUP_ID, INPUTS
 from tests.bench.common import stack_cpu
 
 

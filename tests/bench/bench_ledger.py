@@ -23,7 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.core.kafka_io import GroupLag, send_many, topic_partitions
 from services.core.settings import env
-from services.ledger.app import GROUP_ID, INPUTS
+from services.ledger.topics import GROUP_ID, INPUTS
 from tests.bench.common import stack_cpu, stack_memory
 from tests.integration.ledger_load import journal
 

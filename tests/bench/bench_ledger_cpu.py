@@ -50,11 +50,11 @@ def load(reactions: int, posts: int, partitions: int = 3) -> tuple[list[Message]
 async def run(args: argparse.Namespace, directory: str) -> dict:
     os.environ["GOALPOST_STATE_DIR"] = directory
     from services.core.runtime import settle_heap
-    from services.ledger import app as ledger
+    from services.ledger import batch as ledger
     from services.ledger.rules import LedgerState
     from services.ledger.store import StateStore
 
-    worker = ledger.LedgerWorker()
+    worker = ledger.BatchStep()
     worker.store = StateStore(os.path.join(directory, "rules.sqlite"), args.cache_items)
     worker.state = LedgerState(worker.store)
     posts, reactions = load(args.reactions, args.posts)

@@ -12,7 +12,7 @@ from aiokafka import TopicPartition
 
 from services.core.kafka_io import read_until, total_group_lag
 from services.core.settings import env
-from services.ledger.app import GROUP_ID, INPUTS
+from services.ledger.topics import GROUP_ID, INPUTS
 from services.ledger.rules import load_rules, replay
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "se"

@@ -15,7 +15,7 @@ import redis
 from services.tools import stack
 from services.core.settings import env
 from services.ledger import admin
-from services.ledger.app import RECENT_ENTRIES
+from services.ledger.views import RECENT_ENTRIES
 from tests.integration.conftest import wait_for
 from tests.integration.ledger_load import (journal, ledger_lag, load_with_extra_reactions,
                                            offline_balances, send_all, topic_records)

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.core.openapi import classify_document, ledger_document, match_document
-from services.ledger.app import RECENT_ENTRIES, WINDOWS
+from services.ledger.views import RECENT_ENTRIES, WINDOWS
 
 DOCS = {"classify": classify_document(), "match": match_document(), "ledger": ledger_document(WINDOWS, RECENT_ENTRIES)}
 GETS = [(service, path, op["get"]) for service, doc in DOCS.items() for path, op in doc["paths"].items() if "get" in op]
