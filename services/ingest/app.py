@@ -15,8 +15,16 @@ from services.core.runtime import API_KEY, Runtime, event, json_response, proble
 from services.core.settings import Settings
 from services.ingest import metrics as m
 from services.ingest.guards import PENDING, PENDING_TTL_S, Admission, Guards
-from services.ingest.logic import (ValidationError, check_id, new_id, validate_adjustment, validate_helper_action, validate_post, validate_reaction,
-                                   validate_relation)
+from services.ingest.logic import (
+    ValidationError,
+    check_id,
+    new_id,
+    validate_adjustment,
+    validate_helper_action,
+    validate_post,
+    validate_reaction,
+    validate_relation,
+)
 from services.ingest.openapi import openapi_document
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -252,7 +260,7 @@ class Ingest:
                 continue
             fresh.append((i, post, idempotency_key(POSTS, data, post, None)))
         sealed = await self.by_live_users(POSTS, [p for _, p, _ in fresh])
-        for (i, post, _), ok in zip(fresh, sealed):
+        for (i, _, _), ok in zip(fresh, sealed):
             if not ok:
                 m.REJECTED.labels("post", "author_id").inc()
                 results[i] = {"index": i, "status": "rejected", "field": "author_id", "error": ERASED}

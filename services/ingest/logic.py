@@ -13,8 +13,18 @@ import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from services.core.contracts import (HELPER_ACTIONS, REACTION_KINDS, Adjustment, RELATION_KINDS, HelperAction, ContractError, Post, Reaction,
-                                     Relation, format_ts)
+from services.core.contracts import (
+    HELPER_ACTIONS,
+    REACTION_KINDS,
+    RELATION_KINDS,
+    Adjustment,
+    ContractError,
+    HelperAction,
+    Post,
+    Reaction,
+    Relation,
+    format_ts,
+)
 
 MAX_TEXT_CHARS = 4000
 MAX_TAGS = 10

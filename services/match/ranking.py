@@ -26,8 +26,7 @@ from typing import Any, Iterable, Iterator, Mapping, Optional
 
 from goalpost_match_native import ExpertiseCore
 
-from services.match.features import (DAY, Candidate, HelperState, MatchConfig, post_terms, reasons, to_epoch,
-                                     tokenize)
+from services.match.features import DAY, Candidate, HelperState, MatchConfig, post_terms, reasons, to_epoch, tokenize
 
 __all__ = [
     "Candidate",

@@ -20,9 +20,9 @@ import uuid
 
 import orjson
 
-from services.tools import stack
 from services.core.kafka_io import read_until
 from services.core.settings import env, port_of
+from services.tools import stack
 from tests.bench.bench_ingest import KeepAliveConnection, post_request
 from tests.bench.common import percentile
 

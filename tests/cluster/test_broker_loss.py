@@ -12,10 +12,10 @@ import time
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from services.tools import stack
 from services.core.contracts import TOPICS
 from services.core.settings import env
 from services.ledger import admin
+from services.tools import stack
 from tests.integration.conftest import read_topic, wait_for
 
 POSTS_PER_BATCH = 50

@@ -13,11 +13,17 @@ import signal
 import threading
 import time
 
-from services.tools import stack
 from services.ledger import admin
+from services.tools import stack
 from tests.integration.conftest import wait_for
-from tests.integration.ledger_load import (journal, ledger_lag, load_with_extra_reactions,
-                                           offline_balances, send_all, topic_records)
+from tests.integration.ledger_load import (
+    journal,
+    ledger_lag,
+    load_with_extra_reactions,
+    offline_balances,
+    send_all,
+    topic_records,
+)
 
 VICTIMS = ("classify", "match", "ledger", "ingest", "kafka")
 

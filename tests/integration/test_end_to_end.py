@@ -53,5 +53,5 @@ def test_request_is_classified_matched_answered_and_rewarded(http, run_id):
     assert any(e["source_event_id"] and e["delta"] >= 15 for e in entries["entries"])
     # The reply ended the request for everyone asked, in any wave: it left every inbox.
     for candidate in {h for m in waves_of(q2) for h in m["asked"]}:
-        wait_for(lambda: q2 not in [i["post_id"] for i in http.get("match", f"/v1/helpers/{candidate}/inbox")[1]["open"]],
+        wait_for(lambda candidate=candidate: q2 not in [i["post_id"] for i in http.get("match", f"/v1/helpers/{candidate}/inbox")[1]["open"]],
                  what=f"the answered request to leave {candidate}'s inbox")

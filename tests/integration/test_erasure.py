@@ -12,10 +12,10 @@ import time
 import orjson
 import redis
 
-from services.tools import stack
 from services.core.privacy import KEYS
 from services.core.settings import env
 from services.ledger import admin
+from services.tools import stack
 from tests.integration.conftest import first_wave, read_topic, wait_for
 from tests.integration.test_access import bearer, key_with
 

@@ -7,7 +7,6 @@ import orjson
 import redis
 
 from services.core.settings import env
-
 from tests.integration.conftest import produce_raw, read_topic, wait_for
 
 
@@ -133,7 +132,7 @@ def test_raw_topic_garbage_goes_to_the_dead_letter_topic(run_id):
     produce_raw("posts.raw.v1", bad + [good], key=f"{run_id}:raw".encode())
     letters = wait_for(lambda: (lambda r: r if len(r) >= 2 else None)(read_topic(
         "dlq.v1", lambda r: base64.b64decode(r["payload"]) in bad)), what="both bad messages on dlq.v1")
-    assert {l["service"] for l in letters} == {"ingest"} and {l["topic"] for l in letters} == {"posts.raw.v1"}
-    assert any("text" in l["error"] for l in letters) and any("JSON" in l["error"] for l in letters)
+    assert {letter["service"] for letter in letters} == {"ingest"} and {letter["topic"] for letter in letters} == {"posts.raw.v1"}
+    assert any("text" in letter["error"] for letter in letters) and any("JSON" in letter["error"] for letter in letters)
     posts = wait_for(lambda: read_topic("posts.v1", lambda r: r["post_id"] == f"{run_id}:rawok"), what="the good raw post")
     assert posts[0]["source"] == "topic:posts.raw.v1"

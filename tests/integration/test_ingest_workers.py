@@ -6,8 +6,8 @@ import re
 import signal
 import time
 
-from services.tools import stack
 from services.core.settings import Settings
+from services.tools import stack
 from tests.integration.conftest import wait_for
 
 WORKERS = Settings(service="ingest").workers

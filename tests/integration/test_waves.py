@@ -9,9 +9,9 @@ from collections import Counter
 
 import pytest
 
-from services.tools import stack
 from services.core.settings import Settings
 from services.match.waves import notification_id
+from services.tools import stack
 from tests.integration.conftest import first_wave, read_topic, wait_for, waves_of
 
 SETTINGS = Settings("match")
@@ -139,8 +139,9 @@ def test_flags_by_enough_distinct_users_withdraw_a_post_from_routing(http, run_i
     post_id = ask(http, run_id, "juggling", "ask")
     first = first_wave(post_id)
     wait_for(lambda: all(post_id in inbox(http, h) for h in first["asked"]), what="the asks in the inboxes")
-    flag = lambda i, user: http.post("ingest", "/v1/reactions", {"reaction_id": f"{run_id}:flag{i}", "actor_id": user,
-                                                                 "post_id": post_id, "kind": "flag"})
+    def flag(i, user):
+        return http.post("ingest", "/v1/reactions", {"reaction_id": f"{run_id}:flag{i}", "actor_id": user,
+                                                     "post_id": post_id, "kind": "flag"})
     for i in range(need - 1):  # one short, and the same user again: still routed
         assert flag(i, f"{run_id}:flagger{i}")[0] == 202
     assert flag(need, f"{run_id}:flagger0")[0] == 202

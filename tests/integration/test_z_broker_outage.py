@@ -7,10 +7,10 @@ import os
 import signal
 import time
 
-from services.tools import stack
 from services.ledger import admin
-from tests.integration.ledger_load import ledger_lag
+from services.tools import stack
 from tests.integration.conftest import read_topic, wait_for
+from tests.integration.ledger_load import ledger_lag
 
 
 def test_broker_outage_gives_503_and_loses_nothing_acknowledged(http, run_id):

@@ -1,8 +1,6 @@
 """Concurrent calls are gathered into one batch; results and failures reach every caller."""
 import asyncio
 
-import pytest
-
 from services.core.coalesce import Coalescer
 
 

@@ -7,8 +7,17 @@ import orjson
 import pytest
 from referencing import Registry, Resource
 
-from services.core.contracts import (RECORDS, TOPICS, ContractError, DeadLetter, Match, Post,
-                                     json_schema, record_for_topic, utc_day)
+from services.core.contracts import (
+    RECORDS,
+    TOPICS,
+    ContractError,
+    DeadLetter,
+    Match,
+    Post,
+    json_schema,
+    record_for_topic,
+    utc_day,
+)
 from services.core.schemas import SCHEMA_DIR, rendered_schemas
 
 GOLDEN = Path(__file__).resolve().parents[2] / "services" / "core" / "golden"

@@ -1,7 +1,7 @@
 """docker-compose.yml cannot run here (no Docker engine), so its structure is checked instead."""
+import json
 from pathlib import Path
 
-import json
 import yaml
 
 from services.core.settings import SERVICE_PORTS, VARIABLES

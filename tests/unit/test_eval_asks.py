@@ -1,11 +1,10 @@
 """`goalpost eval asks` (services/match/eval_asks.py): the wave rules replayed on a file's clock."""
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from services.match.eval_asks import TEN_AT_ONCE, simulate
-from dataclasses import replace
-
 from services.match.evaluate import eval_config, evaluate, load_events
 from services.match.ranking import MatchConfig
 from services.match.waves import WavePolicy

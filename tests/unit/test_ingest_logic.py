@@ -3,9 +3,17 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.ingest.logic import (MAX_TEXT_CHARS, ValidationError, new_id, normalise_tags,
-                                   normalise_text, parse_timestamp, validate_post, validate_reaction,
-                                   validate_relation)
+from services.ingest.logic import (
+    MAX_TEXT_CHARS,
+    ValidationError,
+    new_id,
+    normalise_tags,
+    normalise_text,
+    parse_timestamp,
+    validate_post,
+    validate_reaction,
+    validate_relation,
+)
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 

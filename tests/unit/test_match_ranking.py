@@ -430,7 +430,8 @@ def test_the_vocabulary_is_bounded_and_keeps_the_terms_in_use():
 
 
 def test_any_text_and_any_time_rank_without_error_and_never_the_author_or_a_blocked_user():
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
     @settings(max_examples=150, deadline=None)
     @given(st.lists(st.tuples(st.sampled_from(["alice", "bob", "carol", "dave"]), st.text(max_size=80),

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from services.core.settings import VARIABLES, env_example
 from services.core.auth import Refusal, authenticate, authorise, entries, load_keys, parse_keys
+from services.core.settings import VARIABLES, env_example
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from services.tools import stack
 from services.core.settings import STATE_NOT_RECOVERED
+from services.tools import stack
 
 
 class FakeService:
@@ -94,6 +94,7 @@ def test_a_killed_process_not_yet_reaped_is_not_running(tmp_path, monkeypatch):
     import signal
     import subprocess
     import time
+
     from services.tools import stack
     # A grandchild whose parent never reaps it: killed, it stays a zombie that is not ours.
     parent = subprocess.Popen(["sh", "-c", "sleep 30 & echo $!; exec sleep 60"], stdout=subprocess.PIPE, text=True)

@@ -2,8 +2,7 @@
 import pytest
 
 from services.core.contracts import Candidate, ClassifiedPost, Match, Notification
-from services.match.waves import (Step, WavePolicy, choose, due_step, next_wave_at, notification_id, notifications,
-                                  wave_match)
+from services.match.waves import Step, WavePolicy, choose, due_step, next_wave_at, notification_id, notifications, wave_match
 
 POLICY = WavePolicy(size=3, after_s=600, max_waves=3)
 
