@@ -12,8 +12,17 @@ import redis.asyncio as aioredis
 from services.core.contracts import dumps
 from services.core.kafka_io import read_until
 from services.core.settings import env
-from services.ledger.views import (RECENT_ENTRIES, RedisViews, Views, compare_balances, recent_calls,
-                                   recent_member, view_calls, view_key, views_from_entries)
+from services.ledger.views import (
+    RECENT_ENTRIES,
+    RedisViews,
+    Views,
+    compare_balances,
+    recent_calls,
+    recent_member,
+    view_calls,
+    view_key,
+    views_from_entries,
+)
 
 
 async def _erased() -> set[str]:

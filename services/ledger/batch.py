@@ -192,7 +192,7 @@ class BatchStep:
                             last_entry_id=e.entry_id) for u, e in changed.items()]
         self.applied.update(offsets)
         state.evict()  # between events: no rule holds a value it is about to change
-        out = [(e.topic, e.key(), payload) for e, payload in encoded]
+        out: list[tuple[str, bytes, Optional[bytes]]] = [(e.topic, e.key(), payload) for e, payload in encoded]
         out += [(rec.topic, rec.key(), rec.to_json()) for rec in (*balances, *dead)]
         out += [(BALANCES, user.encode(), None) for user in erased]
         return PreparedBatch(started, len(events) + len(rejected), encoded, dead, reasons, minted, burned, out,

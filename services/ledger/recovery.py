@@ -16,8 +16,7 @@ from services.core.runtime import event, settle_heap
 from services.ledger.batch import BatchStep
 from services.ledger.metrics import CHECKPOINT_SECONDS, RECOVERIES, REPLAYED
 from services.ledger.state import LedgerState
-from services.ledger.store import (FORMAT, StateStore, TakenCheckpoint, checkpoint_problem, pack_offsets,
-                                   unpack_offsets)
+from services.ledger.store import FORMAT, StateStore, TakenCheckpoint, checkpoint_problem, pack_offsets, unpack_offsets
 from services.ledger.topics import INPUTS, JOURNAL
 from services.ledger.views import RedisViews, Views, recent_calls, recent_member, view_calls
 

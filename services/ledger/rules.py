@@ -191,18 +191,18 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
             return _park(st, rules, root_id, ev, reparked)  # routed bonus it may pay depends on it
     want = {"upvote": "up", "downvote": "down", "unvote": None}[kind]
     key = vote_key(post_id, actor)
-    cur = st.votes.get(key)
-    if (cur[VOTE_KIND] if cur else None) == want:
+    standing = st.votes.get(key)
+    if (standing[VOTE_KIND] if standing else None) == want:
         return "noop:repeat"
     if reply_to is not None:  # the standing upvotes of a reply decide its upvote-paid routed bonus
-        change = (want == "up") - bool(cur and cur[VOTE_KIND] == "up")
+        change = (want == "up") - bool(standing and standing[VOTE_KIND] == "up")
         if change:
             _count_upvote(st, post_id, change)
             _sync_upvote_bonus(st, rules, post_id, rid, created, out)
-    if cur:
-        out.reverse(cur[VOTE_GRANTS], rid, created)
-        if cur[VOTE_KIND] == "up":
-            cap_give_back(st, author, cur[VOTE_DAY], cur[VOTE_CAP_COUNTED])
+    if standing:
+        out.reverse(standing[VOTE_GRANTS], rid, created)
+        if standing[VOTE_KIND] == "up":
+            cap_give_back(st, author, standing[VOTE_DAY], standing[VOTE_CAP_COUNTED])
             pair_add(st, rules, "upvote", actor, author, -1, rid, created)
         del st.votes[key]
     if want is None:

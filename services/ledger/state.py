@@ -222,7 +222,7 @@ class LedgerState:
         """Removes and returns the parked reactions for which `expired` is true."""
         taken: list[dict[str, Any]] = []
         for post_id in list(self.pending):
-            keep = []
+            keep: list[dict[str, Any]] = []
             for ev in self.pending[post_id]:
                 (taken if expired(ev) else keep).append(ev)
             if keep:
