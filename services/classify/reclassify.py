@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from services.classify.app import classified
 from services.classify.model import MODEL_VERSION, classify_batch
 from services.core.contracts import ClassifiedPost, ContractError, Post, epoch_seconds
 from services.core.kafka_io import read_until, send_many, topic_partitions
@@ -58,12 +59,7 @@ def decode(values: Iterable[Optional[bytes]], include_replies: bool) -> tuple[li
 
 def reclassified(posts: list[Post], clear: list[str]) -> list[ClassifiedPost]:
     """ClassifiedPosts of the current model for posts (texts as they came, sealed) and their clear texts."""
-    results = classify_batch(clear, [p.tags for p in posts])
-    return [ClassifiedPost(
-        post_id=p.post_id, author_id=p.author_id, text=p.text, created_at=p.created_at, reply_to=p.reply_to,
-        tags=p.tags, source=p.source, intent=r.intent, confidence=round(r.confidence, 4),
-        scores={k: round(v, 4) for k, v in r.scores.items()}, topics=list(r.topics), model_version=MODEL_VERSION)
-        for p, r in zip(posts, results)]
+    return [classified(p, r) for p, r in zip(posts, classify_batch(clear, [p.tags for p in posts]))]
 
 
 async def open_texts(keyring: Any, posts: list[Post]) -> tuple[list[Post], list[str]]:

@@ -145,6 +145,8 @@ class ExpertiseIndex:
                 core.add_terms(author, [(term, c.ask_weight * (c.tag_weight if term[0] == "#" else 1.0))
                                         for term in terms], t)
             return None
+        if post_id and post_id in self._replies:
+            return None  # seen already (classify's at-least-once output, a reclassify): one answer, learnt once
         reply_to = str(reply_to)
         root_id: Optional[str] = reply_to
         if reply_to not in self._roots and reply_to in self._replies:

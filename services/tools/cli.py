@@ -38,6 +38,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reclassify(args: argparse.Namespace) -> int:
+    from services.classify.reclassify import main as reclassify
+    return reclassify(["--since", args.since, "--batch", str(args.batch), *(["--replies"] if args.replies else [])])
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from services.tools.replay import replay_http
     report = asyncio.run(replay_http(Path(args.file), rate=args.rate, batch_size=args.batch,
@@ -111,6 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     for flag, kind in (("--wave-size", int), ("--after-s", float), ("--max-waves", int)):
         p.add_argument(flag, type=kind, help="asks only: the wave policy (default: the service's default)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("reclassify", help="classify posts.v1 again from a time on with the current model "
+                                          "(posts.classified.v1, same post ids, the new model_version)")
+    p.add_argument("--since", required=True, help="RFC 3339 time, e.g. 2026-12-01T00:00:00Z")
+    p.add_argument("--replies", action="store_true", help="replies too, not only root posts")
+    p.add_argument("--batch", type=int, default=500)
+    p.set_defaults(func=cmd_reclassify)
 
     p = sub.add_parser("replay", help="replay a JSON Lines replay file through the ingest HTTP API")
     p.add_argument("file")

@@ -561,3 +561,13 @@ def test_evaluate_reports_bootstrap_intervals_and_reference_rankers(tmp_path):
     assert set(out["reference"]) == {"answers", "bm25", "bm25_answers"}
     assert out["reference"]["answers"]["mrr@10"] == pytest.approx(round(1 / 3, 4))
     assert out["vs_best_reference"] == pytest.approx(1.0)
+
+
+def test_a_reply_seen_again_is_learnt_once():
+    once, twice = ExpertiseIndex(), ExpertiseIndex()
+    seed(once)
+    seed(twice)
+    again = post("r0a", "alice", "Feed the starter flour and water daily.", ts(0, 1), reply_to="q0a")
+    assert twice.observe_post(again) is None  # classify's at-least-once output, or a reclassify
+    q = post("new1", "dave", "My sourdough starter smells odd", ts(3), tags=["baking"])
+    assert [(c.helper_id, c.score) for c in once.rank(q)] == [(c.helper_id, c.score) for c in twice.rank(q)]
