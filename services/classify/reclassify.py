@@ -3,9 +3,10 @@ model, and send the results to posts.classified.v1 under the current MODEL_VERSI
 
 Each post keeps its post_id, key and sealed text, so a consumer sees the same post again with a
 new ``model_version``: the ledger records a post_id once (a repeat is ``noop:duplicate``); match
-ranks a root post only when no Match is stored for it, and its follower re-learns a root post
-in place, but counts a reply again as another answer. Replies are therefore left out unless
-``--replies`` is given. Posts whose author was erased stay unreadable and are skipped.
+ranks a root post only when no Match is stored for it, re-learns a root post in place, and
+learns a reply it remembers (its last 100,000) once. Only root posts are routed, so replies are
+left out unless ``--replies`` is given. Posts whose author was erased stay unreadable and are
+skipped.
 """
 from __future__ import annotations
 
