@@ -23,7 +23,7 @@ def partition_for(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-async def send_many(producer: AIOKafkaProducer, records: Iterable[tuple[str, Optional[bytes], bytes]]
+async def send_many(producer: AIOKafkaProducer, records: Iterable[tuple[str, Optional[bytes], Optional[bytes]]]
                     ) -> list[asyncio.Future]:
     """Sends (topic, key, value) records, appending them to one record batch per partition
     instead of going through producer.send once each (its per-message bookkeeping was a fifth
@@ -49,7 +49,7 @@ async def send_many(producer: AIOKafkaProducer, records: Iterable[tuple[str, Opt
             futures.append(await producer.send_batch(builder, topic, partition=p))
             builder = builders[(topic, p)] = producer.create_batch()
             if builder.append(key=key, value=value, timestamp=None) is None:
-                raise ValueError(f"record of {len(value)} bytes is larger than the producer's batch size")
+                raise ValueError(f"record of {len(value or b'')} bytes is larger than the producer's batch size")
     for (topic, p), builder in builders.items():
         futures.append(await producer.send_batch(builder, topic, partition=p))
     return futures

@@ -58,7 +58,7 @@ async def verify() -> int:
     views, entries = await _journal()
     redis = aioredis.from_url(env("GOALPOST_REDIS_URL"))
     try:
-        raw = await redis.hgetall(view_key("balance"))
+        raw: dict[bytes, bytes] = await redis.hgetall(view_key("balance"))  # type: ignore[assignment]
     finally:
         await redis.aclose()
     in_redis = {k.decode(): int(v) for k, v in raw.items()}

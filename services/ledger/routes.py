@@ -33,7 +33,7 @@ def add_routes(rt: Runtime) -> None:
         except ValueError as exc:
             return problem(view, 422, "Unprocessable Content", str(exc), field="limit")
         assert rt.redis is not None
-        raws = await rt.redis.zrevrange(view_key("entries", user_id), 0, limit - 1)
+        raws: list[bytes] = await rt.redis.zrevrange(view_key("entries", user_id), 0, limit - 1)  # type: ignore[assignment]
         return json_response(view, {"user_id": user_id, "entries": [orjson.loads(r) for r in raws]})
 
     async def leaderboard_route(view, request) -> Any:
@@ -47,7 +47,7 @@ def add_routes(rt: Runtime) -> None:
             return problem(view, 422, "Unprocessable Content", str(exc), field="limit")
         key = view_key("lb", "all") if window == "all" else view_key("lb", window, current_window(window))
         assert rt.redis is not None
-        rows = await rt.redis.zrevrange(key, 0, limit - 1, withscores=True)
+        rows: list[tuple[bytes, float]] = await rt.redis.zrevrange(key, 0, limit - 1, withscores=True)  # type: ignore[assignment]
         return json_response(view, {"window": window, "as_of": utc_now(), "leaders": [
             {"rank": i + 1, "user_id": u.decode(), "points": int(p)} for i, (u, p) in enumerate(rows)]})
 

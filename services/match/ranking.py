@@ -196,12 +196,12 @@ class ExpertiseIndex:
             if self._reactions.pop((actor, post_id, "accept"), None):
                 accepted = -1
         elif kind in ("upvote", "downvote"):
-            prev = self._reactions.get(key)
+            prev = self._reactions.get(key, "")
             if prev != kind:
                 votes = _VOTE[kind] - _VOTE.get(prev, 0)
                 self._remember(key, kind)
         elif kind == "unvote":
-            votes = -_VOTE.get(self._reactions.pop(key, None), 0)
+            votes = -_VOTE.get(self._reactions.pop(key, ""), 0)
         elif kind == "thanks":
             if (actor, post_id, "thanks") not in self._reactions:
                 self._remember((actor, post_id, "thanks"), "thanks")

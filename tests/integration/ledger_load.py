@@ -12,8 +12,8 @@ from aiokafka import TopicPartition
 
 from services.core.kafka_io import read_until, total_group_lag
 from services.core.settings import env
-from services.ledger.topics import GROUP_ID, INPUTS
 from services.ledger.rules import load_rules, replay
+from services.ledger.topics import GROUP_ID, INPUTS
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "se"
 
@@ -67,8 +67,8 @@ def send_all(events: list[dict[str, Any]], retry_unavailable: bool = False) -> d
     acknowledged; with retry_unavailable, 503s during an outage are retried until accepted."""
     import aiohttp
 
-    from services.tools.replay import IngestClient
     from services.core.settings import port_of
+    from services.tools.replay import IngestClient
     from services.tools.stack import first_api_key
 
     acked = {"posts": 0, "reactions": 0}

@@ -12,13 +12,19 @@ import urllib.request
 import pytest
 import redis
 
-from services.tools import stack
 from services.core.settings import env
 from services.ledger import admin
 from services.ledger.views import RECENT_ENTRIES
+from services.tools import stack
 from tests.integration.conftest import wait_for
-from tests.integration.ledger_load import (journal, ledger_lag, load_with_extra_reactions,
-                                           offline_balances, send_all, topic_records)
+from tests.integration.ledger_load import (
+    journal,
+    ledger_lag,
+    load_with_extra_reactions,
+    offline_balances,
+    send_all,
+    topic_records,
+)
 
 
 def kill_ledger_repeatedly(times: int, every_s: float, done: threading.Event) -> None:
