@@ -263,8 +263,8 @@ class ClassifiedPost(Record):
     intent: str
     confidence: float
     scores: dict[str, float]
-    topics: list[str]
     model_version: str
+    topics: list[str]
     reply_to: Optional[str] = None
     tags: list[str] = field(default_factory=list)
     source: str = "unknown"

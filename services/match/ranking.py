@@ -42,6 +42,11 @@ __all__ = [
 Ended = tuple[str, tuple[str, ...]]  # a request that ended: (post id, the helpers it was routed to)
 
 
+# relation kind -> (the actor's edge map, its mirror by target, add or remove)
+_RELATION_EDGES = {"follow": ("follows", "_followers", True), "unfollow": ("follows", "_followers", False),
+                   "block": ("blocks", "_blocked_by", True), "unblock": ("blocks", "_blocked_by", False)}
+
+
 class _Helpers(Mapping[str, HelperState]):
     """Read-only view of the core's users, by id."""
 
@@ -219,21 +224,17 @@ class ExpertiseIndex:
         """follow / unfollow / block / unblock."""
         a = str(relation.get("actor_id", ""))
         b = str(relation.get("target_id", ""))
-        kind = relation.get("kind")
-        if not a or not b or a == b:
+        kind = str(relation.get("kind"))
+        if not a or not b or a == b or kind not in _RELATION_EDGES:
             return
-        if kind == "follow":
-            self.follows.setdefault(a, set()).add(b)
-            self._followers.setdefault(b, set()).add(a)
-        elif kind == "unfollow":
-            self.follows.get(a, set()).discard(b)
-            self._followers.get(b, set()).discard(a)
-        elif kind == "block":
-            self.blocks.setdefault(a, set()).add(b)
-            self._blocked_by.setdefault(b, set()).add(a)
-        elif kind == "unblock":
-            self.blocks.get(a, set()).discard(b)
-            self._blocked_by.get(b, set()).discard(a)
+        outgoing, incoming, add = _RELATION_EDGES[kind]
+        out, back = getattr(self, outgoing), getattr(self, incoming)  # a's edges, and their mirror at b
+        if add:
+            out.setdefault(a, set()).add(b)
+            back.setdefault(b, set()).add(a)
+        else:
+            out.get(a, set()).discard(b)
+            back.get(b, set()).discard(a)
 
     def observe_helper_action(self, action: dict) -> Optional[Ended]:
         """decline / done end the ask for that helper (returned, for their inbox); snooze holds
