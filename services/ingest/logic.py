@@ -162,7 +162,7 @@ def _created_at(data: dict, now: datetime) -> str:
 
 
 # format_ts of the last receive time seen: a batch's posts share one, and formatting it for each
-# post was an eighth of the batch route's time.
+# post would be an eighth of the batch route's time.
 _received_at = functools.lru_cache(maxsize=1)(format_ts)
 
 

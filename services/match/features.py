@@ -89,8 +89,8 @@ class MatchConfig:
     route_ttl_days: float = 7.0      # an unanswered routed request stops counting after this
     # --- memory bounds (memory stays flat however long the stream runs) ---
     # The caches below cost, full, about 630 bytes a root (40 terms), 300 a reply and 240 a
-    # reaction: ~75 MiB together. Their earlier sizes (100k / 300k / 200k, ~190 MiB) took the
-    # match service past its 300 MiB budget in the warmed-up soak (docs/benchmarks.md).
+    # reaction: ~75 MiB together. Twice and three times these (100k / 300k / 200k, ~190 MiB) take
+    # the match service past its 300 MiB budget in the warmed-up soak (docs/benchmarks.md).
     max_postings_per_term: int = 100   # a term keeps its heaviest (most recent) helpers only
     max_terms: int = 300_000         # vocabulary kept; past it the rarest, least recent terms go
     max_asker_terms: int = 50_000    # "@asker" pseudo-terms kept (least recently used dropped)
