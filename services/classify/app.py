@@ -21,7 +21,7 @@ OpenTexts = Callable[[list[Post]], Awaitable[list[Post]]]
 
 
 def done_key(post_id: str) -> str:
-    return f"done:classified:{post_id}"
+    return f"{{classify}}:done:{post_id}"
 
 
 def classified(post: Post, result: Any) -> ClassifiedPost:

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.classify.app import classified
 from services.classify.model import MODEL_VERSION, classify_batch
+from services.core import redis_client
 from services.core.contracts import ClassifiedPost, ContractError, Post, epoch_seconds
 from services.core.kafka_io import read_until, send_many, topic_partitions
 from services.core.privacy import KEYS_FOR_LUA, KeyRing, is_sealed, unseal
@@ -78,14 +79,13 @@ async def reclassify(settings: Settings, since_iso: str, include_replies: bool =
                      log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> int:
     """Re-emits every post of posts.v1 from ``since_iso`` (RFC 3339) up to the end offsets at the
     start; returns how many ClassifiedPosts were sent (acks=all)."""
-    import redis.asyncio as aioredis
 
     start, ends = await start_offsets(settings.kafka_bootstrap, int(epoch_seconds(since_iso) * 1000))
     todo = sum(ends[tp] - start[tp] for tp in ends)
     log(f"reclassify: {todo} records of {SOURCE_TOPIC} since {since_iso}, model {MODEL_VERSION}")
     if todo <= 0:
         return 0
-    redis = aioredis.Redis.from_url(settings.redis_url)
+    redis = redis_client.connect(settings, max_connections=4)
     keyring = KeyRing(redis, redis.register_script(KEYS_FOR_LUA))
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
                                 max_batch_size=1 << 20, client_id="goalpost-reclassify")

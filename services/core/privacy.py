@@ -2,9 +2,9 @@
 
 Every post text is sealed by ingest with its author's own key (AES-256-GCM, the author's id as
 associated data) before it reaches a topic, and opened by the services that read it. The keys
-live in Redis (`privacy:keys`, AOF-persisted); erasing a user deletes their key, so every copy
+live in Redis (`{privacy}:keys`, AOF-persisted); erasing a user deletes their key, so every copy
 of their texts on every topic, kept forever or not, is unreadable from then on, and records a
-digest of the id (`privacy:erased`, never the id itself) so that no key is made for it again.
+digest of the id (`{privacy}:erased`, never the id itself) so that no key is made for it again.
 """
 from __future__ import annotations
 
@@ -18,36 +18,38 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 SEALED = "gp1:"              # prefix of a sealed text: version 1, nonce + ciphertext + tag in base64url
-KEYS = "privacy:keys"        # hash: user id -> 32-byte key
-ERASED = "privacy:erased"    # set: erased_token(user id) of every erased user
+KEYS = "{privacy}:keys"      # hash: user id -> 32-byte key
+ERASED = "{privacy}:erased"  # set: erased_token(user id) of every erased user
+KEY_NAMES = [KEYS, ERASED]   # the KEYS of KEYS_FOR_LUA and ERASE_LUA
 CACHE_S = 5.0                # a key is re-read after this long: an erasure is seen within seconds
 
-# Keys for users, made on first use; none for an erased user. ARGV: pairs (user, token, new key).
+# Keys for users, made on first use; none for an erased user. KEYS: KEY_NAMES. ARGV: triples
+# (user, token, new key or '').
 KEYS_FOR_LUA = """
 local out = {}
 for i = 1, #ARGV, 3 do
-  if redis.call('SISMEMBER', 'privacy:erased', ARGV[i + 1]) == 1 then
+  if redis.call('SISMEMBER', KEYS[2], ARGV[i + 1]) == 1 then
     table.insert(out, false)
   else
-    if ARGV[i + 2] ~= '' then redis.call('HSETNX', 'privacy:keys', ARGV[i], ARGV[i + 2]) end
-    table.insert(out, redis.call('HGET', 'privacy:keys', ARGV[i]) or false)
+    if ARGV[i + 2] ~= '' then redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 2]) end
+    table.insert(out, redis.call('HGET', KEYS[1], ARGV[i]) or false)
   end
 end
 return out
 """
 
 
-# Destroys a user's key and marks them erased. ARGV: user, token.
+# Destroys a user's key and marks them erased. KEYS: KEY_NAMES. ARGV: user, token.
 ERASE_LUA = """
-redis.call('HDEL', 'privacy:keys', ARGV[1])
-redis.call('SADD', 'privacy:erased', ARGV[2])
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
 return 1
 """
 
-# Which of the given tokens are erased. ARGV: tokens. Returns 1/0 each.
+# Which of the given tokens are erased. KEYS: ERASED. ARGV: tokens. Returns 1/0 each.
 ERASED_LUA = """
 local out = {}
-for i = 1, #ARGV do out[i] = redis.call('SISMEMBER', 'privacy:erased', ARGV[i]) end
+for i = 1, #ARGV do out[i] = redis.call('SISMEMBER', KEYS[1], ARGV[i]) end
 return out
 """
 
@@ -106,7 +108,7 @@ class KeyRing:
             args: list[Any] = []
             for user in missing:
                 args += [user, erased_token(user), os.urandom(32) if create else ""]
-            found = await self._script(args=args)
+            found = await self._script(keys=KEY_NAMES, args=args)
             for user, key in zip(missing, found):
                 out[user] = key or None
                 self._cache[user] = (now, key or None)

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 import uvloop
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 
-from services.core import metrics
+from services.core import metrics, redis_client
 from services.core.auth import ApiKey, load_keys
 from services.core.consumer import BatchHandler, GroupConsumer, poll_lag, stuck_unassigned
 from services.core.contracts import DeadLetter, Record
@@ -126,12 +126,18 @@ class Runtime:
             except Exception as exc:  # broker not there yet: keep trying, /readyz says not ready
                 event("producer start failed, retrying", error=str(exc))
                 await asyncio.sleep(1)
-        # A blocking pool: under load requests wait for a connection instead of failing.
-        pool = aioredis.BlockingConnectionPool.from_url(s.redis_url, max_connections=64, timeout=5,
-                                                        socket_timeout=5, socket_connect_timeout=2)
-        self.redis = aioredis.Redis(connection_pool=pool)
+        self.redis = redis_client.connect(s)
+        while True:
+            try:
+                renamed = await redis_client.rename_legacy_keys(self.redis, s.redis_cluster)
+                break
+            except Exception as exc:  # Redis not there yet: keep trying, /readyz says not ready
+                event("redis not reachable, retrying", error=str(exc))
+                await asyncio.sleep(1)
+        if renamed:
+            event("redis keys renamed to carry their hash tag", keys=renamed)
         settle_heap()
-        event("resources started", kafka=s.kafka_bootstrap, redis=s.redis_url)
+        event("resources started", kafka=s.kafka_bootstrap, redis=s.redis_url, redis_cluster=s.redis_cluster)
 
     async def stop_resources(self) -> None:
         if self.producer is not None:

@@ -26,6 +26,7 @@ class Var:
 VARIABLES: tuple[Var, ...] = (
     Var("GOALPOST_KAFKA_BOOTSTRAP", "127.0.0.1:9092", "Kafka bootstrap servers (host:port[,host:port])"),
     Var("GOALPOST_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL for derived views, dedupe keys and rate limits"),
+    Var("GOALPOST_REDIS_CLUSTER", "false", "true: GOALPOST_REDIS_URL is a node of a Redis Cluster, and the services are cluster clients"),
     Var("GOALPOST_HTTP_HOST", "127.0.0.1", "address the services' HTTP servers bind to"),
     Var("GOALPOST_INGEST_PORT", "8081", "HTTP port of ingest"),
     Var("GOALPOST_INGEST_WORKERS", "2", "ingest worker processes sharing its port (one core each at most)"),
@@ -43,6 +44,8 @@ VARIABLES: tuple[Var, ...] = (
     Var("GOALPOST_RATE_PER_AUTHOR", "20", "token bucket refill per author, writes per second"),
     Var("GOALPOST_RATE_PER_KEY", "100000", "token bucket refill per API key, writes per second"),
     Var("GOALPOST_STREAM_BATCH", "500", "most messages a service handles in one batch"),
+    Var("GOALPOST_LEDGER_WORKERS", "1", "ledger workers, each owning the users of a share of the credit partitions (the local stack starts this many; a StatefulSet's replicas)"),
+    Var("GOALPOST_LEDGER_WORKER_ID", "", "which ledger worker this process is, 0..GOALPOST_LEDGER_WORKERS-1 (empty: the ordinal at the end of the host name, else 0)"),
     Var("GOALPOST_LEDGER_BATCH", "2000", "most input records the ledger commits in one transaction"),
     Var("GOALPOST_LEDGER_STORE", "", "SQLite file of the ledger's rule memory (empty: ledger-rules.sqlite in GOALPOST_STATE_DIR); rebuilt from the topics when missing"),
     Var("GOALPOST_LEDGER_CACHE_ITEMS", "10000", "values of each rule-memory map the ledger keeps in RAM; the rest stay on disk"),
@@ -79,6 +82,7 @@ class Settings:
     service: str
     kafka_bootstrap: str = field(default_factory=lambda: env("GOALPOST_KAFKA_BOOTSTRAP"))
     redis_url: str = field(default_factory=lambda: env("GOALPOST_REDIS_URL"))
+    redis_cluster: bool = field(default_factory=lambda: env("GOALPOST_REDIS_CLUSTER").lower() == "true")
     http_host: str = field(default_factory=lambda: env("GOALPOST_HTTP_HOST"))
     topic_partitions: int = field(default_factory=lambda: int(env("GOALPOST_TOPIC_PARTITIONS")))
     topic_replication: int = field(default_factory=lambda: int(env("GOALPOST_TOPIC_REPLICATION")))

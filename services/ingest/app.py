@@ -11,6 +11,8 @@ import orjson
 from services.core.contracts import Erasure, Post, Record, utc_now
 from services.core.kafka_io import GroupLag
 from services.core.privacy import ERASE_LUA, ERASED_LUA, erased_token, seal
+from services.core.privacy import ERASED as ERASED_USERS
+from services.core.privacy import KEY_NAMES as PRIVACY_KEYS
 from services.core.runtime import API_KEY, Runtime, event, json_response, problem, retry_forever
 from services.core.settings import Settings
 from services.ingest import metrics as m
@@ -142,7 +144,7 @@ class Ingest:
         """The users among `users` who were erased."""
         if not users:
             return set()
-        flags = await self.rt.script("erased", ERASED_LUA)(args=[erased_token(u) for u in users])
+        flags = await self.rt.script("erased", ERASED_LUA)(keys=[ERASED_USERS], args=[erased_token(u) for u in users])
         return {u for u, flag in zip(users, flags) if flag}
 
     async def by_live_users(self, kind: Kind, records: list[Record]) -> list[bool]:
@@ -161,7 +163,7 @@ class Ingest:
             user_id = check_id(user_id, "user_id")
         except ValidationError as exc:
             return problem(view, 422, "Unprocessable Content", exc.detail, field=exc.field)
-        await self.rt.script("erase", ERASE_LUA)(args=[user_id, erased_token(user_id)])
+        await self.rt.script("erase", ERASE_LUA)(keys=PRIVACY_KEYS, args=[user_id, erased_token(user_id)])
         self.rt.keyring.forget(user_id)
         erasure = Erasure(erasure_id=new_id("era"), user_id=user_id, requested_at=utc_now())
         try:

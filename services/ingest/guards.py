@@ -73,8 +73,15 @@ class Admission:
     previous: list[Optional[str]]  # per claim, as Guards.claim returns (empty when not allowed)
 
 
+TAG = "{ingest}"  # the hash tag of every ingest key: one admission call touches several
+
+
 def _idem_key(kind: str, key: str) -> str:
-    return f"idem:{kind}:{key}"
+    return f"{TAG}:idem:{kind}:{key}"
+
+
+def rate_key(bucket: str) -> str:
+    return f"{TAG}:rate:{bucket}"
 
 
 PENDING = "pending:"
@@ -145,7 +152,7 @@ class Guards:
         keys: list[str] = []
         args: list[Any] = [time.time(), PENDING_TTL_S]
         for buckets, cost, kind, claims in calls:
-            keys.extend(f"rate:{name}" for name, _ in buckets)
+            keys.extend(rate_key(name) for name, _ in buckets)
             keys.extend(_idem_key(kind, key) for key, _ in claims)
             args.extend((len(buckets), cost, len(claims), *[rate for _, rate in buckets],
                          *[PENDING + record_id for _, record_id in claims]))

@@ -39,7 +39,7 @@ def held_by_redis(user: str) -> list[str]:
     found = []
     for key in r.scan_iter(count=1000):
         name = key.decode()
-        if name.startswith(("rate:", "idem:")):  # guards, seconds long; not views
+        if name.startswith(("{ingest}:rate:", "{ingest}:idem:")):  # guards, seconds long; not views
             continue
         kind = r.type(key)
         if user in name:

@@ -7,6 +7,7 @@ import orjson
 import redis
 
 from services.core.settings import env
+from services.ingest.guards import rate_key
 from tests.integration.conftest import produce_raw, read_topic, wait_for
 
 
@@ -117,13 +118,13 @@ def test_rate_limit_buckets_stay_out_of_the_aof_and_claims_do_not(http, run_id):
     post = {"post_id": post_id, "author_id": author, "text": "Does this bucket reach the disk?"}
     assert http.post("ingest", "/v1/posts", post)[0] == 202
     r = redis.Redis.from_url(env("GOALPOST_REDIS_URL"))
-    assert r.hgetall(f"rate:author:{author}"), "the bucket exists in memory"
+    assert r.hgetall(rate_key(f"author:{author}")), "the bucket exists in memory"
     aof_dir = Path(r.config_get("dir")["dir"]) / r.config_get("appenddirname")["appenddirname"]
     # Redis writes its AOF buffer to the file before it sends the replies of each turn of its
     # loop, so the 202 (sent after the claim was confirmed) means both writes are there if at all.
     aof = b"".join(f.read_bytes() for f in aof_dir.iterdir() if "manifest" not in f.name)
-    assert f"idem:post:{post_id}".encode() in aof
-    assert f"rate:author:{author}".encode() not in aof
+    assert f"{{ingest}}:idem:post:{post_id}".encode() in aof
+    assert rate_key(f"author:{author}").encode() not in aof
 
 
 def test_raw_topic_garbage_goes_to_the_dead_letter_topic(run_id):

@@ -1,7 +1,7 @@
 """Crypto-shredding (services/core/privacy.py): a sealed text opens with its author's key only."""
 import os
 
-from services.core.privacy import erased_token, is_sealed, seal, unseal
+from services.core.privacy import KEY_NAMES, erased_token, is_sealed, seal, unseal
 
 
 def test_a_sealed_text_opens_with_the_authors_key_only():
@@ -35,7 +35,8 @@ def test_readers_cache_keys_briefly_but_a_writer_always_asks():
     calls = []
     store = {"alice": b"k" * 32}
 
-    async def script(args):
+    async def script(keys, args):
+        assert keys == KEY_NAMES  # declared, for Redis Cluster
         calls.append(args)
         return [store.get(args[i]) for i in range(0, len(args), 3)]
 
@@ -46,3 +47,11 @@ def test_readers_cache_keys_briefly_but_a_writer_always_asks():
     del store["alice"]                            # erased by another worker
     assert asyncio.run(ring.keys_for(["alice"], create=True)) == {"alice": None}  # a writer sees it at once
     assert len(calls) == 2
+
+
+def test_the_keys_a_script_touches_together_share_one_cluster_slot():
+    from redis.crc import key_slot
+
+    from services.ingest.guards import _idem_key, rate_key
+    assert len({key_slot(k.encode()) for k in KEY_NAMES}) == 1
+    assert len({key_slot(k.encode()) for k in (_idem_key("post", "p1"), rate_key("author:u1"), rate_key("key:dev"))}) == 1
