@@ -7,11 +7,11 @@ rebuild: recomputes every Redis view of the ledger from the journal.
 from __future__ import annotations
 
 import orjson
-import redis.asyncio as aioredis
 
+from services.core import redis_client
 from services.core.contracts import dumps
 from services.core.kafka_io import read_until
-from services.core.settings import env
+from services.core.settings import Settings, env
 from services.ledger.views import (
     RECENT_ENTRIES,
     RedisViews,
@@ -56,9 +56,9 @@ async def _balances_topic() -> dict[str, int]:
 
 async def verify() -> int:
     views, entries = await _journal()
-    redis = aioredis.from_url(env("GOALPOST_REDIS_URL"))
+    redis = redis_client.connect(Settings("ledger"), max_connections=4)
     try:
-        raw: dict[bytes, bytes] = await redis.hgetall(view_key("balance"))  # type: ignore[assignment]
+        raw: dict[bytes, bytes] = await redis.hgetall(view_key("balance"))
     finally:
         await redis.aclose()
     in_redis = {k.decode(): int(v) for k, v in raw.items()}
@@ -82,7 +82,7 @@ async def rebuild() -> int:
     for user, es in per_user.items():
         for e in sorted(es, key=lambda e: e["created_at"])[-RECENT_ENTRIES:]:
             recent.setdefault(user, []).extend(recent_member(e["created_at"], dumps(e)))
-    redis = aioredis.from_url(env("GOALPOST_REDIS_URL"))
+    redis = redis_client.connect(Settings("ledger"), max_connections=4)
     try:
         out = RedisViews(redis)
         await out.delete_all()

@@ -34,10 +34,13 @@ def current_window(window: str, now: datetime | None = None) -> str:
 RECENT_ENTRIES = 100  # entries each user's recent-entry view keeps
 
 
+TAG = "{ledger}"  # the hash tag of every ledger view: one script call writes many of them
+
+
 def view_key(name: str, *parts: str) -> str:
-    """The Redis key of a ledger view: ledger:balance, ledger:lb:all, ledger:lb:day:<day>,
-    ledger:entries:<user> (docs/redis.md)."""
-    return ":".join(("ledger", name) + parts)
+    """The Redis key of a ledger view: {ledger}:balance, {ledger}:lb:all, {ledger}:lb:day:<day>,
+    {ledger}:entries:<user> (docs/redis.md)."""
+    return ":".join((TAG, name) + parts)
 
 
 @dataclass
@@ -121,32 +124,43 @@ def compare_balances(journal: Mapping[str, int], other: Mapping[str, int]) -> li
 # ---------------------------------------------------------------- Redis
 
 # One round trip and one argument per batch: the client-side cost of a pipeline of thousands of
-# small commands (packing each argument, parsing each reply) was a fifth of the ledger's time.
-# The script only writes keys under ledger:, on the one Redis instance the local stack runs
-# (Redis Cluster would need the keys in KEYS and in one slot).
+# small commands (packing each argument, parsing each reply) is a fifth of the ledger's time.
+# KEYS (script_keys): the balances, the all-time board, then one key per leaderboard, per
+# recent-entry set and per trimmed set, in the update's order; every one carries TAG, so a
+# Redis Cluster runs the call on one node.
 WRITE_VIEWS_LUA = """
 local update = cjson.decode(ARGV[1])
 local keep = tonumber(ARGV[2])
+local k = 3
 for user, points in pairs(update.balances) do
   redis.call('HSET', KEYS[1], user, points)
   redis.call('ZADD', KEYS[2], points, user)
 end
 for _, board in ipairs(update.leaderboards) do
   for user, points in pairs(board[2]) do
-    redis.call('ZADD', board[1], points, user)
+    redis.call('ZADD', KEYS[k], points, user)
   end
+  k = k + 1
 end
 for _, recent in ipairs(update.recent) do
   local members = recent[2]
   for i = 1, #members, 2 do
-    redis.call('ZADD', recent[1], members[i], members[i + 1])
+    redis.call('ZADD', KEYS[k], members[i], members[i + 1])
   end
+  k = k + 1
 end
-for _, key in ipairs(update.trim) do
-  redis.call('ZREMRANGEBYRANK', key, 0, -keep - 1)
+for _ in ipairs(update.trim) do
+  redis.call('ZREMRANGEBYRANK', KEYS[k], 0, -keep - 1)
+  k = k + 1
 end
 return 1
 """
+
+
+def script_keys(update: dict) -> list[str]:
+    """The KEYS of WRITE_VIEWS_LUA for one view_update, in the order the script reads them."""
+    return [view_key("balance"), view_key("lb", "all"), *[board[0] for board in update["leaderboards"]],
+            *[recent[0] for recent in update["recent"]], *update["trim"]]
 VIEW_CHUNK = 20_000  # members per script call, so one call never blocks Redis for long (recovery)
 
 
@@ -226,7 +240,7 @@ class RedisViews:
     async def write(self, update: dict) -> None:
         """Writes a view_update, in calls of about VIEW_CHUNK members."""
         for chunk in _chunks(update):
-            await self._write(keys=[view_key("balance"), view_key("lb", "all")], args=[dumps(chunk), RECENT_ENTRIES])
+            await self._write(keys=script_keys(chunk), args=[dumps(chunk), RECENT_ENTRIES])
 
     async def erase(self, users: list[str]) -> None:
         """Erased users leave every ledger view: balance, leaderboards (all windows), recent entries."""

@@ -69,7 +69,7 @@ def test_ledger_survives_kill_9_without_loss_or_double_counting(run_id):
     r = redis.Redis.from_url(env("GOALPOST_REDIS_URL"))
     for user, ids in by_user.items():
         if len(ids) <= RECENT_ENTRIES:
-            in_view = {json.loads(m)["entry_id"] for m in r.zrange(f"ledger:entries:{user}", 0, -1)}
+            in_view = {json.loads(m)["entry_id"] for m in r.zrange(f"{{ledger}}:entries:{user}", 0, -1)}
             assert ids <= in_view, f"{user}: {len(ids - in_view)} entries missing from the recent-entry view"
     matches = topic_records("matches.v1", prefix)
     assert balances == offline_balances(events, matches, prefix)

@@ -238,7 +238,7 @@ def test_a_commit_sends_the_batch_and_its_offsets_in_one_transaction_then_writes
     assert producer.offsets == [({TopicPartition("posts.classified.v1", 0): 1, TopicPartition("reactions.v1", 2): 6,
                                   TopicPartition("erasures.v1", 0): 4}, GROUP_ID)]
     assert redis.calls[0]["balances"] == batch.views["balances"] == {"ann": 5}
-    assert ("hdel", "ledger:balance", "bob") in redis.commands  # the erased user leaves the views
+    assert ("hdel", "{ledger}:balance", "bob") in redis.commands  # the erased user leaves the views
 
 
 def test_a_rebuild_writes_the_views_and_members_the_live_worker_wrote(kafka, monkeypatch):
@@ -248,7 +248,7 @@ def test_a_rebuild_writes_the_views_and_members_the_live_worker_wrote(kafka, mon
     batch = live_run(kafka, [("posts.classified.v1", post("p1", "ann")), ("reactions.v1", upvote("r1", "bob", "p1")),
                              ("reactions.v1", upvote("r2", "cy", "p1"))], live)
     redis = FakeRedis()
-    redis.keys = {"ledger:balance", "ledger:lb:all", "ledger:entries:gone"}
+    redis.keys = {"{ledger}:balance", "{ledger}:lb:all", "{ledger}:entries:gone"}
 
     async def aclose():
         pass
@@ -261,9 +261,9 @@ def test_a_rebuild_writes_the_views_and_members_the_live_worker_wrote(kafka, mon
             yield records
 
     monkeypatch.setattr(admin, "read_until", read_all)
-    monkeypatch.setattr(admin.aioredis, "from_url", lambda url: redis)
+    monkeypatch.setattr(admin.redis_client, "connect", lambda settings, max_connections: redis)
     assert asyncio.run(admin.rebuild()) == 0
-    assert redis.commands[0] == ("delete", "ledger:balance", "ledger:entries:gone", "ledger:lb:all")
+    assert redis.commands[0] == ("delete", "{ledger}:balance", "{ledger}:entries:gone", "{ledger}:lb:all")
     assert {u: p for call in redis.calls for u, p in call["balances"].items()} == live.views.balances == {"ann": 10}
     boards = {key: members for call in redis.calls for key, members in call["leaderboards"]}
     assert boards == {key: members for key, members in batch.views["leaderboards"]}

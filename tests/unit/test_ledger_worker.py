@@ -130,12 +130,12 @@ def test_a_batch_carries_its_own_views_however_late_they_are_written():
 def test_recent_entry_sets_are_trimmed_every_few_seconds_not_on_every_write():
     step = BatchStep()
     first = prepare(step, [post(0, "p1", "ann"), upvote(1, "r1", "bob", "p1")])
-    assert first.views["trim"] == ["ledger:entries:ann"]  # never trimmed yet
+    assert first.views["trim"] == ["{ledger}:entries:ann"]  # never trimmed yet
     second = prepare(step, [post(2, "p2", "bob"), upvote(3, "r2", "ann", "p2")])
     assert second.views["trim"] == [] and step.untrimmed == {"bob"}
     step.last_trim -= TRIM_EVERY_S + 1
     third = prepare(step, [upvote(4, "r3", "cy", "p2")])
-    assert sorted(third.views["trim"]) == ["ledger:entries:bob"] and step.untrimmed == set()
+    assert sorted(third.views["trim"]) == ["{ledger}:entries:bob"] and step.untrimmed == set()
 
 
 def test_an_erased_user_leaves_the_views_and_gets_a_tombstone():
@@ -242,7 +242,7 @@ def test_recovery_writes_every_view_in_calls_of_at_most_view_chunk_members(monke
         for key, members in call["leaderboards"]:
             boards.setdefault(key, {}).update(members)
     assert balances == step.views.balances and set(balances) == {"ann", "bob", "cy"}
-    expected = {f"ledger:lb:{name}:{key}": bucket for name in ("day", "week")
+    expected = {f"{{ledger}}:lb:{name}:{key}": bucket for name in ("day", "week")
                 for key, bucket in step.views.windows[name].items()}
     assert boards == expected and len(expected) == 2  # the day and its week
     assert len(calls) == 6  # three users in calls of two: the balances, the day, the week
@@ -252,9 +252,9 @@ def test_recent_entries_are_written_in_calls_of_about_view_chunk_members(monkeyp
     monkeypatch.setattr(ledger_views, "VIEW_CHUNK", 3)
     recent = {"ann": [1.0, "a1", 2.0, "a2"], "bob": [1.0, "b1", 2.0, "b2"], "cy": [3.0, "c1"]}
     calls = list(ledger_views.recent_calls(recent, trim=True))
-    assert [[key for key, _ in c["recent"]] for c in calls] == [["ledger:entries:ann", "ledger:entries:bob"],
-                                                                 ["ledger:entries:cy"]]
-    assert [c["trim"] for c in calls] == [["ledger:entries:ann", "ledger:entries:bob"], ["ledger:entries:cy"]]
+    assert [[key for key, _ in c["recent"]] for c in calls] == [["{ledger}:entries:ann", "{ledger}:entries:bob"],
+                                                                 ["{ledger}:entries:cy"]]
+    assert [c["trim"] for c in calls] == [["{ledger}:entries:ann", "{ledger}:entries:bob"], ["{ledger}:entries:cy"]]
     assert all(c["trim"] == [] for c in ledger_views.recent_calls(recent))
 
 
