@@ -12,7 +12,8 @@ def cmd_stack(args: argparse.Namespace) -> int:
     from services.tools import stack
     try:
         if args.action == "up":
-            stack.up(tuple(args.services) if args.services else stack.SERVICES, n_brokers=args.brokers)
+            stack.up(tuple(args.services) if args.services else stack.SERVICES, n_brokers=args.brokers,
+                     with_redis_cluster=True if args.redis_cluster else None)
             print("stack is up; stop it with: goalpost stack down")
         elif args.action == "down":
             stack.down(tuple(args.services) if args.services else None)
@@ -108,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--brokers", type=int, choices=[1, 3], default=None,
                    help="up: a Kafka of 1 broker, or a KRaft cluster of 3 on ports 9092-9094 (topics then "
                         "replicated 3 times, min.insync 2); kept for the state dir")
+    p.add_argument("--redis-cluster", action="store_true",
+                   help="up: a Redis Cluster of 3 masters with a replica each, on six ports from "
+                        "GOALPOST_REDIS_URL's; kept for the state dir")
     p.set_defaults(func=cmd_stack)
 
     p = sub.add_parser("eval", help="evaluate classify or match in-process (SPEC.md)")

@@ -23,6 +23,7 @@ from pathlib import Path
 from services.core import topics as topic_admin
 from services.core.auth import entries
 from services.core.settings import REPO_ROOT, SERVICE_PORTS, STATE_NOT_RECOVERED, env, port_of
+from services.tools import redis_cluster as redis_cluster_nodes
 
 SERVICES = tuple(SERVICE_PORTS)
 RECOVERY_LIMIT_S = 30 * 60  # how long `up` waits for a service that is still rebuilding its state
@@ -128,10 +129,57 @@ def ensure_redis_installed() -> str:
     return path
 
 
+def redis_cluster() -> bool:
+    """Whether this state dir's Redis is a cluster (`up --redis-cluster`; a single Redis when never said)."""
+    return (state_dir() / "redis" / "cluster").exists()
+
+
+def use_redis_cluster(on: bool) -> None:
+    """Sets the kind of Redis of this state dir; refused when it holds data of the other kind."""
+    marker = state_dir() / "redis" / "cluster"
+    held = any((state_dir() / "redis").iterdir())
+    if held and redis_cluster() != on:
+        raise StackError(f"{state_dir()} holds a {'Redis Cluster' if redis_cluster() else 'single Redis'}; "
+                         "`goalpost stack down` and remove it (or use another GOALPOST_STATE_DIR) to change it")
+    if on:
+        marker.write_text("3 masters, 1 replica each\n")
+
+
+def redis_names() -> list[str]:
+    return redis_cluster_nodes.node_names() if redis_cluster() else ["redis"]
+
+
+def apply_redis_env() -> None:
+    """Points this process and the services it starts at a cluster, when this state dir has one."""
+    if redis_cluster():
+        os.environ["GOALPOST_REDIS_CLUSTER"] = "true"
+
+
+def _redis_host_port() -> tuple[str, int]:
+    return _host_port(env("GOALPOST_REDIS_URL").split("//", 1)[1].split("/", 1)[0])
+
+
+def start_redis_cluster() -> None:
+    host, first = _redis_host_port()
+    ports = [first + i for i in range(redis_cluster_nodes.NODES)]
+    server = ensure_redis_installed()
+    for name, port in zip(redis_cluster_nodes.node_names(), ports):
+        if _port_open(host, port):
+            print(f"{name}: already answering on {host}:{port}")
+            continue
+        _spawn(name, redis_cluster_nodes.node_args(server, port, state_dir() / "redis" / name))
+    for name, port in zip(redis_cluster_nodes.node_names(), ports):
+        _wait(name, lambda p=port: _port_open(host, p), 20, f"{name}.log")
+    if not redis_cluster_nodes.form(ports):
+        raise StackError(f"the Redis Cluster on {host}:{ports[0]}-{ports[-1]} did not reach cluster_state:ok")
+    print(f"redis: a cluster of 3 masters and 3 replicas on {host}:{ports[0]}-{ports[-1]}")
+
+
 def start_redis() -> None:
-    url = env("GOALPOST_REDIS_URL")
-    host_port = url.split("//", 1)[1].split("/", 1)[0]
-    host, port = _host_port(host_port)
+    if redis_cluster():
+        start_redis_cluster()
+        return
+    host, port = _redis_host_port()
     if _port_open(host, port):
         print(f"redis: already answering on {host}:{port}")
         return
@@ -288,6 +336,7 @@ def start_service(name: str) -> None:
         return
     ensure_dev_key()  # a service started on its own must find the same keys as `up` gave it
     apply_brokers_env()  # and the same brokers
+    apply_redis_env()  # and the same kind of Redis
     _spawn(name, [sys.executable, "-m", f"services.{name}"])
 
 
@@ -313,10 +362,14 @@ def first_api_key() -> str:
     return entries(spec)[0][1]
 
 
-def up(services: tuple[str, ...] = SERVICES, timeout: float = 120, n_brokers: int | None = None) -> None:
+def up(services: tuple[str, ...] = SERVICES, timeout: float = 120, n_brokers: int | None = None,
+       with_redis_cluster: bool | None = None) -> None:
     if n_brokers is not None:
         use_brokers(n_brokers)
+    if with_redis_cluster is not None:
+        use_redis_cluster(with_redis_cluster)
     apply_brokers_env()
+    apply_redis_env()
     ensure_dev_key(announce=True)
     start_redis()
     start_kafka()
@@ -362,12 +415,13 @@ def down(services: tuple[str, ...] | None = None) -> None:
     if services is None:
         for name in reversed(kafka_names()):
             _stop(name, timeout=40)
-        _stop("redis")
+        for name in reversed(redis_names()):
+            _stop(name)
 
 
 def status() -> bool:
     ok = True
-    for name in ("redis", *kafka_names()) + SERVICES:
+    for name in (*redis_names(), *kafka_names()) + SERVICES:
         pid = _pid(name)
         extra = ""
         if name in SERVICES:
