@@ -39,16 +39,17 @@ if [ $# -eq 0 ]; then set -- tests/unit tests/integration; cluster=1; fi
 rc=$?
 .venv/bin/goalpost stack down
 if [ $cluster -eq 1 ]; then
-  # The tests about the cluster: a KRaft cluster of three brokers (ports 9092-9094) of its own.
+  # The tests about the cluster: a KRaft cluster of three brokers (ports 9092-9094) and a Redis
+  # Cluster of three masters with a replica each (ports 6379-6384), of their own.
   export GOALPOST_STATE_DIR="$PWD/.stack-cluster"
   rm -rf "$GOALPOST_STATE_DIR"
   mkdir -p "$GOALPOST_STATE_DIR"
   cp "$GOALPOST_API_KEYS_FILE" "$GOALPOST_STATE_DIR/api-keys"
   export GOALPOST_API_KEYS_FILE="$GOALPOST_STATE_DIR/api-keys"
-  if .venv/bin/goalpost stack up --brokers 3; then
+  if .venv/bin/goalpost stack up --brokers 3 --redis-cluster; then
     .venv/bin/python -m pytest -p no:cacheprovider tests/cluster || rc=1
   else
-    echo "the three-broker stack did not come up; last lines of each log:" >&2
+    echo "the cluster stack did not come up; last lines of each log:" >&2
     for f in "$GOALPOST_STATE_DIR"/logs/*.log; do echo "== $f" >&2; tail -n 30 "$f" >&2; done
     rc=1
   fi
