@@ -45,6 +45,8 @@ TOPICS: dict[str, TopicSpec] = {t.name: t for t in (
     TopicSpec("matches.v1", "post_id", "Match", doc="ranked helpers for goals and requests, one record a wave of asks"),
     TopicSpec("notifications.v1", "helper_id", "Notification", doc="one ask of one helper, for a push service to deliver"),
     TopicSpec("ledger.adjustments.v1", "user_id", "Adjustment", doc="operators' corrections of points, journalled by the ledger"),
+    TopicSpec("ledger.credits.v1", "user_id", "Credit",
+              doc="internal to the ledger: payments resolved by post, re-keyed by the user paid"),
     TopicSpec("ledger.entries.v1", "user_id", "LedgerEntry", doc="the social currency journal"),
     TopicSpec("ledger.balances.v1", "user_id", "Balance", compacted=True, doc="latest balance per user"),
     TopicSpec("erasures.v1", "user_id", "Erasure", compacted=True, doc="users erased on request (their texts' keys destroyed)"),
@@ -345,6 +347,25 @@ class LedgerEntry(Record):
 
 
 @dataclass
+class Credit(Record):
+    """Internal to the ledger (its repartition topic): one payment that the ledger's resolver,
+    keyed by post, decided for the user it pays, or its reversal, or a user's erasure. The
+    ledger worker that owns the user's partition applies the daily cap and journals it under
+    `credit_id`, which is the entry's id."""
+    topic: ClassVar[str] = "ledger.credits.v1"
+    credit_id: str
+    user_id: str
+    op: str  # grant, reverse or erase
+    amount: int  # grant: points after ring damping, before the daily cap
+    base: str  # the base reason (entry ids derive from it)
+    reason: str  # grant: the reason so far (":dampened"); reverse: the reason of the reversal, or "" for "<granted reason>:reversed"
+    source_event_id: str
+    created_at: str
+    cap_day: Optional[str] = None  # grant: the UTC day whose vote cap it counts against
+    reverses: Optional[str] = None  # reverse: the credit_id of the grant it reverses
+
+
+@dataclass
 class Balance(Record):
     topic: ClassVar[str] = "ledger.balances.v1"
     user_id: str
@@ -391,7 +412,7 @@ class DeadLetter(Record):
 
 RECORDS: dict[str, type[Record]] = {c.__name__: c for c in (
     Post, Reaction, Relation, HelperAction, ClassifiedPost, Candidate, Match, Notification, Adjustment, Erasure,
-    LedgerEntry, Balance, DeadLetter)}
+    Credit, LedgerEntry, Balance, DeadLetter)}
 
 
 def record_for_topic(topic: str) -> type[Record]:

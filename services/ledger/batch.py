@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 import orjson
 from aiokafka import TopicPartition
@@ -15,9 +15,8 @@ from services.core.contracts import Balance, DeadLetter, LedgerEntry, utc_day
 from services.core.runtime import log
 from services.ledger.events import InvalidEvent, UnknownPost
 from services.ledger.rule_table import RuleTable, load_rules
-from services.ledger.rules import apply_event
-from services.ledger.state import LedgerState
-from services.ledger.topics import BALANCES, INPUT_ORDER, INPUTS
+from services.ledger.stages import ONE_STAGE, Stage
+from services.ledger.topics import BALANCES
 from services.ledger.views import Views, day_windows, recent_member, view_key
 
 # The rules yield to the event loop every this many events, so that the previous batch's
@@ -28,25 +27,22 @@ KEEP_WINDOWS = 3  # days and weeks kept in memory for the leaderboards: the curr
 TRIM_EVERY_S = 2.0  # recent-entry sets are trimmed to RECENT_ENTRIES this often, not on every write
 
 
-def _input_order(m: Any) -> tuple:
-    return (INPUT_ORDER[m.topic], m.timestamp, m.partition, m.offset)
-
-
-def to_event(topic: str, value: bytes) -> dict[str, Any]:
+def to_event(topic: str, value: bytes, inputs: Mapping[str, str] = ONE_STAGE.inputs) -> dict[str, Any]:
     data = orjson.loads(value)
     if not isinstance(data, dict):
         raise InvalidEvent("$", "expected a JSON object")
-    data["type"] = INPUTS[topic]  # a fresh dict of our own: tagged in place, not copied
+    data["type"] = inputs[topic]  # a fresh dict of our own: tagged in place, not copied
     return data
 
 
-def decode_batch(msgs: list) -> tuple[list[tuple[Any, dict[str, Any]]], list[tuple[Any, str]]]:
+def decode_batch(msgs: list, stage: Stage = ONE_STAGE) -> tuple[list[tuple[Any, dict[str, Any]]], list[tuple[Any, str]]]:
     """A batch's events in the order they are applied (live and in recovery alike), and the
     messages that are not events, each with the reason."""
     events, rejected = [], []
-    for msg in sorted(msgs, key=_input_order):
+    order, inputs = stage.order, stage.inputs
+    for msg in sorted(msgs, key=lambda m: (order[m.topic], m.timestamp, m.partition, m.offset)):
         try:
-            events.append((msg, to_event(msg.topic, msg.value)))
+            events.append((msg, to_event(msg.topic, msg.value, inputs)))
         except (ValueError, InvalidEvent) as exc:  # JSON errors are ValueErrors
             rejected.append((msg, str(exc)))
         except Exception as exc:  # a bug must not turn one message into a crash loop
@@ -86,36 +82,38 @@ class PreparedBatch:
     burned: int
     out: list[tuple[str, bytes, Optional[bytes]]]  # (topic, key, value): entries, balances (None: a tombstone), dead letters
     offsets: dict[TopicPartition, int]  # next input offset per partition
-    views: dict[str, Any]  # the Redis views' new values after this batch (see views_update)
+    views: Optional[dict[str, Any]]  # the Redis views' new values after this batch (see views_update); None: a stage without views
     erased: list[str] = field(default_factory=list)  # users erased by this batch: out of every view
     flagged: list[dict[str, Any]] = field(default_factory=list)  # reward rings flagged by this batch
 
 
 class BatchStep:
-    """The rules' state, the live views and the input offsets they reflect, advanced one batch
-    at a time. Nothing else touches them while a batch is applied (checkpoints and recovery run
-    between batches)."""
+    """A stage's state (services/ledger/stages.py), its live views and the input offsets they
+    reflect, advanced one batch at a time. Nothing else touches them while a batch is applied
+    (checkpoints and recovery run between batches)."""
 
-    def __init__(self, rules: RuleTable | None = None) -> None:
+    def __init__(self, rules: RuleTable | None = None, stage: Stage = ONE_STAGE) -> None:
         self.rules = rules if rules is not None else load_rules()
-        self.state = LedgerState()
+        self.stage = stage
+        self.state: Any = stage.new_state(None)
         self.views = Views(dedupe=False, keep_windows=KEEP_WINDOWS)
         self.applied: dict[TopicPartition, int] = {}  # next input offset per partition, as in self.state
         self.untrimmed: set[str] = set()  # users whose recent-entry set may hold more than RECENT_ENTRIES
         self.last_trim = 0.0
 
-    def reset(self, state: LedgerState) -> None:
+    def reset(self, state: Any) -> None:
         """Starts again from `state` with empty views and no input applied."""
         self.state, self.views, self.applied = state, Views(dedupe=False, keep_windows=KEEP_WINDOWS), {}
 
     def reapply(self, msgs: list) -> None:
         """Applies inputs whose entries are in the journal already (recovery): only the state
         moves. The rejected ones were dead-lettered when first consumed."""
-        events, _ = decode_batch(msgs)
+        events, _ = decode_batch(msgs, self.stage)
         self.state.prefetch(ev for _, ev in events)
+        apply = self.stage.apply
         for _, ev in events:
             try:
-                apply_event(self.state, ev, self.rules)
+                apply(self.state, ev, self.rules)
             except Exception:
                 pass  # dead-lettered when it was first consumed
         self.applied.update(next_offsets(msgs))
@@ -127,7 +125,7 @@ class BatchStep:
         started = time.perf_counter()
         if offsets is None:
             offsets = next_offsets(msgs)
-        events, rejected = decode_batch(msgs)
+        events, rejected = decode_batch(msgs, self.stage)
         return await self.apply(events, rejected, offsets, started)
 
     async def apply(self, events: list[tuple[Any, dict[str, Any]]], rejected: list[tuple[Any, str]],
@@ -139,9 +137,9 @@ class BatchStep:
         if started is None:
             started = time.perf_counter()
         dead = [dead_letter(msg, reason) for msg, reason in rejected]
-        entries: list[LedgerEntry] = []
+        entries: list[Any] = []  # LedgerEntry records, or the resolver's Credit records
         flagged: list[dict[str, Any]] = []
-        state, rules = self.state, self.rules
+        state, rules, apply_event = self.state, self.rules, self.stage.apply
         state.prefetch(ev for _, ev in events)
         for i, (msg, ev) in enumerate(events):
             if i % YIELD_EVERY == YIELD_EVERY - 1:
@@ -154,6 +152,13 @@ class BatchStep:
             except Exception as exc:  # a bug must not turn one message into a crash loop
                 log.exception("ledger rule failed on %s[%s]@%s", msg.topic, msg.partition, msg.offset)
                 dead.append(dead_letter(msg, f"internal error: {exc!r}"))
+        if not self.stage.journal:  # the resolver: credits out, no views
+            self.applied.update(offsets)
+            state.evict()
+            credits: list[tuple[str, bytes, Optional[bytes]]] = [(c.topic, c.key(), c.to_json()) for c in entries]
+            credits += [(d.topic, d.key(), d.to_json()) for d in dead]
+            return PreparedBatch(started, len(events) + len(rejected), [], dead, {}, 0, 0, credits, offsets,
+                                 None, [], flagged)
         # One pass over the new entries for the views, the changed balances, the Redis update
         # and the metrics (separate passes, and the day computed twice, cost ~5% of the loop).
         views = self.views
@@ -181,7 +186,7 @@ class BatchStep:
                 minted += delta
             else:
                 burned -= delta
-        erased = [ev["user_id"] for _, ev in events if ev.get("type") == "erasure"]
+        erased = [ev["user_id"] for _, ev in events if ev.get("type") == "erasure" or ev.get("op") == "erase"]
         for user in erased:  # out of the views; a tombstone takes their balance off the compacted topic
             views.forget(user)
             changed.pop(user, None)

@@ -15,9 +15,9 @@ from services.core.kafka_io import read_until, topic_partitions
 from services.core.runtime import event, settle_heap
 from services.ledger.batch import BatchStep
 from services.ledger.metrics import CHECKPOINT_SECONDS, RECOVERIES, REPLAYED
-from services.ledger.state import LedgerState
+from services.ledger.stages import owns
 from services.ledger.store import FORMAT, StateStore, TakenCheckpoint, checkpoint_problem, pack_offsets, unpack_offsets
-from services.ledger.topics import INPUTS, JOURNAL
+from services.ledger.topics import JOURNAL
 from services.ledger.views import RedisViews, Views, recent_calls, recent_member, view_calls
 
 CHECKPOINT_EVERY_S = 30.0  # at most this much input is re-applied after a crash
@@ -75,7 +75,7 @@ class Checkpoints:
             # The journal's high watermark is its committed end only while no transaction is open.
             if commit is not None:
                 await commit
-            journal_end = await self.watermarks.end_offsets(self.journal_tps)
+            journal_end = await self.watermarks.end_offsets(self.journal_tps) if self.journal_tps else {}
         if journal_end is not None:
             parts.update(views=step.views.to_bytes(), journal=pack_offsets(_plain(journal_end)))
             self.last_views = now
@@ -117,14 +117,16 @@ async def recover(step: BatchStep, checkpoints: Checkpoints, views_out: RedisVie
     the store's checkpoint if it is complete and not ahead of Kafka, or else from the beginning."""
     RECOVERIES.inc()
     started = time.perf_counter()
-    store, watermarks = checkpoints.store, checkpoints.watermarks
-    checkpoints.journal_tps = await topic_partitions(watermarks, [JOURNAL])
-    journal_end = await watermarks.end_offsets(checkpoints.journal_tps)
+    store, watermarks, stage = checkpoints.store, checkpoints.watermarks, step.stage
+    # a worker's journal partitions are its credit partitions (both keyed by user, as many of each)
+    checkpoints.journal_tps = [tp for tp in await topic_partitions(watermarks, [JOURNAL]) if owns(stage, tp.partition)] \
+        if stage.journal else []
+    journal_end = await watermarks.end_offsets(checkpoints.journal_tps) if checkpoints.journal_tps else {}
     meta = store.meta()
     problem = checkpoint_problem(meta, _plain(committed), _plain(journal_end))
     if problem is None:
         try:
-            step.state = LedgerState.restore(store, meta["state"])
+            step.state = stage.restore(store, meta["state"])
             step.views = Views.from_bytes(meta["views"])
         except ValueError as exc:  # another state schema
             problem = str(exc)
@@ -134,11 +136,11 @@ async def recover(step: BatchStep, checkpoints: Checkpoints, views_out: RedisVie
     else:
         event("ledger rebuilding its rules' memory from the topics", why=problem)
         store.wipe()
-        step.reset(LedgerState(store))
+        step.reset(stage.new_state(store))
         inputs_from, journal_from = {}, {}
         await checkpoints.take(None, {}, wait=True)  # a complete starting point: later ones may be partial
     n = 0
-    async for batch in read_until(bootstrap, INPUTS, committed, start=inputs_from):
+    async for batch in read_until(bootstrap, stage.inputs, committed, start=inputs_from):
         step.reapply(batch)
         n += len(batch)
         if store.dirty >= store.capacity:  # a long replay keeps its memory bounded too
@@ -159,7 +161,8 @@ async def recover(step: BatchStep, checkpoints: Checkpoints, views_out: RedisVie
             await views_out.write(call)
     for user in step.state.erased:  # their old entries were counted again by the replay
         step.views.forget(user)
-    await views_out.erase(sorted(step.state.erased))
+    if stage.journal:
+        await views_out.erase(sorted(step.state.erased))
     await checkpoints.take(None, journal_end)
     for call in view_calls(step.views):  # a crash may have lost any view write since the checkpoint
         await views_out.write(call)
@@ -170,5 +173,5 @@ async def recover(step: BatchStep, checkpoints: Checkpoints, views_out: RedisVie
     # At 20,000, a 50,000-entry benchmark run took ~10 of them at 10-29 ms each (~5% of
     # the run, timed with gc.callbacks); at 100,000, one in three runs.
     settle_heap(first_generation=100_000)
-    event("ledger recovered", replayed_inputs=n, from_checkpoint=problem is None,
+    event("ledger recovered", stage=stage.name, replayed_inputs=n, from_checkpoint=problem is None,
           users=len(step.views.balances), seconds=round(time.perf_counter() - started, 2))

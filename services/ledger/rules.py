@@ -9,9 +9,9 @@ import bisect
 import sys
 from typing import Any, Iterable, Mapping
 
-from services.core.contracts import REACTION_KINDS
+from services.core.contracts import REACTION_KINDS, Credit
 from services.ledger.events import InvalidEvent, LedgerError, UnknownPost, event_day, parse_time, validate
-from services.ledger.grants import Entry, EventEntries, balances_from_entries, cap_give_back, entry_id_for
+from services.ledger.grants import CreditsOut, Entry, EventEntries, Payments, balances_from_entries, entry_id_for
 from services.ledger.rings import is_damped, pair_add
 from services.ledger.rule_table import RULES_PATH, RuleTable, load_rules
 from services.ledger.state import VOTE_CAP_COUNTED, VOTE_DAY, VOTE_GRANTS, VOTE_KIND, LedgerState, count_in, vote_key
@@ -56,7 +56,7 @@ def _root_of(st: LedgerState, post_id: str) -> tuple[str, bool]:
         cur = parent
 
 
-def _apply_post(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, out: EventEntries) -> str:
+def _apply_post(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, out: Payments) -> str:
     # interned: a user's id is then one string however many posts and votes refer to it
     post_id, author = ev["post_id"], sys.intern(ev["author_id"])
     if post_id in st.posts:
@@ -72,7 +72,7 @@ def _apply_post(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, out: E
     return "recorded"
 
 
-def _apply_match(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, out: EventEntries) -> str:
+def _apply_match(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, out: Payments) -> str:
     root_id = ev["post_id"]
     matched_at = ev.get("matched_at") or ""
     routed = st.routed.setdefault(root_id, {})
@@ -117,7 +117,7 @@ def _park(st: LedgerState, rules: RuleTable, missing: str, ev: Mapping[str, Any]
     return "parked"
 
 
-def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, out: EventEntries,
+def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, out: Payments,
                     reparked: bool = False) -> str:
     rid, actor, post_id, kind = ev["reaction_id"], sys.intern(ev["actor_id"]), ev["post_id"], ev["kind"]
     created = ev["created_at"]
@@ -202,7 +202,7 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
     if standing:
         out.reverse(standing[VOTE_GRANTS], rid, created)
         if standing[VOTE_KIND] == "up":
-            cap_give_back(st, author, standing[VOTE_DAY], standing[VOTE_CAP_COUNTED])
+            out.give_back(author, standing[VOTE_DAY], standing[VOTE_CAP_COUNTED])
             pair_add(st, rules, "upvote", actor, author, -1, rid, created)
         del st.votes[key]
     if want is None:
@@ -218,7 +218,7 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
             rec[VOTE_CAP_COUNTED] = g[1]
         if _serial_vote(st, rules, actor, author, created):  # reversed at once: an unvote then undoes nothing
             out.reverse_as(rec[VOTE_GRANTS], SERIAL_REVERSAL, rid, created)
-            cap_give_back(st, author, day, rec[VOTE_CAP_COUNTED])
+            out.give_back(author, day, rec[VOTE_CAP_COUNTED])
             rec[VOTE_CAP_COUNTED], rec[VOTE_GRANTS] = 0, []
             st.votes[key] = rec
             return "applied:serial_vote_reversed"
@@ -242,7 +242,7 @@ def _serial_vote(st: LedgerState, rules: RuleTable, actor: str, recipient: str, 
     return len([x for x in times if x <= t]) > rules.serial_votes
 
 
-def _apply_adjustment(st: LedgerState, ev: Mapping[str, Any], out: EventEntries) -> str:
+def _apply_adjustment(st: LedgerState, ev: Mapping[str, Any], out: Payments) -> str:
     """An operator's correction: one entry, reason `adjustment`, once per adjustment_id."""
     seen_as = ADJUSTMENT_SEEN + ev["adjustment_id"]  # the reactions' seen set, in a namespace of its own
     if seen_as in st.seen:
@@ -259,7 +259,7 @@ def _count_upvote(st: LedgerState, reply_id: str, change: int) -> None:
 
 
 def _sync_upvote_bonus(st: LedgerState, rules: RuleTable, reply_id: str, source: str, created: str,
-                       out: EventEntries) -> None:
+                       out: Payments) -> None:
     """The routed bonus an upvote pays stands exactly while the reply's author was asked on its
     root, the reply has a standing upvote, and no accept paid the bonus for it; it is granted or
     reversed when that changes. A state, not a history: whichever of the match, the votes and
@@ -285,13 +285,13 @@ def _sync_upvote_bonus(st: LedgerState, rules: RuleTable, reply_id: str, source:
         del st.upvote_bonus[reply_id]
 
 
-def _sync_root_upvote_bonuses(st: LedgerState, rules: RuleTable, root_id: str, matched_at: str, out: EventEntries) -> None:
+def _sync_root_upvote_bonuses(st: LedgerState, rules: RuleTable, root_id: str, matched_at: str, out: Payments) -> None:
     for reply_id in list(st.upvoted.get(root_id, {})):
         _sync_upvote_bonus(st, rules, reply_id, f"match:{root_id}:{reply_id}",
                            matched_at or st.posts[reply_id][2], out)
 
 
-def _undo_accept(st: LedgerState, rules: RuleTable, acc: Mapping[str, Any], out: EventEntries, rid: str,
+def _undo_accept(st: LedgerState, rules: RuleTable, acc: Mapping[str, Any], out: Payments, rid: str,
                  created: str) -> None:
     out.reverse(acc["grants"], rid, created)
     if acc["author"] != acc["accepter"]:
@@ -338,9 +338,25 @@ def apply_event(state: LedgerState, event: Mapping[str, Any], rules: RuleTable) 
 
     An entry's ``created_at`` is the causing event's (a late routed bonus uses the accept's).
     """
+    out = EventEntries(state, rules)
+    _apply(state, event, rules, out)
+    return out.entries
+
+
+def resolve_event(state: LedgerState, event: Mapping[str, Any], rules: RuleTable) -> list[Credit]:
+    """The ledger's first stage (keyed by post): the same rules as apply_event, but the points
+    go out as credits for the users they pay (services/ledger/grants.py CreditsOut); the daily
+    cap, what a reversal takes back, and the balances are the second stage's
+    (services/ledger/settle.py), which owns the user. apply_event's entries are exactly what
+    settling these credits in order writes."""
+    out = CreditsOut(state, rules)
+    _apply(state, event, rules, out)
+    return out.entries
+
+
+def _apply(state: LedgerState, event: Mapping[str, Any], rules: RuleTable, out: Payments) -> None:
     etype = validate(event)
     state.last_flagged = []
-    out = EventEntries(state, rules)
     if etype == "post":
         outcome = _apply_post(state, event, rules, out)
     elif etype == "adjustment":
@@ -349,6 +365,7 @@ def apply_event(state: LedgerState, event: Mapping[str, Any], rules: RuleTable) 
         state.erased.add(event["user_id"])
         if state.balances is not None:
             state.balances.pop(event["user_id"], None)
+        out.erase(event["user_id"], event.get("requested_at") or "")
         outcome = "applied:erasure"
     elif etype == "match":
         outcome = _apply_match(state, event, rules, out)
@@ -361,7 +378,6 @@ def apply_event(state: LedgerState, event: Mapping[str, Any], rules: RuleTable) 
             state.seen.add(rid)
     state.last_outcome = outcome
     state.count(outcome)
-    return out.entries
 
 
 def expire_pending(state: LedgerState, older_than: str) -> list[dict[str, Any]]:
@@ -390,6 +406,6 @@ def replay(events: Iterable[Mapping[str, Any]], rules: RuleTable,
 
 __all__ = [
     "Entry", "RuleTable", "LedgerState", "LedgerError", "InvalidEvent", "UnknownPost",
-    "apply_event", "balances_from_entries", "entry_id_for", "expire_pending", "load_rules", "replay",
+    "apply_event", "resolve_event", "balances_from_entries", "entry_id_for", "expire_pending", "load_rules", "replay",
     "vote_key", "REACTION_KINDS", "RULES_PATH",
 ]

@@ -26,6 +26,7 @@ from services.core.settings import REPO_ROOT, SERVICE_PORTS, STATE_NOT_RECOVERED
 from services.tools import redis_cluster as redis_cluster_nodes
 
 SERVICES = tuple(SERVICE_PORTS)
+LEDGER = "ledger"
 RECOVERY_LIMIT_S = 30 * 60  # how long `up` waits for a service that is still rebuilding its state
 DEPLOY = REPO_ROOT / "deploy"
 
@@ -287,6 +288,36 @@ def start_kafka() -> None:
 
 # ---------------------------------------------------------------- services
 
+def ledger_workers() -> int:
+    return int(env("GOALPOST_LEDGER_WORKERS"))
+
+
+def members(services: tuple[str, ...]) -> tuple[str, ...]:
+    """The processes of these services: the ledger is `ledger` (worker 0, with the resolver)
+    and `ledger-1` ... `ledger-<N-1>` for GOALPOST_LEDGER_WORKERS=N."""
+    out: list[str] = []
+    for name in services:
+        out.append(name)
+        if name == LEDGER:
+            out += [f"{LEDGER}-{i}" for i in range(1, ledger_workers())]
+    return tuple(out)
+
+
+def ledger_worker_of(name: str) -> int | None:
+    """The ledger worker a stack member is (`ledger` 0, `ledger-2` 2), None for other services."""
+    if name == LEDGER:
+        return 0
+    if name.startswith(LEDGER + "-") and name[len(LEDGER) + 1:].isdigit():
+        return int(name[len(LEDGER) + 1:])
+    return None
+
+
+def member_port(name: str) -> int:
+    """A member's HTTP port: ledger worker i listens on GOALPOST_LEDGER_PORT + i."""
+    worker = ledger_worker_of(name)
+    return port_of(LEDGER) + worker if worker is not None else port_of(name)
+
+
 def _healthy(service: str) -> bool:
     return _readiness_problems(service) == []
 
@@ -294,7 +325,7 @@ def _healthy(service: str) -> bool:
 def _readiness_problems(service: str) -> list[str] | None:
     """What /readyz says is missing, [] when ready, None when it does not answer."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port_of(service)}/readyz", timeout=1) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{member_port(service)}/readyz", timeout=1) as r:
             return list(json.loads(r.read()).get("problems", []))
     except urllib.error.HTTPError as exc:
         try:
@@ -322,7 +353,7 @@ def wait_ready(name: str, timeout: float, recovery_limit: float = RECOVERY_LIMIT
             raise StackError(f"service {name} exited while starting; see {log}")
         recovering = problems is not None and set(problems) == {STATE_NOT_RECOVERED}
         if waited > (recovery_limit if recovering else timeout):
-            raise StackError(f"service {name} (GET /readyz on port {port_of(name)}) did not come up within "
+            raise StackError(f"service {name} (GET /readyz on port {member_port(name)}) did not come up within "
                              f"{waited:.0f}s ({', '.join(problems or ['no answer'])}); see {log}")
         if recovering and waited > timeout and waited - said >= 30:
             said = waited
@@ -337,7 +368,12 @@ def start_service(name: str) -> None:
     ensure_dev_key()  # a service started on its own must find the same keys as `up` gave it
     apply_brokers_env()  # and the same brokers
     apply_redis_env()  # and the same kind of Redis
-    _spawn(name, [sys.executable, "-m", f"services.{name}"])
+    worker = ledger_worker_of(name)
+    if worker is None:
+        _spawn(name, [sys.executable, "-m", f"services.{name}"])
+    else:
+        _spawn(name, [sys.executable, "-m", f"services.{LEDGER}"],
+               {"GOALPOST_LEDGER_WORKER_ID": str(worker), "GOALPOST_LEDGER_PORT": str(member_port(name))})
 
 
 def ensure_dev_key(announce: bool = False) -> None:
@@ -379,11 +415,11 @@ def up(services: tuple[str, ...] = SERVICES, timeout: float = 120, n_brokers: in
     print(f"topics: {len(topic_admin.all_topic_names())} present ({len(report.created)} created)")
     for line in topic_admin.warnings(report, replication):
         print(line)
-    for name in services:
+    for name in members(services):
         start_service(name)
-    for name in services:
+    for name in members(services):
         wait_ready(name, timeout)
-        print(f"{name}: ready on http://127.0.0.1:{port_of(name)}")
+        print(f"{name}: ready on http://127.0.0.1:{member_port(name)}")
 
 
 def _stop(name: str, timeout: float = 20) -> None:
@@ -411,7 +447,12 @@ def down(services: tuple[str, ...] | None = None) -> None:
     for name in services or reversed(SERVICES):
         if name not in SERVICES:
             raise StackError(f"unknown service {name!r}; one of {', '.join(SERVICES)}")
-        _stop(name)
+        for member in reversed(members((name,))):
+            _stop(member)
+        if name == LEDGER:  # workers of a larger N started before
+            for pidfile in (state_dir() / "pids").glob(f"{LEDGER}-*.pid"):
+                if ledger_worker_of(pidfile.stem) is not None:
+                    _stop(pidfile.stem)
     if services is None:
         for name in reversed(kafka_names()):
             _stop(name, timeout=40)
@@ -421,13 +462,13 @@ def down(services: tuple[str, ...] | None = None) -> None:
 
 def status() -> bool:
     ok = True
-    for name in (*redis_names(), *kafka_names()) + SERVICES:
+    for name in (*redis_names(), *kafka_names()) + members(SERVICES):
         pid = _pid(name)
         extra = ""
-        if name in SERVICES:
+        if name in members(SERVICES):
             ready = _healthy(name)
             ok &= ready
-            extra = f" ready={'yes' if ready else 'no'} port={port_of(name)}"
+            extra = f" ready={'yes' if ready else 'no'} port={member_port(name)}"
             processes = len(group_pids(pid)) if pid else 0  # one scan of /proc
             if processes > 1:
                 extra += f" workers={processes - 1}"

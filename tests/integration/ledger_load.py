@@ -13,7 +13,7 @@ from aiokafka import TopicPartition
 from services.core.kafka_io import read_until, total_group_lag
 from services.core.settings import env
 from services.ledger.rules import load_rules, replay
-from services.ledger.topics import GROUP_ID, INPUTS
+from services.ledger.topics import GROUPS
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "se"
 
@@ -109,11 +109,12 @@ def send_all(events: list[dict[str, Any]], retry_unavailable: bool = False) -> d
 
 
 async def _ledger_lag() -> int:
-    return await total_group_lag(env("GOALPOST_KAFKA_BOOTSTRAP"), GROUP_ID, INPUTS)
+    return sum([await total_group_lag(env("GOALPOST_KAFKA_BOOTSTRAP"), group, topics) for group, topics in GROUPS.items()])
 
 
 def ledger_lag() -> int:
-    """Input messages the ledger has not committed yet (its transactional offsets)."""
+    """Messages the ledger's stages have not committed yet (their transactional offsets): the
+    resolver's inputs and the workers' credits."""
     return asyncio.run(_ledger_lag())
 
 
