@@ -64,19 +64,25 @@ def format_ts(ts: datetime) -> str:
     return ts.astimezone(timezone.utc).isoformat(timespec="milliseconds")[:23] + "Z"
 
 
+def parse_ts(ts: str, naive_as_utc: bool = True) -> datetime:
+    """An RFC 3339 timestamp (a Z, z or an offset) as a datetime; one without an offset counts
+    as UTC, or stays naive with `naive_as_utc=False`. Raises ValueError."""
+    parsed = datetime.fromisoformat(ts[:-1] + "+00:00" if ts[-1:] in ("Z", "z") else ts)
+    if parsed.tzinfo is None and naive_as_utc:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
 def utc_day(ts: str) -> str:
     """The UTC day (YYYY-MM-DD) of an RFC 3339 timestamp; one without an offset counts as UTC."""
     if ts[10:11] == "T" and ts[-1:] == "Z":  # UTC already (format_ts's form): the day is the prefix
         return ts[:10]
-    parsed = datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc).date().isoformat()
+    return parse_ts(ts).astimezone(timezone.utc).date().isoformat()
 
 
 def epoch_seconds(ts: str) -> float:
-    """Seconds since the epoch of an RFC 3339 timestamp."""
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    """Seconds since the epoch of an RFC 3339 timestamp (one without an offset counts as UTC)."""
+    return parse_ts(ts).timestamp()
 
 
 class ContractError(ValueError):

@@ -24,6 +24,7 @@ from services.core.contracts import (
     Reaction,
     Relation,
     format_ts,
+    parse_ts,
 )
 
 MAX_TEXT_CHARS = 4000
@@ -101,7 +102,7 @@ def parse_timestamp(value: Any, now: datetime, field: str = "created_at", ahead:
     if not isinstance(value, str):
         raise ValidationError(field, "must be an RFC 3339 string")
     try:
-        ts = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        ts = parse_ts(value, naive_as_utc=False)
     except ValueError:
         raise ValidationError(field, f"is not an RFC 3339 timestamp: {value[:40]!r}") from None
     if ts.tzinfo is None:

@@ -11,6 +11,8 @@ from typing import Any, Iterable, Optional
 
 from goalpost_match_native import ExpertiseCore, Why
 
+from services.core.contracts import parse_ts
+
 DAY = 86400.0
 
 
@@ -23,10 +25,7 @@ def to_epoch(value: Any) -> float:
     if isinstance(value, datetime):
         dt = value
     else:
-        s = str(value).strip()
-        if s.endswith(("Z", "z")):
-            s = s[:-1] + "+00:00"
-        dt = datetime.fromisoformat(s)
+        return parse_ts(str(value).strip()).timestamp()
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.timestamp()
