@@ -4,12 +4,11 @@ tokeniser, and the reasons shown with a candidate. services/match/ranking.py hol
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Optional
 
-from goalpost_match_native import ExpertiseCore, Why
+from goalpost_match_native import ExpertiseCore
 
 from services.core.contracts import parse_ts
 
@@ -142,36 +141,3 @@ def post_terms(text: str, tags: Iterable[str] | None, topics: Iterable[str] | No
     """Term weights of one post: its distinct words (weight 1) plus tags/topics as '#tag'."""
     core = _TOKENIZER if config == MatchConfig() else ExpertiseCore(asdict(config))
     return dict(core.post_terms(text or "", [str(t) for t in tags or ()], [str(t) for t in topics or ()]))
-
-
-def reasons(why: Why, follows_author: bool, followed_by_author: bool, last_n: int, t: float) -> list[str]:
-    """Human-readable reasons for one ranked candidate, at time t; each says what makes the
-    helper likely to help, never a penalty."""
-    out: list[str] = []
-    if why.tags:
-        out.append("answered questions tagged " + ", ".join(why.tags))
-    if why.words:
-        out.append("answered questions mentioning " + ", ".join(why.words))
-    if why.helped_author:
-        out.append("has helped this author before")
-    if why.answers:
-        out.append(f"{why.answers} answer{'s' if why.answers != 1 else ''} so far"
-                   + (f", {why.accepted} accepted" if why.accepted > 0 else ""))
-    if why.last_answers:
-        out.append(f"wrote {why.last_answers} of the site's last {last_n} answers")
-    idle_s = t - why.last_active
-    idle_s = math.inf if idle_s != idle_s else max(0.0, idle_s)  # NaN (nonsense times): no activity said
-    if idle_s < 2 * DAY:
-        hours = max(0, int(idle_s // 3600))
-        out.append("active in the last hour" if hours < 1 else f"active {hours} h ago")
-    elif idle_s < 60 * DAY:
-        out.append(f"active {int(idle_s // DAY)} days ago")
-    if why.asked and 2 * (why.answered_asks + 1) > why.asked + 2:  # a merit only when it raises the score
-        out.append(f"answered {why.answered_asks} of {why.asked} asks")
-    if follows_author:
-        out.append("follows the author")
-    elif followed_by_author:
-        out.append("followed by the author")
-    if not out:
-        out.append("active helper")
-    return out

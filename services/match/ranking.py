@@ -26,7 +26,7 @@ from typing import Any, Iterable, Iterator, Mapping, Optional
 
 from goalpost_match_native import ExpertiseCore
 
-from services.match.features import DAY, Candidate, HelperState, MatchConfig, post_terms, reasons, to_epoch, tokenize
+from services.match.features import DAY, Candidate, HelperState, MatchConfig, post_terms, to_epoch, tokenize
 
 __all__ = [
     "Candidate",
@@ -35,7 +35,6 @@ __all__ = [
     "ExpertiseIndex",
     "tokenize",
     "post_terms",
-    "reasons",
     "to_epoch",
 ]
 
@@ -351,28 +350,20 @@ class ExpertiseIndex:
         answerers and the most recently active users. Reasons are built for the top k only.
         `exclude`, one collection a post, leaves out more helpers (those asked already)."""
         queries = []
-        times = []
+        follows, followers = self.follows, self._followers
         for i, (post, topics) in enumerate(posts):
             author = str(post.get("author_id", ""))
             t = to_epoch(now if now is not None else post.get("created_at"))
-            times.append(t)
             if topics is None:
                 topics = post.get("topics")
             excluded = self._excluded(author)
             if exclude is not None:
                 excluded.extend(exclude[i])
             queries.append((author, post.get("text") or "", _strs(post.get("tags")), _strs(topics), t,
-                            excluded, self._near(author), k))
-        ranked = self.core.rank_batch(queries)
-        last_n = self.core.last_answers_len()
-        out = []
-        follows = self.follows
-        for (author, *_), t, found in zip(queries, times, ranked):
-            followees = follows.get(author, ())
-            out.append([Candidate(w.helper_id, round(w.score, 6),
-                                  reasons(w, author in follows.get(w.helper_id, ()), w.helper_id in followees, last_n, t))
-                        for w in found])
-        return out
+                            excluded, self._near(author), k, list(followers.get(author, ())),
+                            list(follows.get(author, ()))))
+        return [[Candidate(helper, round(score, 6), said) for helper, score, said in found]
+                for found in self.core.rank_batch_reasons(queries)]
 
     def weights(self) -> dict[str, float]:
         """Feature -> the weight ranking uses now (the config's until answers teach it)."""

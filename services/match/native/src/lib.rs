@@ -321,6 +321,55 @@ pub struct Why {
     answered_asks: u32,     // of which answered
 }
 
+impl Why {
+    /// Human-readable reasons for this candidate at time t; each says what makes the helper
+    /// likely to help, never a penalty. Built here, for the top k only: formatting them in
+    /// Python took a third of a ranked batch.
+    fn reason_texts(&self, follows_author: bool, followed_by_author: bool, last_n: usize, t: f64) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.tags.is_empty() {
+            out.push(format!("answered questions tagged {}", self.tags.join(", ")));
+        }
+        if !self.words.is_empty() {
+            out.push(format!("answered questions mentioning {}", self.words.join(", ")));
+        }
+        if self.helped_author {
+            out.push("has helped this author before".to_string());
+        }
+        if self.answers != 0 {
+            let mut said = format!("{} answer{} so far", self.answers, if self.answers != 1 { "s" } else { "" });
+            if self.accepted > 0 {
+                said.push_str(&format!(", {} accepted", self.accepted));
+            }
+            out.push(said);
+        }
+        if self.last_answers != 0 {
+            out.push(format!("wrote {} of the site's last {} answers", self.last_answers, last_n));
+        }
+        let idle = t - self.last_active;
+        let idle = if idle.is_nan() { f64::INFINITY } else { idle.max(0.0) }; // nonsense times: no activity said
+        if idle < 2.0 * DAY {
+            let hours = (idle / 3600.0).floor() as i64;
+            out.push(if hours < 1 { "active in the last hour".to_string() } else { format!("active {} h ago", hours) });
+        } else if idle < 60.0 * DAY {
+            out.push(format!("active {} days ago", (idle / DAY).floor() as i64));
+        }
+        // a merit only when it raises the score
+        if self.asked > 0 && 2 * (self.answered_asks as i64 + 1) > self.asked as i64 + 2 {
+            out.push(format!("answered {} of {} asks", self.answered_asks, self.asked));
+        }
+        if follows_author {
+            out.push("follows the author".to_string());
+        } else if followed_by_author {
+            out.push("followed by the author".to_string());
+        }
+        if out.is_empty() {
+            out.push("active helper".to_string());
+        }
+        out
+    }
+}
+
 /// A root post's best candidates when it arrived (helper slot, features), and the answerers
 /// already learnt from.
 struct Snap {
@@ -1236,6 +1285,29 @@ impl ExpertiseCore {
         queries
             .iter()
             .map(|(author, text, tags, topics, t, excluded, near, k)| self.rank_one(author, text, tags, topics, *t, excluded, near, *k))
+            .collect()
+    }
+
+    /// rank_batch with each candidate's reasons: each query also names the users who follow
+    /// the author and those the author follows. Each answer: up to k (helper id, score,
+    /// reasons), best first.
+    #[allow(clippy::type_complexity)]
+    fn rank_batch_reasons(&mut self,
+                          queries: Vec<(String, String, Vec<String>, Vec<String>, f64, Vec<String>, Vec<String>, usize,
+                                        Vec<String>, Vec<String>)>)
+        -> Vec<Vec<(String, f64, Vec<String>)>> {
+        let last_n = self.last_answers.len();
+        queries
+            .iter()
+            .map(|(author, text, tags, topics, t, excluded, near, k, followers, followees)| {
+                self.rank_one(author, text, tags, topics, *t, excluded, near, *k)
+                    .into_iter()
+                    .map(|w| {
+                        let said = w.reason_texts(followers.contains(&w.helper_id), followees.contains(&w.helper_id), last_n, *t);
+                        (w.helper_id, w.score, said)
+                    })
+                    .collect()
+            })
             .collect()
     }
 }
