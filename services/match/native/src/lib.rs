@@ -791,8 +791,11 @@ impl ExpertiseCore {
     /// The candidates of a query and their features, best first by the current weights: the
     /// helpers found by its terms plus the hot, last and recent ones, never the author, an
     /// excluded id, a helper at capacity or snoozed. Also returns the query terms (for reasons).
+    /// With `keep` > 0 only the best `keep` are returned: a selection, then a sort of those
+    /// few, where sorting every candidate was most of a rank's time past the scoring.
+    #[allow(clippy::too_many_arguments)]
     fn candidates(&mut self, author: &str, text: &str, tags: &[String], topics: &[String], t: f64,
-                  excluded: &[String], near: &[String]) -> (Vec<QueryTerm>, Vec<(f64, u32, Feats)>) {
+                  excluded: &[String], near: &[String], keep: usize) -> (Vec<QueryTerm>, Vec<(f64, u32, Feats)>) {
         self.ensure_scratch();
         let qterms = self.query_terms(author, text, tags, topics);
         let found = self.bm25_into_scratch(&qterms, t);
@@ -867,13 +870,21 @@ impl ExpertiseCore {
             x.0 = dot(&self.w, &x.2);
         }
         let names = &us.name;
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| names[a.1 as usize].cmp(&names[b.1 as usize])));
+        let order = |a: &(f64, u32, Feats), b: &(f64, u32, Feats)| {
+            b.0.total_cmp(&a.0).then_with(|| names[a.1 as usize].cmp(&names[b.1 as usize]))
+        };
+        if keep > 0 && scored.len() > keep {
+            scored.select_nth_unstable_by(keep - 1, order); // a total order: the same best `keep` as a full sort
+            scored.truncate(keep);
+        }
+        scored.sort_by(order);
         (qterms, scored)
     }
 
     fn rank_one(&mut self, author: &str, text: &str, tags: &[String], topics: &[String], t: f64,
                 excluded: &[String], near: &[String], k: usize) -> Vec<Why> {
-        let (qterms, mut scored) = self.candidates(author, text, tags, topics, t, excluded, near);
+        let (qterms, mut scored) = self.candidates(author, text, tags, topics, t, excluded, near,
+                                                   k.max(self.c.topical_lead).max(1));
         let lead = self.c.topical_lead.min(scored.len());
         if lead > 0 && scored[0].2[F_TEXT] == 0.0 {
             // a post with topical evidence gets a first candidate with topical evidence: the
@@ -922,7 +933,7 @@ impl ExpertiseCore {
         if self.c.learn_rate <= 0.0 || self.c.max_learn_roots == 0 {
             return;
         }
-        let (_, scored) = self.candidates(author, text, tags, topics, t, excluded, near);
+        let (_, scored) = self.candidates(author, text, tags, topics, t, excluded, near, 0);
         let top = self.c.learn_candidates;
         let mut rows: Vec<(u32, [f32; NF])> = Vec::with_capacity(top + top / 3);
         let row = |x: &(f64, u32, Feats)| (x.1, x.2.map(|v| v as f32));
