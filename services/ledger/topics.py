@@ -19,9 +19,14 @@ WORKER_GROUP = "goalpost-ledger-workers"
 WORKER_INPUTS = {CREDITS: "credit"}
 JOURNAL = "ledger.entries.v1"
 BALANCES = "ledger.balances.v1"  # compacted: the latest balance per user, a tombstone once erased
-# Every consumer group of the service with its input topics: the ledger has caught up when
-# none of them lags.
-GROUPS = {RESOLVER_GROUP: list(INPUTS), WORKER_GROUP: [CREDITS]}
+
+
+def groups(workers: int) -> dict[str, list[str]]:
+    """Every consumer group of a ledger of `workers` workers with its input topics: the ledger
+    has caught up when none of them lags. One worker is the one-stage ledger."""
+    if workers == 1:
+        return {GROUP_ID: list(INPUTS)}
+    return {RESOLVER_GROUP: list(INPUTS), WORKER_GROUP: [CREDITS]}
 
 
 def worker_transactional_id(worker: int) -> str:

@@ -26,7 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.core.kafka_io import GroupLag, send_many, topic_partitions
 from services.core.settings import env
-from services.ledger.topics import GROUPS
+from services.ledger.topics import groups
 from services.tools import stack
 from tests.bench.common import cpu_seconds, rss_mib, stack_cpu, stack_memory
 from tests.integration.ledger_load import journal
@@ -36,7 +36,7 @@ class LedgerLag:
     """The lag of every consumer group of the ledger (resolver and workers), summed."""
 
     def __init__(self) -> None:
-        self.lags = [GroupLag(env("GOALPOST_KAFKA_BOOTSTRAP"), group, topics) for group, topics in GROUPS.items()]
+        self.lags = [GroupLag(env("GOALPOST_KAFKA_BOOTSTRAP"), group, topics) for group, topics in groups(int(env("GOALPOST_LEDGER_WORKERS"))).items()]
 
     async def __aenter__(self) -> "LedgerLag":
         for lag in self.lags:

@@ -13,7 +13,7 @@ from aiokafka import TopicPartition
 from services.core.kafka_io import read_until, total_group_lag
 from services.core.settings import env
 from services.ledger.rules import load_rules, replay
-from services.ledger.topics import GROUPS
+from services.ledger.topics import groups
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "se"
 
@@ -109,7 +109,7 @@ def send_all(events: list[dict[str, Any]], retry_unavailable: bool = False) -> d
 
 
 async def _ledger_lag() -> int:
-    return sum([await total_group_lag(env("GOALPOST_KAFKA_BOOTSTRAP"), group, topics) for group, topics in GROUPS.items()])
+    return sum([await total_group_lag(env("GOALPOST_KAFKA_BOOTSTRAP"), group, topics) for group, topics in groups(int(env("GOALPOST_LEDGER_WORKERS"))).items()])
 
 
 def ledger_lag() -> int:
