@@ -124,9 +124,10 @@ class Matcher:
             if w.replaced == 0:
                 WAVES.labels(wave).inc()
         if both:
+            keys, tail = asks.store_call([stored for _, stored in both])
             await self.rt.script("store_waves", asks.STORE_WAVES_LUA)(
-                args=[time.time(), asks.VIEW_TTL_S, int(self.settings.match_ask_ttl_s), self.wave_state_ttl_s, asks.INBOX_LIMIT,
-                      *asks.store_args([stored for _, stored in both])])
+                keys=keys, args=[time.time(), asks.VIEW_TTL_S, int(self.settings.match_ask_ttl_s), self.wave_state_ttl_s,
+                                 asks.INBOX_LIMIT, *tail])
 
     async def rank_posts(self, records: list) -> None:
         """The first wave of every new root goal or request."""
@@ -149,9 +150,18 @@ class Matcher:
                 TIME_TO_MATCH.observe(age)
 
     async def run_due_waves(self) -> int:
-        """Claims the posts whose next step is due and asks. Returns how many were claimed."""
+        """Claims the posts whose next step is due and asks. Returns how many were due (read)."""
+        assert self.rt.redis is not None
         now = time.time()
-        rows = await self.rt.script("claim_waves", asks.CLAIM_WAVES_LUA)(args=[now, CLAIM_LEASE_S, CLAIM_BATCH])
+        # Which posts are due is known only to Redis: read them, then claim those still due
+        # (the script re-checks each, as another worker may claim the same ones meanwhile).
+        read: list[bytes] = await self.rt.redis.zrangebyscore(  # type: ignore[assignment]
+            asks.DUE_KEY, "-inf", now, start=0, num=CLAIM_BATCH)
+        due = [p.decode() for p in read]
+        if not due:
+            return 0
+        keys, args = asks.claim_call(due, now, CLAIM_LEASE_S)
+        rows = await self.rt.script("claim_waves", asks.CLAIM_WAVES_LUA)(keys=keys, args=args)
         claimed = [asks.Claimed(row) for row in rows]
         resend = [c for c in claimed if c.sending is not None]
         todo, finished = [], []
@@ -168,15 +178,14 @@ class Matcher:
         waves = self.plan_waves([t for t in todo if id(t[0]) in readable], first=False, now=now)
         outputs = [(w.records(), w.stored()) for w in waves]
         if waves:  # set aside before sending: a crash after the send resends these very records
-            setaside = self.rt.script("set_sending", asks.SET_SENDING_LUA)
-            await setaside(args=[dumps([[w.post.post_id, dumps({"records": [[r.topic, r.to_dict()] for r in records],
-                                                                   "stored": stored}).decode()]
-                                        for w, (records, stored) in zip(waves, outputs)])])
+            keys, args = asks.sending_call([(w.post.post_id, dumps({"records": [[r.topic, r.to_dict()] for r in records],
+                                                                    "stored": stored}).decode())
+                                            for w, (records, stored) in zip(waves, outputs)])
+            await self.rt.script("set_sending", asks.SET_SENDING_LUA)(keys=keys, args=args)
         await self.send_and_store(waves, outputs, resent=[(records_of(s), s["stored"]) for c in resend if (s := c.sending) is not None])
         if finished:
-            assert self.rt.redis is not None
             await self.rt.redis.zrem(asks.DUE_KEY, *finished)
-        return len(claimed)
+        return len(due)
 
 
 def build(settings: Optional[Settings] = None) -> Runtime:

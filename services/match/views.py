@@ -28,22 +28,22 @@ class MatchViews:
         for user in effects.erased:
             await self.erase_from_views(user)
         if effects.flagged:  # withdrawn from routing: ended for everyone, as an answer would
-            withdrawn = await self.rt.script("flag", asks.FLAG_LUA)(
-                args=[dumps(effects.flagged), self.settings.flags_to_withdraw, asks.VIEW_TTL_S])
+            keys, args = asks.flag_call(effects.flagged, self.settings.flags_to_withdraw, asks.VIEW_TTL_S)
+            withdrawn = await self.rt.script("flag", asks.FLAG_LUA)(keys=keys, args=args)
             if withdrawn:
                 WITHDRAWN.inc(len(withdrawn))
                 await self.drop_posts([p.decode() for p in withdrawn])
         if effects.ended:
-            results = await self.rt.script("end_posts", asks.END_POSTS_LUA)(
-                args=[dumps([[post_id, replier] for post_id, replier, _ in effects.ended])])
+            results = await self.end_posts([(post_id, replier) for post_id, replier, _ in effects.ended], drop=False)
             for (_, _, at), result in zip(effects.ended, results):
                 if result:  # the post was in its waves, and this is its first answer
-                    was_asked, created = result.decode().split("|")
+                    was_asked, created = result.split("|")
                     label = "asked" if was_asked == "1" else "other"
                     ANSWERED.labels(label).inc()
                     TIME_TO_ANSWER.labels(label).observe(max(0.0, at - float(created)))
         if effects.declined:
-            DECLINES.inc(await self.rt.script("decline", asks.DECLINE_LUA)(args=[dumps(effects.declined), time.time()]))
+            keys, args = asks.decline_call(effects.declined, time.time())
+            DECLINES.inc(await self.rt.script("decline", asks.DECLINE_LUA)(keys=keys, args=args))
         async with self.rt.redis.pipeline(transaction=False) as pipe:
             for helper_id, post_id in effects.closed:
                 pipe.zrem(asks.inbox_key(helper_id), post_id)
@@ -52,13 +52,32 @@ class MatchViews:
                 pipe.delete(asks.wave_key(post_id))
             await pipe.execute()
 
+    async def end_posts(self, posts: list[tuple[str, str]], drop: bool) -> list[str]:
+        """Ends `posts`, each (post id, replier or ''), for every helper asked (END_POSTS_LUA, which
+        returns each post's result); `drop` also deletes their match views."""
+        assert self.rt.redis is not None
+        # The inboxes to clean are named by the asks' fields, which only Redis has: read them
+        # first (one pipeline), then end the posts over those keys.
+        async with self.rt.redis.pipeline(transaction=False) as pipe:
+            for post_id, _ in posts:
+                pipe.hkeys(asks.asks_key(post_id))
+            asked = await pipe.execute()
+        keys, args = asks.end_call([(post_id, replier, drop, [h.decode() for h in helpers])
+                                    for (post_id, replier), helpers in zip(posts, asked)])
+        rows = await self.rt.script("end_posts", asks.END_POSTS_LUA)(keys=keys, args=args)
+        since = [(helper.decode(), post_id) for (post_id, _), (_, added) in zip(posts, rows) for helper in added]
+        if since:  # asked by a wave stored between the read and the script
+            async with self.rt.redis.pipeline(transaction=False) as pipe:
+                for helper, post_id in since:
+                    pipe.zrem(asks.inbox_key(helper), post_id)
+                await pipe.execute()
+        return [result.decode() if isinstance(result, bytes) else result for result, _ in rows]
+
     async def drop_posts(self, post_ids: list[str]) -> None:
         """Posts taken out of routing (withdrawn, or by an erased author): ended for everyone asked,
         no further wave, and their match view gone."""
         if post_ids:
-            assert self.rt.redis is not None
-            await self.rt.script("end_posts", asks.END_POSTS_LUA)(args=[dumps([[p, ""] for p in post_ids])])
-            await self.rt.redis.delete(*[asks.match_key(p) for p in post_ids])
+            await self.end_posts([(p, "") for p in post_ids], drop=True)
 
     async def erase_from_views(self, user: str) -> None:
         """Takes an erased user out of every match view: their inbox, their asks, the matches that
@@ -76,13 +95,13 @@ class MatchViews:
         # one pipeline per kind of key, not a round trip per key (erasure scans them all)
         async with redis.pipeline(transaction=False) as pipe:
             pipe.delete(asks.inbox_key(user))
-            for key in await keys("match:asks:*"):
+            for key in await keys(asks.ASKS_PATTERN):
                 pipe.hdel(key, user)
-            for key in await keys("match:flags:*"):
+            for key in await keys(asks.FLAGS_PATTERN):
                 pipe.srem(key, user)
             await pipe.execute()
         own = []
-        views = await keys("match:post:*")
+        views = await keys(asks.MATCHES_PATTERN)
         for i in range(0, len(views), 1000):
             chunk = views[i:i + 1000]
             rewritten = {}

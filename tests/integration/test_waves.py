@@ -1,16 +1,27 @@
 """Asks in waves on the real stack (deploy/test.sh sets GOALPOST_MATCH_WAVE_AFTER_S=4): the next
 wave when nobody replies, a decline passed on at once, a snoozed helper left alone, no wave after
 an answer, nobody asked twice, one notification per ask with its deterministic id, and a kill -9
-of match between two waves that neither loses the due wave nor sends it twice."""
+of match between two waves that neither loses the due wave nor sends it twice. Then match's
+scripts on the real Redis (a scratch database): each touches only the keys in its KEYS, two
+workers' claims lease a due post once, and an end cleans the inboxes of helpers asked since its read."""
+import asyncio
 import os
+import re
 import signal
 import time
 from collections import Counter
 
 import pytest
+import redis.asyncio as aioredis
 
-from services.core.settings import Settings
-from services.match.waves import notification_id
+from services.core.contracts import ClassifiedPost
+from services.core.runtime import Runtime
+from services.core.settings import Settings, env
+from services.match import asks
+from services.match.app import Matcher, index_for, policy_for
+from services.match.follower import Effects, apply_to_index
+from services.match.views import MatchViews
+from services.match.waves import Step, notification_id
 from services.tools import stack
 from tests.integration.conftest import first_wave, read_topic, wait_for, waves_of
 
@@ -153,3 +164,106 @@ def test_flags_by_enough_distinct_users_withdraw_a_post_from_routing(http, run_i
     assert status == 410 and problem["field"] == "post_id"
     time.sleep(AFTER_S * 2)
     assert [w["wave"] for w in waves_of(post_id)] == [1], "a withdrawn post was asked again"
+
+
+SCRATCH_DB = 14  # the stack's data is in db 0
+# Prepended to each script: every key a command names must be one of KEYS (a single Redis does
+# not check it; a cluster fails only when the key is in another slot).
+DECLARED_ONLY = """
+local declared = {}
+for _, k in ipairs(KEYS) do declared[k] = true end
+local function call(cmd, ...)
+  local a = {...}
+  for j = 1, (cmd == 'DEL' or cmd == 'EXISTS') and #a or 1 do
+    if not declared[a[j]] then error('undeclared key ' .. tostring(a[j]) .. ' in ' .. cmd) end
+  end
+  return redis.call(cmd, ...)
+end
+"""
+
+
+def classified(post_id, author, text, reply_to=None, intent="request"):
+    return ClassifiedPost(post_id=post_id, author_id=author, text=text, created_at="2026-12-01T10:00:00.000Z",
+                          reply_to=reply_to, tags=[], source="test", intent=intent, confidence=0.9,
+                          scores={"goal": 0.02, "request": 0.9, "offer": 0.04, "status": 0.04},
+                          topics=["beer"], model_version="test").to_dict()
+
+
+@pytest.fixture
+def scripted(monkeypatch):
+    """A matcher and views on a scratch Redis database, sending nowhere, with every script
+    checking its keys, and three posts asked their first wave."""
+    for name in [n for n in vars(asks) if n.endswith("_LUA")]:
+        monkeypatch.setattr(asks, name, DECLARED_ONLY + re.sub(r"redis\.call\(", "call(", getattr(asks, name)))
+    loop = asyncio.new_event_loop()
+    rt = Runtime("match")
+    rt.redis = aioredis.Redis.from_url(env("GOALPOST_REDIS_URL").rsplit("/", 1)[0] + f"/{SCRATCH_DB}")
+
+    async def send(records, wait=True):
+        return len(list(records))
+    rt.send_records = send  # type: ignore[method-assign]
+    matcher, views = Matcher(rt, index_for(rt.settings), policy_for(rt.settings)), MatchViews(rt)
+    effects = Effects()
+    for i in range(12):
+        apply_to_index(matcher.index, "posts.classified.v1", classified(f"q{i}", f"asker{i}", f"which hops for a pale ale {i}?"), effects)
+        apply_to_index(matcher.index, "posts.classified.v1",
+                       classified(f"a{i}", f"h{i}", "citra and mosaic hops for a pale ale", f"q{i}", "offer"), effects)
+    posts = [ClassifiedPost.from_dict(classified(p, "asker", "best hops for a pale ale?")) for p in ("A", "B", "C")]
+    loop.run_until_complete(rt.redis.flushdb())
+    waves = matcher.plan_waves([(p, Step(1, SIZE, new_wave=True), set(), None) for p in posts], first=True)
+    loop.run_until_complete(matcher.send_and_store(waves))
+    yield loop, rt, matcher, views
+    loop.run_until_complete(rt.redis.flushdb())
+    loop.run_until_complete(rt.redis.aclose())
+    loop.close()
+
+
+def test_the_scripts_touch_only_their_keys_through_waves_declines_flags_answers_and_an_erasure(scripted):
+    loop, rt, matcher, views = scripted
+    r = rt.redis
+
+    async def run():
+        first = {h.decode() for h in await r.hkeys(asks.asks_key("A"))}
+        assert len(first) == SIZE and all([await r.zscore(asks.inbox_key(h), "A") for h in first])
+        await r.zadd(asks.DUE_KEY, {p: time.time() - 1 for p in ("A", "B", "C")})
+        assert await matcher.run_due_waves() == 3
+        asked = {h.decode() for h in await r.hkeys(asks.asks_key("A"))}
+        assert first < asked and (await r.hget(asks.wave_key("A"), "wave")) == b"2"
+        decliner = sorted(first)[0]
+        await views.apply_effects(Effects(declined=[("A", decliner)] * 2, closed=[(decliner, "A")]))
+        assert await r.hget(asks.wave_key("A"), "replace") == b"1" and await r.zscore(asks.inbox_key(decliner), "A") is None
+        await views.apply_effects(Effects(ended=[("A", sorted(asked)[-1], time.time())]))
+        assert not any([await r.zscore(asks.inbox_key(h), "A") for h in asked])
+        assert not await r.exists(asks.wave_key("A"), asks.asks_key("A")) and await r.zscore(asks.DUE_KEY, "A") is None
+        b_asked = await r.hkeys(asks.asks_key("B"))
+        await views.apply_effects(Effects(flagged=[("B", f"f{i}") for i in range(SETTINGS.flags_to_withdraw)]))
+        assert await r.exists(asks.withdrawn_key("B")) and not await r.exists(asks.match_key("B"))
+        assert not any([await r.zscore(asks.inbox_key(h.decode()), "B") for h in b_asked])
+        erased = sorted(h.decode() for h in await r.hkeys(asks.asks_key("C")))[0]
+        await views.erase_from_views(erased)
+        assert not await r.exists(asks.inbox_key(erased)) and not await r.hexists(asks.asks_key("C"), erased)
+    loop.run_until_complete(run())
+
+
+def test_two_claims_of_the_same_due_posts_lease_each_once(scripted):
+    loop, rt, _, _ = scripted
+
+    async def run():
+        await rt.redis.zadd(asks.DUE_KEY, {p: time.time() - 1 for p in ("A", "B", "C")})
+        keys, args = asks.claim_call(["A", "B", "C"], time.time(), 30)
+        claim = rt.script("claim_waves", asks.CLAIM_WAVES_LUA)
+        return await claim(keys=keys, args=args), await claim(keys=keys, args=args)
+    first, second = loop.run_until_complete(run())
+    assert sorted(asks.Claimed(row).post_id for row in first) == ["A", "B", "C"] and second == []
+
+
+def test_an_end_returns_the_helpers_asked_since_its_read(scripted):
+    loop, rt, _, _ = scripted
+
+    async def run():
+        asked = sorted(h.decode() for h in await rt.redis.hkeys(asks.asks_key("C")))
+        keys, args = asks.end_call([("C", "", False, asked[:1])])  # as if a wave stored the others meanwhile
+        rows = await rt.script("end_posts", asks.END_POSTS_LUA)(keys=keys, args=args)
+        return asked, rows
+    asked, rows = loop.run_until_complete(run())
+    assert sorted(h.decode() for h in rows[0][1]) == asked[1:] and rows[0][0]
