@@ -70,6 +70,22 @@ def _pid(name: str) -> int | None:
     return None if process_state(pid) in ("Z", "X", None) else pid
 
 
+def answering(name: str, host: str, port: int, timeout: float = 30) -> bool:
+    """Whether `name` is up on its port. A port that still answers after our process of that
+    name died is a process still on its way out (a JVM's threads close its sockets after its
+    main thread is a zombie): wait for it to close, then it is not up."""
+    if not _port_open(host, port):
+        return False
+    if _pid(name) is not None or not (state_dir() / "pids" / f"{name}.pid").exists():
+        return True  # ours and alive, or not one of ours
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _port_open(host, port):
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def process_state(pid: int) -> str | None:
     """The state letter of /proc/PID/stat (R, S, D, Z for a zombie, ...), None if it is gone.
     A process killed with kill -9 whose parent has not reaped it yet still answers kill 0."""
@@ -165,7 +181,7 @@ def start_redis_cluster() -> None:
     ports = [first + i for i in range(redis_cluster_nodes.NODES)]
     server = ensure_redis_installed()
     for name, port in zip(redis_cluster_nodes.node_names(), ports):
-        if _port_open(host, port):
+        if answering(name, host, port):
             print(f"{name}: already answering on {host}:{port}")
             continue
         _spawn(name, redis_cluster_nodes.node_args(server, port, state_dir() / "redis" / name))
@@ -181,7 +197,7 @@ def start_redis() -> None:
         start_redis_cluster()
         return
     host, port = _redis_host_port()
-    if _port_open(host, port):
+    if answering("redis", host, port):
         print(f"redis: already answering on {host}:{port}")
         return
     d = state_dir()
@@ -259,7 +275,7 @@ def start_kafka() -> None:
     id_file = d / "kafka" / "cluster-id"
     for i, name in enumerate(kafka_names()):
         node_port = port + i
-        if _port_open(host, node_port):
+        if answering(name, host, node_port):
             print(f"{name}: already answering on {host}:{node_port}")
             continue
         node_dir = d / "kafka" if n == 1 else d / "kafka" / str(i + 1)

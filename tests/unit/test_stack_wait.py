@@ -1,4 +1,4 @@
-"""`goalpost stack up` waiting for a service (services/core/stack.py, wait_ready): past its timeout
+"""`goalpost stack up` waiting for a service (services/tools/stack.py, wait_ready): past its timeout
 it goes on waiting only while the service says it is rebuilding its state, and a service whose
 process is gone fails at once. A real HTTP server on loopback stands in for the service's /readyz."""
 from __future__ import annotations
@@ -117,3 +117,26 @@ def test_a_killed_process_not_yet_reaped_is_not_running(tmp_path, monkeypatch):
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_a_port_still_held_by_a_dead_member_is_waited_for_not_taken_as_up(tmp_path, monkeypatch):
+    """A broker killed with SIGKILL is a zombie while its threads still close its sockets: `up`
+    must wait for its port to close and start it again, not take it for running."""
+    import socket
+    monkeypatch.setenv("GOALPOST_STATE_DIR", str(tmp_path))
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    (stack.state_dir() / "pids" / "kafka.pid").write_text("999999999")  # no such process: it died
+    threading.Timer(0.5, listener.close).start()
+    started = time.monotonic()
+    assert not stack.answering("kafka", "127.0.0.1", port, timeout=5)
+    assert 0.4 < time.monotonic() - started < 4
+    other = socket.socket()
+    other.bind(("127.0.0.1", 0))
+    other.listen()
+    try:  # a port answering for a process that is not one of ours is up, at once
+        assert stack.answering("redis", "127.0.0.1", other.getsockname()[1], timeout=5)
+    finally:
+        other.close()
