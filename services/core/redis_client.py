@@ -11,9 +11,14 @@ from redis.exceptions import ResponseError
 
 from services.core.settings import Settings
 
-# Keys renamed to carry their hash tag, (old name, new name): a single Redis that holds the old
-# name gets it renamed at a service's start. A cluster never held the old names.
+# The key layout with hash tags. On a single Redis that held the layout before it, the first
+# service to start renames the keys that are a source of truth, (old name, new name), and
+# deletes the old derived and short-lived ones, which the services write afresh under their
+# new names (docs/redis.md, "Upgrading"). A cluster never held the old names.
+LAYOUT_KEY = "{goalpost}:layout"
+LAYOUT = b"tagged-1"
 RENAMED = (("privacy:keys", "{privacy}:keys"), ("privacy:erased", "{privacy}:erased"))
+DROPPED = ("match:*", "ledger:*", "done:classified:*", "idem:*", "rate:*")
 
 
 def connect(settings: Settings, max_connections: int = 64) -> Any:
@@ -28,8 +33,9 @@ def connect(settings: Settings, max_connections: int = 64) -> Any:
 
 
 async def rename_legacy_keys(redis: Any, cluster: bool) -> list[str]:
-    """Renames the keys of RENAMED that still have their old name; returns the new names given."""
-    if cluster:
+    """Moves a single Redis to the tagged layout once (LAYOUT_KEY says it is done); returns the
+    new names of the keys it renamed."""
+    if cluster or await redis.get(LAYOUT_KEY) == LAYOUT:
         return []
     renamed = []
     for old, new in RENAMED:
@@ -38,4 +44,9 @@ async def rename_legacy_keys(redis: Any, cluster: bool) -> list[str]:
                 renamed.append(new)
         except ResponseError:  # no such key: nothing to rename (or another service did it first)
             pass
+    for pattern in DROPPED:
+        old_keys = [key async for key in redis.scan_iter(match=pattern, count=1000)]
+        for i in range(0, len(old_keys), 1000):
+            await redis.unlink(*old_keys[i:i + 1000])
+    await redis.set(LAYOUT_KEY, LAYOUT)
     return renamed

@@ -1,5 +1,6 @@
-"""Keys renamed to carry their hash tag (services/core/redis_client.py) move on the real Redis,
-once, with their values; the services' own text keys are under the new names."""
+"""The move to the tagged key layout (services/core/redis_client.py) on the real Redis: the text
+keys are renamed with their values and the old derived keys dropped, once; the services' own
+text keys are under the new names."""
 import asyncio
 
 import redis
@@ -18,6 +19,10 @@ def test_the_old_names_are_renamed_with_their_values_and_only_once():
     sync.flushdb()
     sync.hset("privacy:keys", "alice", b"k" * 32)
     sync.sadd("privacy:erased", "token-of-bob")
+    sync.set("match:post:p1", "{}")
+    sync.zadd("match:inbox:bob", {"p1": 1.0})
+    sync.hset("ledger:balance", "alice", 5)
+    sync.set("{match}:post:p2", "{}")  # the new layout's: kept
 
     async def rename() -> list[str]:
         client = aioredis.Redis.from_url(url)
@@ -28,7 +33,11 @@ def test_the_old_names_are_renamed_with_their_values_and_only_once():
     assert asyncio.run(rename()) == [new for _, new in RENAMED]
     assert sync.hget(KEYS, "alice") == b"k" * 32 and sync.sismember(ERASED, "token-of-bob")
     assert not sync.exists("privacy:keys", "privacy:erased")
-    assert asyncio.run(rename()) == []  # nothing left to rename
+    assert not sync.exists("match:post:p1", "match:inbox:bob", "ledger:balance")  # derived: written afresh
+    assert sync.exists("{match}:post:p2")
+    sync.hset("privacy:keys", "carol", b"c" * 32)  # an old writer after the move: left alone, moved once
+    assert asyncio.run(rename()) == []
+    assert sync.exists("privacy:keys")
     sync.flushdb()
 
 
