@@ -14,7 +14,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from services.core.contracts import REACTION_KINDS, utc_day
+from services.core.contracts import REACTION_KINDS, parse_ts, utc_day
 
 EVENT_TYPES = frozenset({"post", "reaction", "match", "adjustment", "erasure"})
 
@@ -59,7 +59,7 @@ def _naive_or_aware(value: Any, key: str) -> datetime:
     if not isinstance(value, str) or not value:
         raise InvalidEvent(key, "required RFC 3339 timestamp")
     try:
-        return datetime.fromisoformat(value)
+        return parse_ts(value, naive_as_utc=False)
     except ValueError:
         raise InvalidEvent(key, f"not an RFC 3339 timestamp: {value!r}") from None
 

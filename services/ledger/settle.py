@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from services.ledger.events import InvalidEvent
 from services.ledger.grants import Entry, cap_give_back, cap_take
 from services.ledger.rule_table import RuleTable
+from services.ledger.state import checkpoint_parts
 
 if TYPE_CHECKING:
     from services.ledger.store import StateStore
@@ -44,9 +45,7 @@ class UserState:
 
     @classmethod
     def restore(cls, store: StateStore, small: bytes) -> "UserState":
-        parts = marshal.loads(small)
-        if parts[0] != USER_STATE_SCHEMA:
-            raise ValueError(f"ledger user state schema {parts[0]!r} != {USER_STATE_SCHEMA}")
+        parts = checkpoint_parts(small, USER_STATE_SCHEMA, "ledger user state")
         s = cls(store)
         _, s.cap_used, s.cap_max_day, s.erased, s.counters = parts
         return s

@@ -9,6 +9,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 if TYPE_CHECKING:  # the state only calls the store it is handed: the rules never open one
     from services.ledger.store import StateStore
 
+def checkpoint_parts(raw: bytes, schema: int, what: str) -> tuple:
+    """A checkpoint blob's parts, refused when another schema wrote it."""
+    parts = marshal.loads(raw)
+    if parts[0] != schema:
+        raise ValueError(f"{what} schema {parts[0]!r} != {schema}")
+    return parts
+
+
 STATE_SCHEMA = 4  # 2: vote records are lists (VOTE_*), grants are tuples; 3: votes and thanks keyed by vote_key; 4: no given_totals
 # Fields of a vote record in LedgerState.votes
 VOTE_KIND, VOTE_DAY, VOTE_CAP_COUNTED, VOTE_GRANTS = range(4)
@@ -152,9 +160,7 @@ class LedgerState:
     @classmethod
     def restore(cls, store: StateStore, small: bytes) -> "LedgerState":
         """The state of a checkpoint: the store's maps and the blob of :meth:`small_parts`."""
-        parts = marshal.loads(small)
-        if parts[0] != STATE_SCHEMA:
-            raise ValueError(f"ledger state schema {parts[0]!r} != {STATE_SCHEMA}")
+        parts = checkpoint_parts(small, STATE_SCHEMA, "ledger state")
         s = cls(store)
         (_, s.cap_used, s.cap_max_day, s.damped, s.flagged_rings, s.pending,
          s.counters, s._heavy, s._heavy_min) = parts[:9]
