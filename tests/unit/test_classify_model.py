@@ -355,3 +355,64 @@ def test_reclassify_keeps_ids_and_sealed_texts_and_sets_the_model_version():
     assert rec.text == "gp1:sealed"  # sent on as it came
     assert rec.intent == "request" and rec.model_version == M.MODEL_VERSION
     assert rec.topics[0] == "baking"
+
+
+# ---------------------------------------------------------------- character n-grams
+
+def test_char_scores_equal_the_training_matrix_and_do_not_depend_on_the_batch():
+    from services.classify.chars import char_matrix, char_scores
+    texts = ["how do i donate?", "", "x", "donations 🙂 _url_", "a b" * 300, "same text", "same text"]
+    w = np.random.default_rng(0).normal(size=(1 << 12, 4))
+    s = char_scores(texts, 12, w)
+    assert np.allclose(s, char_matrix(texts, 12) @ w, rtol=0, atol=1e-12)
+    for k, t in enumerate(texts):
+        assert np.array_equal(char_scores([t], 12, w)[0], s[k])
+    assert np.array_equal(s[5], s[6]) and not np.array_equal(s[0], s[3])
+    # " x " has three n-grams (" x", "x ", " x "), each worth 1/sqrt(3)
+    x = char_matrix(["x"], 12)
+    assert x.nnz == 3 and np.allclose(x.data, 1 / math.sqrt(3))
+
+
+def test_char_hash_is_the_same_in_every_process():
+    import subprocess
+    import sys
+    code = ("from services.classify.chars import char_hashes;"
+            "print(char_hashes(['donate here'], 18)[1].tolist())")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={"PYTHONHASHSEED": seed, "PATH": ""}).stdout for seed in ("1", "2")}
+    assert len(outs) == 1
+    from services.classify.chars import char_hashes
+    assert json.loads(outs.pop()) == char_hashes(["donate here"], 18)[1].tolist()
+
+
+def test_char_block_of_the_artefact_reaches_unseen_words(tmp_path):
+    """A hand-made artefact whose only weights are character n-grams of 'zebra': an unseen
+    word sharing them ('zebras') goes to 'offer', an unrelated word keeps the intercepts' 'status'."""
+    from services.classify.chars import char_hashes
+    cols = sorted(set(char_hashes(["zebra"], 12)[1].tolist()))
+    art = {"format": M.ARTEFACT_FORMAT, "model_version": "test", "labels": list(M.INTENTS), "cue_value": 0.5,
+           "intercept": [0, 0, 0, 1.0], "features": [], "coef": [],
+           "char": {"bits": 12, "buckets": cols, "coef": [[0, 0, 9.0, 0]] * len(cols)}}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(art))
+    m = M.load_artefact(str(path))
+    texts = ["zebras", "horse"]
+    encoded = [M.encode(*M.extract(t)[2:], m.vocab, m.cue_value) for t in texts]
+    p = M.predict_proba(encoded, m, [M.extract(t)[0] for t in texts])
+    assert p[0].argmax() == M.INTENTS.index("offer") and p[1].argmax() == M.INTENTS.index("status")
+    with pytest.raises(ValueError):
+        M.predict_proba(encoded, m)  # the n-gram block needs the texts
+
+
+def test_shipped_artefact_has_a_char_block_that_counts_and_a_bounded_size():
+    import os
+    m = M.load_artefact()
+    assert m.char_coef is not None and m.char_coef.shape == (1 << m.char_bits, 4)
+    assert np.count_nonzero(m.char_coef.any(axis=1)) > 1000
+    assert os.path.getsize(M.ARTEFACT_PATH) < 10_000_000
+    text = "Anyone donating blankets? The shelter needs them"
+    t, _, lex, cue = M.extract(text)
+    row = [M.encode(lex, cue, m.vocab, m.cue_value)]
+    with_chars = M.predict_proba(row, m, [t])
+    without = M.predict_proba(row, dataclasses.replace(m, char_coef=None))
+    assert np.abs(with_chars - without).max() > 0.01
