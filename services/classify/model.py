@@ -1,9 +1,8 @@
 """Intent classifier for Goalpost posts: a linear model over sparse features, scored with numpy.
 
-The features are ``features.py``'s (words, bigrams, hashtags, first words, linguistic cues) and
-``chars.py``'s hashed character n-grams; the weights are ``artefact/intent_model.json`` (plain
-JSON: feature names, a coefficient row per feature, the intercepts, the n-gram buckets that have a
-weight), written by ``python -m services.classify.training.train`` from the
+The features are ``features.py``'s (words, bigrams, hashtags, first words, linguistic cues); the
+weights are ``artefact/intent_model.json`` (plain JSON: feature names, a coefficient row per
+feature, the intercepts), written by ``python -m services.classify.training.train`` from the
 project's own data. Inference needs numpy and scipy only, never the training code.
 
 Public interface (used by the classify service and ``goalpost eval classify``)::
@@ -23,13 +22,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from services.classify.chars import char_scores
 from services.classify.features import encode, extract, feature_key, features  # noqa: F401 (API)
 from services.classify.topics import MAX_TOPICS, normalise_tag, topics  # noqa: F401 (API)
 
-MODEL_VERSION = "intent-sk-2026.12.2"
+MODEL_VERSION = "intent-sk-2026.12.1"
 INTENTS: tuple[str, ...] = ("goal", "request", "offer", "status")
-ARTEFACT_FORMAT = "goalpost-intent-linear/2"
+ARTEFACT_FORMAT = "goalpost-intent-linear/1"
 ARTEFACT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "artefact", "intent_model.json")
 
 
@@ -49,8 +47,6 @@ class LinearModel:
     labels: tuple[str, ...]
     cue_value: float
     model_version: str
-    char_bits: int = 0                   # 0: no character n-gram block
-    char_coef: np.ndarray | None = None  # (2**char_bits, n_labels) float32, dense: see chars.py
 
 
 def load_artefact(path: str = ARTEFACT_PATH) -> LinearModel:
@@ -63,18 +59,9 @@ def load_artefact(path: str = ARTEFACT_PATH) -> LinearModel:
         raise ValueError(f"{path}: labels must be the four intents")
     names = data["features"]
     coef = np.asarray(data["coef"], dtype=np.float64).reshape(len(names), len(labels))
-    char_bits, char_coef = 0, None
-    if data.get("char"):  # stored sparse (the buckets with a weight), used dense
-        char_bits = int(data["char"]["bits"])
-        # float32: the table (4 MiB at 18 bits) is read at random, so its size sets the speed
-        char_coef = np.zeros((1 << char_bits, len(labels)), dtype=np.float32)
-        buckets = np.asarray(data["char"]["buckets"], dtype=np.int64)
-        if len(buckets):
-            char_coef[buckets] = np.asarray(data["char"]["coef"], dtype=np.float32).reshape(len(buckets), len(labels))
     return LinearModel(vocab={feature_key(n): i for i, n in enumerate(names)}, coef=coef,
                        intercept=np.asarray(data["intercept"], dtype=np.float64), labels=labels,
-                       cue_value=float(data["cue_value"]), model_version=str(data["model_version"]),
-                       char_bits=char_bits, char_coef=char_coef)
+                       cue_value=float(data["cue_value"]), model_version=str(data["model_version"]))
 
 
 _lock = threading.Lock()
@@ -98,20 +85,14 @@ def reset_model_cache() -> None:
         _model = None
 
 
-def predict_proba(rows: list[tuple[list[int], list[float]]], m: LinearModel,
-                  normalised: list[str] | None = None) -> np.ndarray:
-    """Softmax probabilities of encoded rows (see features.encode): one row per post. A model
-    with a character n-gram block also needs the posts' normalised texts (features.extract's)."""
+def predict_proba(rows: list[tuple[list[int], list[float]]], m: LinearModel) -> np.ndarray:
+    """Softmax probabilities of encoded rows (see features.encode): one row per post."""
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
     np.cumsum([len(i) for i, _ in rows], out=indptr[1:])
     indices = np.fromiter((j for i, _ in rows for j in i), dtype=np.int64, count=int(indptr[-1]))
     data = np.fromiter((v for _, vs in rows for v in vs), dtype=np.float64, count=int(indptr[-1]))
     x = csr_matrix((data, indices, indptr), shape=(len(rows), m.coef.shape[0]))
     z = np.asarray(x @ m.coef) + m.intercept
-    if m.char_coef is not None:
-        if normalised is None or len(normalised) != len(rows):
-            raise ValueError("this model needs the normalised text of every row")
-        z += char_scores(normalised, m.char_bits, m.char_coef)
     z -= z.max(axis=1, keepdims=True)
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
@@ -126,7 +107,6 @@ def classify_batch(texts: list[str], tags: list[list[str]] | None = None) -> lis
     m = _get_model()
     labels = m.labels
     rows: list[tuple[list[int], list[float]] | None] = []
-    norms: list[str] = []
     tops: list[list[str]] = []
     for k, text in enumerate(texts):
         if not isinstance(text, str):
@@ -138,10 +118,9 @@ def classify_batch(texts: list[str], tags: list[list[str]] | None = None) -> lis
             continue
         t, toks, lex, cue = extract(text)
         rows.append(encode(lex, cue, m.vocab, m.cue_value))
-        norms.append(t)
         tops.append(topics(text, tg, normalised=t, toks=toks))
     scored = [r for r in rows if r is not None]
-    probs = predict_proba(scored, m, norms).tolist() if scored else []
+    probs = predict_proba(scored, m).tolist() if scored else []
     out: list[Classification] = []
     it = iter(probs)
     for r, tp in zip(rows, tops):

@@ -6,10 +6,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.sparse import csr_matrix, diags, hstack
+from scipy.sparse import csr_matrix
 from sklearn.linear_model import LogisticRegression
 
-from services.classify.chars import char_matrix
 from services.classify.features import encode, extract, feature_name
 from services.classify.model import ARTEFACT_FORMAT, INTENTS, MODEL_VERSION
 
@@ -24,26 +23,15 @@ class Config:
     cue_value: float = 0.25  # value of each cue feature; 0 leaves the cues out
     min_df: int = 2          # a feature must occur in this many training posts
     hand_weight: float = 3.0  # sample weight of the hand-written posts
-    char_value: float = 0.0  # scale of the hashed character n-gram block (chars.py); 0 leaves it out
-    char_bits: int = 18      # 2**char_bits hashed columns
-    char_min_df: int = 2     # a column must occur in this many training posts, or its weight is 0
 
 
-# one post: (lexical keys, cue names, normalised text), as features.extract gives them
-Feats = tuple[list, list[str], str]
+def featurise(texts: list[str]) -> list[tuple[list, list[str]]]:
+    return [extract(t)[2:] for t in texts]
 
 
-def featurise(texts: list[str]) -> list[Feats]:
-    out = []
-    for t in texts:
-        norm, _, lex, cue = extract(t)
-        out.append((lex, cue, norm))
-    return out
-
-
-def vocabulary(feats: list[Feats], cfg: Config) -> dict:
+def vocabulary(feats: list[tuple[list, list[str]]], cfg: Config) -> dict:
     df: Counter = Counter()
-    for lex, cue, _ in feats:
+    for lex, cue in feats:
         df.update(set(lex))
         if cfg.cue_value:
             df.update(set(cue))
@@ -51,8 +39,8 @@ def vocabulary(feats: list[Feats], cfg: Config) -> dict:
     return {k: i for i, k in enumerate(keep)}
 
 
-def matrix(feats: list[Feats], vocab: dict, cue_value: float) -> csr_matrix:
-    rows = [encode(lex, cue, vocab, cue_value) for lex, cue, _ in feats]
+def matrix(feats: list[tuple[list, list[str]]], vocab: dict, cue_value: float) -> csr_matrix:
+    rows = [encode(lex, cue, vocab, cue_value) for lex, cue in feats]
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
     np.cumsum([len(i) for i, _ in rows], out=indptr[1:])
     x = csr_matrix((np.fromiter((v for _, vs in rows for v in vs), dtype=np.float64),
@@ -68,30 +56,17 @@ class Fitted:
     coef: np.ndarray       # (n_features, 4) in INTENTS order
     intercept: np.ndarray  # (4,)
     cfg: Config
-    char_coef: np.ndarray | None = None  # (2**char_bits, 4): the weights times char_value
 
-    def proba(self, feats: list[Feats]) -> np.ndarray:
+    def proba(self, feats: list[tuple[list, list[str]]]) -> np.ndarray:
         z = matrix(feats, self.vocab, self.cfg.cue_value) @ self.coef + self.intercept
-        if self.char_coef is not None:
-            z += char_matrix([f[2] for f in feats], self.cfg.char_bits) @ self.char_coef
         z = np.exp(z - z.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
 
 
-def char_block(feats: list[Feats], cfg: Config) -> csr_matrix:
-    """The character n-gram columns times char_value, with the columns fewer than char_min_df
-    training posts have set to zero (a zero column gets a zero weight under L2)."""
-    xc = char_matrix([f[2] for f in feats], cfg.char_bits)
-    df = np.bincount(xc.indices, minlength=xc.shape[1])
-    return (xc @ diags((df >= cfg.char_min_df) * cfg.char_value)).tocsr()
-
-
-def fit(feats: list[Feats], labels: list[str], weights: list[float], cfg: Config,
+def fit(feats: list[tuple[list, list[str]]], labels: list[str], weights: list[float], cfg: Config,
         priors: dict[str, float] | None = DEPLOYMENT_PRIORS) -> Fitted:
     vocab = vocabulary(feats, cfg)
     x = matrix(feats, vocab, cfg.cue_value)
-    if cfg.char_value:
-        x = hstack([x, char_block(feats, cfg)], format="csr")
     y = np.array([INTENTS.index(lab) for lab in labels])
     w = np.asarray(weights, dtype=np.float64)
     clf = LogisticRegression(C=cfg.C, max_iter=2000, tol=1e-4)  # lbfgs, multinomial: deterministic
@@ -102,10 +77,7 @@ def fit(feats: list[Feats], labels: list[str], weights: list[float], cfg: Config
     if priors:
         share = np.bincount(y, weights=w, minlength=len(INTENTS)) / w.sum()
         intercept += np.log([priors[lab] for lab in INTENTS]) - np.log(share)
-    coef = clf.coef_.T.astype(np.float64)
-    n_lex = len(vocab)
-    char_coef = coef[n_lex:] * cfg.char_value if cfg.char_value else None
-    return Fitted(vocab, coef[:n_lex].copy(), intercept, cfg, char_coef)
+    return Fitted(vocab, clf.coef_.T.astype(np.float64).copy(), intercept, cfg)
 
 
 def export(m: Fitted, training: dict) -> dict:
@@ -117,18 +89,9 @@ def export(m: Fitted, training: dict) -> dict:
         if any(row):
             names.append(feature_name(key))
             rows.append(row)
-    art = {"format": ARTEFACT_FORMAT, "model_version": MODEL_VERSION, "labels": list(INTENTS),
-           "cue_value": m.cfg.cue_value, "intercept": [round(float(v), 6) for v in m.intercept],
-           "features": names, "coef": rows, "config": asdict(m.cfg), "training": training}
-    if m.char_coef is not None:
-        buckets, crow = [], []
-        for b in range(m.char_coef.shape[0]):
-            row = [round(float(v), 4) for v in m.char_coef[b]]
-            if any(row):
-                buckets.append(b)
-                crow.append(row)
-        art["char"] = {"bits": m.cfg.char_bits, "buckets": buckets, "coef": crow}
-    return art
+    return {"format": ARTEFACT_FORMAT, "model_version": MODEL_VERSION, "labels": list(INTENTS),
+            "cue_value": m.cfg.cue_value, "intercept": [round(float(v), 6) for v in m.intercept],
+            "features": names, "coef": rows, "config": asdict(m.cfg), "training": training}
 
 
 def macro_f1(gold: list[str], pred: list[str], labels: tuple[str, ...] | None = None) -> float:

@@ -1,10 +1,10 @@
 """Model selection by leave-one-family-out cross-validation on the training data only.
 
-    python -m services.classify.training.select [--C 0.3,1,3] [--cue 0,0.25] [--min-df 2] [--char 0,1]
+    python -m services.classify.training.select [--C 0.3,1,3] [--cue 0,0.25] [--min-df 2]
 
-Each fold trains on every family of posts but one (forum, chat, tweet, disaster, handwritten,
-relief, everyday) and predicts the family left out, so a setting is judged by how it does on a
-kind of post it never saw. Scores pool the out-of-family predictions of all folds: macro-F1 over the four
+Each fold trains on every family of posts but one (forum, chat, tweet, disaster, handwritten)
+and predicts the family left out, so a setting is judged by how it does on a kind of post it
+never saw. Scores pool the out-of-family predictions of all folds: macro-F1 over the four
 intents, and per family macro-F1 (over the intents that family has) and accuracy. No
 evaluation file is read.
 """
@@ -59,23 +59,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cue", default="0.25")
     ap.add_argument("--min-df", default="2")
     ap.add_argument("--hand-weight", default="3")
-    ap.add_argument("--char", default="0", help="char n-gram block scale(s); 0 = without")
-    ap.add_argument("--char-bits", type=int, default=18)
-    ap.add_argument("--char-min-df", default="2")
     args = ap.parse_args(argv)
     examples = corpus.load()
     feats = featurise([e.text for e in examples])
-    grid = itertools.product(*(map(float, s.split(",")) for s in (args.C, args.cue, args.hand_weight, args.char)),
-                             map(int, args.min_df.split(",")), map(int, args.char_min_df.split(",")))
-    for C, cue, hw, ch, mdf, cmdf in grid:
-        cfg = Config(C=C, cue_value=cue, min_df=int(mdf), hand_weight=hw, char_value=ch,
-                     char_bits=args.char_bits, char_min_df=int(cmdf))
+    grid = itertools.product(*(map(float, s.split(",")) for s in (args.C, args.cue, args.hand_weight)),
+                             map(int, args.min_df.split(",")))
+    for C, cue, hw, mdf in grid:
+        cfg = Config(C=C, cue_value=cue, min_df=int(mdf), hand_weight=hw)
         t0 = time.time()
         res = leave_one_family_out(examples, feats, cfg)
         res["config"] = cfg.__dict__
         res["seconds"] = round(time.time() - t0, 1)
         print(json.dumps(res), flush=True)
-        print(f"C={C} cue={cue} hand={hw} char={ch} min_df={mdf}: macro-F1 {res['macro_f1']} "
+        print(f"C={C} cue={cue} hand={hw} min_df={mdf}: macro-F1 {res['macro_f1']} "
               f"worst family {res['worst_family_macro_f1']}", file=sys.stderr, flush=True)
     return 0
 

@@ -1,6 +1,6 @@
 """Rebuild the intent model artefact from the project's own training data.
 
-    python -m services.classify.training.train [--out PATH] [--C C] [--cue V] [--char V]
+    python -m services.classify.training.train [--out PATH] [--C C] [--cue V]
 
 Fits ``fit.fit`` on every post of ``training/data/*.tsv`` with the setting chosen by
 leave-one-family-out cross-validation (``select.py``) and writes the JSON artefact that
@@ -20,8 +20,7 @@ from services.classify.training import corpus
 from services.classify.training.fit import DEPLOYMENT_PRIORS, Config, export, featurise, fit
 from services.classify.training.select import weights_of
 
-CHOSEN = Config(C=3.0, cue_value=0.5, min_df=2, hand_weight=10.0, char_value=1.0, char_bits=18,
-                char_min_df=2)  # the best pooled and mean per-family macro-F1 of select.py
+CHOSEN = Config(C=10.0, cue_value=0.5, min_df=2, hand_weight=3.0)  # see select.py's output
 
 
 def build(cfg: Config = CHOSEN) -> dict:
@@ -49,17 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cue", type=float, default=CHOSEN.cue_value)
     ap.add_argument("--min-df", type=int, default=CHOSEN.min_df)
     ap.add_argument("--hand-weight", type=float, default=CHOSEN.hand_weight)
-    ap.add_argument("--char", type=float, default=CHOSEN.char_value)
-    ap.add_argument("--char-bits", type=int, default=CHOSEN.char_bits)
-    ap.add_argument("--char-min-df", type=int, default=CHOSEN.char_min_df)
     args = ap.parse_args(argv)
     t0 = time.time()
-    art = build(Config(C=args.C, cue_value=args.cue, min_df=args.min_df, hand_weight=args.hand_weight,
-                       char_value=args.char, char_bits=args.char_bits, char_min_df=args.char_min_df))
+    art = build(Config(C=args.C, cue_value=args.cue, min_df=args.min_df, hand_weight=args.hand_weight))
     write(art, args.out)
     M.reset_model_cache()
     print(json.dumps({"out": args.out, "features": len(art["features"]), "posts": art["training"]["posts"],
-                      "char_buckets": len(art.get("char", {}).get("buckets", [])),
                       "bytes": os.path.getsize(args.out), "seconds": round(time.time() - t0, 1)}))
     return 0
 
