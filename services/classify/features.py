@@ -119,6 +119,10 @@ _WORD = _WordMap()
 _PUNCT_SOFT = frozenset(". , ; : ...".split())
 
 
+# cues whose count matters: (cue letter, feature, bucket bounds of the count)
+_COUNTED_CUES = (("R", "r:req", (1, 2)), ("O", "r:off", (1, 3, 6)), ("Y", "r:you", (1, 3)), ("M", "r:i", (1, 3, 6)))
+
+
 def _cue_map() -> dict:
     """term (a word or a (word, word) bigram) -> the letters of the cue groups it belongs to."""
     groups = (("F", _FUTURE), ("G", _GOALW), ("R", _REQ), ("O", _OFFER), ("D", _DONATE), ("C", _CHAT),
@@ -238,22 +242,14 @@ def _extract(raw: str, normalised: str | None = None, toks: list[str] | None = N
         if "G" in hits:
             add("r:goalw")
             add("r:goalw" + longp)
-        c = hits.count("R")
-        if c:
-            add("r:req%d" % _bucket(c, (1, 2)))
-        c = hits.count("O")
-        if c:
-            add("r:off%d" % _bucket(c, (1, 3, 6)))
+        for letter, name, bounds in _COUNTED_CUES:
+            c = hits.count(letter)
+            if c:
+                add("%s%d" % (name, _bucket(c, bounds)))
         if "D" in hits:
             add("r:donate")
         if "C" in hits:
             add("r:chat")
-        c = hits.count("Y")
-        if c:
-            add("r:you%d" % _bucket(c, (1, 3)))
-        c = hits.count("M")
-        if c:
-            add("r:i%d" % _bucket(c, (1, 3, 6)))
     if "text" in t and _TEXT_CODE_RE.search(t):
         add("r:textcode")
     if len(raw) > 3 and raw.isupper():
