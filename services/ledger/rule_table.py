@@ -31,11 +31,11 @@ class RuleTable:
     # routing
     require_match_before_reply: bool = False
     # rings
-    ring_positive_kinds: frozenset[str] = frozenset({"upvote", "thanks", "accept"})
     ring_min_pair_count: int = 5
     ring_max_size: int = 3
     ring_rate_ratio: int = 5
     ring_damping_percent: int = 50
+    ring_positive_kinds: frozenset[str] = frozenset({"upvote", "thanks", "accept"})
     # serial voting: upvotes by one actor on one recipient's posts past this many within the
     # window are reversed (GOALPOST_SERIAL_VOTES overrides the table)
     serial_votes: int = 10
