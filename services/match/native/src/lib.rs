@@ -109,19 +109,16 @@ impl Config {
     /// The hand-set weights: the learner's prior and its starting point.
     fn prior(&self) -> Feats {
         let mut w: Feats = [0.0; NF];
-        w[F_TEXT] = self.w_text;
-        w[F_RECENT] = self.w_recent;
-        w[F_RECENT_SHORT] = self.w_recent_short;
-        w[F_LAST] = self.w_last_answers;
-        w[F_ANSWERS] = self.w_answers;
-        w[F_ACTIVE] = self.w_active;
-        w[F_ACTIVE_SHORT] = self.w_active_short;
-        w[F_ACCEPTED] = self.w_accepted;
-        w[F_VOTES] = self.w_votes;
-        w[F_FOLLOW] = self.w_follow;
-        w[F_LOAD] = self.w_load;
-        w[F_AVAILABLE] = self.w_available;
-        w[F_TEXT_REL] = self.w_text_rel;
+        let weights = [
+            (F_TEXT, self.w_text), (F_RECENT, self.w_recent), (F_RECENT_SHORT, self.w_recent_short),
+            (F_LAST, self.w_last_answers), (F_ANSWERS, self.w_answers), (F_ACTIVE, self.w_active),
+            (F_ACTIVE_SHORT, self.w_active_short), (F_ACCEPTED, self.w_accepted), (F_VOTES, self.w_votes),
+            (F_FOLLOW, self.w_follow), (F_LOAD, self.w_load), (F_AVAILABLE, self.w_available),
+            (F_TEXT_REL, self.w_text_rel),
+        ];
+        for (feature, weight) in weights {
+            w[feature] = weight;
+        }
         w
     }
 
