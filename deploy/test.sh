@@ -31,10 +31,11 @@ if ! .venv/bin/goalpost stack up; then
   .venv/bin/goalpost stack down
   exit 1
 fi
-# Default: unit and integration tests, then the cluster tests. `deploy/test.sh tests/faults -s`
-# is `make faults`.
+# Default: unit and integration tests, the fault injection run (each service killed and the
+# broker restarted during a replay, last since it restarts them all), then the cluster tests.
+# `deploy/test.sh tests/faults -s` is `make faults`, on a stack of its own.
 cluster=0
-if [ $# -eq 0 ]; then set -- tests/unit tests/integration; cluster=1; fi
+if [ $# -eq 0 ]; then set -- tests/unit tests/integration tests/faults; cluster=1; fi
 .venv/bin/python -m pytest -p no:cacheprovider "$@"
 rc=$?
 .venv/bin/goalpost stack down
