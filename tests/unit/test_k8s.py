@@ -27,8 +27,14 @@ def _one(kind: str, name: str) -> dict:
     return found[0]
 
 
+def _workload(service: str) -> dict:
+    """The ledger's workers are a StatefulSet (a fixed identity and a volume each); the other
+    services are Deployments."""
+    return _one("StatefulSet" if service == "ledger" else "Deployment", f"goalpost-{service}")
+
+
 def _pod(service: str) -> dict:
-    return _one("Deployment", f"goalpost-{service}")["spec"]["template"]
+    return _workload(service)["spec"]["template"]
 
 
 def _container(service: str) -> dict:
@@ -64,7 +70,7 @@ def test_kustomization_lists_every_manifest():
 @pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
 def test_every_service_has_a_deployment_and_a_service_on_its_port(service):
     port = SERVICE_PORTS[service]
-    deployment = _one("Deployment", f"goalpost-{service}")
+    deployment = _workload(service)
     pod = deployment["spec"]["template"]
     assert deployment["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
     c = _container(service)
@@ -143,10 +149,13 @@ def test_resources_and_security_context(service):
     assert f"/app/goalpost-{service}-data" in mounts
 
 
-def test_replicas_and_the_single_transactional_ledger():
-    replicas = {s: _one("Deployment", f"goalpost-{s}")["spec"]["replicas"] for s in SERVICE_PORTS}
+def test_replicas_and_one_pod_per_ledger_worker():
+    replicas = {s: _workload(s)["spec"]["replicas"] for s in SERVICE_PORTS}
     assert replicas == {"ingest": 2, "classify": 2, "match": 2, "ledger": 1}
-    assert _one("Deployment", "goalpost-ledger")["spec"]["strategy"]["type"] == "Recreate"
+    ledger = _workload("ledger")["spec"]
+    config = _one("ConfigMap", "goalpost-config")["data"]
+    assert int(config["GOALPOST_LEDGER_WORKERS"]) == ledger["replicas"]
+    assert ledger["serviceName"] == "goalpost-ledger" and ledger["updateStrategy"]["type"] == "RollingUpdate"
 
 
 def test_configmap_keeps_the_code_defaults_except_where_kubernetes_differs():
@@ -179,6 +188,5 @@ def test_the_ledger_keeps_its_rule_store_on_a_persistent_volume():
     env = {e["name"]: e["value"] for e in _container("ledger").get("env", []) if "value" in e}
     store_dir = str(Path(env["GOALPOST_LEDGER_STORE"]).parent)
     mounts = {m["mountPath"]: m["name"] for m in _container("ledger")["volumeMounts"]}
-    volumes = {v["name"]: v for v in _pod("ledger")["spec"]["volumes"]}
-    claim = volumes[mounts[store_dir]]["persistentVolumeClaim"]["claimName"]
-    assert _one("PersistentVolumeClaim", claim)["spec"]["accessModes"] == ["ReadWriteOnce"]
+    claims = {c["metadata"]["name"]: c for c in _workload("ledger")["spec"]["volumeClaimTemplates"]}
+    assert claims[mounts[store_dir]]["spec"]["accessModes"] == ["ReadWriteOnce"]  # a volume per worker
