@@ -2,7 +2,7 @@
 
 Records are plain dataclasses serialised as plain JSON (no framework metadata). They are not
 frozen: nothing changes a record once made, and a frozen dataclass's constructor (one
-object.__setattr__ per field) cost 2.6 µs a record against 0.9, on every record of every service. Within a topic
+object.__setattr__ per field) costs 2.6 µs a record against 0.9, on every record of every service. Within a topic
 version only optional fields may be added; a breaking change is a new `.v2` topic. The JSON
 Schema files in services/core/schemas/ are generated from these classes (`goalpost contracts
 schemas`) and golden payloads in services/core/golden/ are checked by the tests.

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 # One call per batch instead of a pipeline of one command per message: packing and parsing a
-# pipeline of small commands was a tenth of classify's time.
+# pipeline of small commands is a tenth of classify's time.
 EXISTS_LUA = """
 local out = {}
 for i, key in ipairs(KEYS) do out[i] = redis.call('EXISTS', key) end

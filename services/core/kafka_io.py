@@ -26,7 +26,7 @@ def partition_for(key: bytes, partitions: int) -> int:
 async def send_many(producer: AIOKafkaProducer, records: Iterable[tuple[str, Optional[bytes], Optional[bytes]]]
                     ) -> list[asyncio.Future]:
     """Sends (topic, key, value) records, appending them to one record batch per partition
-    instead of going through producer.send once each (its per-message bookkeeping was a fifth
+    instead of going through producer.send once each (its per-message bookkeeping is a fifth
     of the ledger's time). Keyed order is kept: one key, one partition, records in the order
     given. Inside a transaction the batches join it. Returns futures that resolve when the
     broker has acknowledged each batch."""
@@ -71,9 +71,9 @@ class GroupLag:
     """A consumer group's lag (log end offset minus committed offset, per partition), polled
     over connections that stay open: two requests a poll, the group's committed offsets in one
     (OffsetFetch for all its partitions) and the end offsets in another. A fresh consumer per
-    poll (connections, metadata, the coordinator lookup, one OffsetFetch per partition) cost the
+    poll (connections, metadata, the coordinator lookup, one OffsetFetch per partition) costs the
     broker 12-15 ms of CPU and the poller ~10 ms, against 1.5 and 1 here (bench_lag_probe): a
-    benchmark polling every 50 ms took over a third of a core from the stack it measured."""
+    benchmark polling every 50 ms would take over a third of a core from the stack it measures."""
 
     def __init__(self, bootstrap: str, group_id: str, topics: Iterable[str]) -> None:
         self.bootstrap = bootstrap

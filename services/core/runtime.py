@@ -49,7 +49,7 @@ def settle_heap(first_generation: int = 20_000) -> None:
     faust, clients, a loaded model, recovered state) lives as long as the process: freeze it so
     that full collections stop walking it. Batches make thousands of short-lived objects at a
     time: a larger first generation lets them die young instead of being promoted and rescanned
-    (collector passes showed up as a tenth to a quarter of the batch routes' time)."""
+    (collector passes are a tenth to a quarter of the batch routes' time without it)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(first_generation, 20, 20)
@@ -73,7 +73,7 @@ class Runtime:
     def __init__(self, service: str, settings: Optional[Settings] = None, linger_ms: int = 5):
         """Builds the app; connects to nothing until the app starts. Kafka is read by our own
         aiokafka consumer (services/core/consumer.py) or, for the ledger's transactions, by the
-        service itself: faust's per-message stream machinery cost ~40% of classify's CPU."""
+        service itself: faust's per-message stream machinery costs ~40% of classify's CPU."""
         self.service = service
         self.settings = settings or Settings(service=service)
         self._api_keys: Optional[dict[str, ApiKey]] = None

@@ -54,7 +54,7 @@ def add_route(app: faust.App, service: str, api_keys: Callable[[], dict[str, Api
     template and status."""
     label = re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path)  # metrics name the template, not its regex
     seconds = metrics.HTTP_SECONDS.labels(service, label)
-    by_status: dict[int, Any] = {}  # labels() per request was a few % of a single post's time
+    by_status: dict[int, Any] = {}  # labels() per request is a few % of a single post's time
 
     async def timed(view: faust.web.View, request: Any, **kw: Any) -> Any:
         started = time.perf_counter()

@@ -22,9 +22,9 @@ from services.core.coalesce import Coalescer
 #
 # The buckets' writes are kept out of the AOF (and replicas): a bucket is seconds of state that
 # may reset to full after a Redis restart, and at 1,000 single posts/s their HSET/PEXPIRE
-# filled the AOF so fast that Redis rewrote it every few minutes; the requests during each
-# ~1 s rewrite took ~100 ms, which alone set the ingest's p99 (docs/benchmarks.md). Idempotency
-# claims are propagated as before.
+# fill the AOF so fast that Redis rewrites it every few minutes; the requests during each
+# ~1 s rewrite take ~100 ms, which alone sets the ingest's p99 (docs/benchmarks.md). Idempotency
+# claims are propagated.
 ADMIT = """
 local now = tonumber(ARGV[1])
 local ttl = ARGV[2]

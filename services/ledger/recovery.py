@@ -167,10 +167,10 @@ async def recover(step: BatchStep, checkpoints: Checkpoints, views_out: RedisVie
     for call in view_calls(step.views):  # a crash may have lost any view write since the checkpoint
         await views_out.write(call)
     # The rebuilt state is long-lived dicts and strings: keep the collector from walking it
-    # again on every full pass (those passes showed up as a tenth of the ledger's time).
+    # again on every full pass (those passes are a tenth of the ledger's time).
     # Young collections every 100,000 allocations, not 20,000: a batch holds large young
     # containers (the dirty-key sets, its entries and records) that each young pass walks.
-    # At 20,000, a 50,000-entry benchmark run took ~10 of them at 10-29 ms each (~5% of
+    # At 20,000, a 50,000-entry benchmark run takes ~10 of them at 10-29 ms each (~5% of
     # the run, timed with gc.callbacks); at 100,000, one in three runs.
     settle_heap(first_generation=100_000)
     event("ledger recovered", stage=stage.name, replayed_inputs=n, from_checkpoint=problem is None,

@@ -104,7 +104,7 @@ class SpillMap:
     def prefetch(self, keys: Iterable[Any]) -> None:
         """Loads those of `keys` that are on disk with a few queries, and notes the ones that
         are nowhere, so that a batch's lookups need no query each (one query per lookup, most
-        of them for keys never seen, was a quarter of the ledger's time)."""
+        of them for keys never seen, is a quarter of the ledger's time)."""
         mem, dirty, flushing = self._mem, self._dirty, self._flushing
         wanted = list({k for k in keys if k not in mem and k not in dirty and k not in flushing})
         for i in range(0, len(wanted), PREFETCH_CHUNK):

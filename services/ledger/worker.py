@@ -72,8 +72,8 @@ class LedgerWorker:
                                     enable_auto_commit=False, isolation_level="read_committed",
                                     auto_offset_reset="earliest", max_poll_records=s.ledger_batch)
         # Record batches of up to 512 KiB: a batch's entries then go in one request per partition.
-        # At the default 16 KiB each partition took ~6 requests in turn (a partition has one batch
-        # in flight), and the transaction's commit waited for them.
+        # At the default 16 KiB each partition takes ~6 requests in turn (a partition has one batch
+        # in flight), and the transaction's commit waits for them.
         producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap, transactional_id=stage.transactional_id,
                                     enable_idempotence=True, acks="all", linger_ms=5, max_batch_size=1 << 19)
         # Opened afresh on every run: values applied after the last checkpoint are dropped with

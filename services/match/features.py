@@ -96,7 +96,7 @@ class MatchConfig:
     max_cached_roots: int = 50_000   # root posts whose terms later replies can still learn from
     max_cached_posts: int = 100_000  # replies kept to attribute reactions / replies-to-replies
     # Users whose state is only a last-active time (never answered, nothing credited or routed).
-    # Kept forever they grew without end: 1.5 million one-off voters took match to 528 MiB.
+    # Kept forever they would grow without end: 1.5 million one-off voters take match to 528 MiB.
     max_idle_users: int = 50_000
 
 

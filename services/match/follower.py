@@ -127,7 +127,7 @@ async def follow_topics(rt: Runtime, index: ExpertiseIndex, views: "MatchViews",
                                               and is_sealed(d.get("text")) and isinstance(d.get("author_id"), str)])
             for tp, msg, data in decoded:
                 applied += 1
-                if applied % YIELD_EVERY == 0:  # a 2,000-record batch took up to seconds of one loop
+                if applied % YIELD_EVERY == 0:  # a 2,000-record batch takes up to seconds of one loop
                     await asyncio.sleep(0)      # turn: let the ranking handler and the routes in
                 try:
                     apply_to_index(index, tp.topic, data, effects, keys)

@@ -295,7 +295,7 @@ class ExpertiseIndex:
             if hid not in helpers:
                 self.core.add_open(hid, 1)
                 self.core.record_ask(hid, 1, 0)
-                added.append(sys.intern(hid))  # one shared copy: the match record's own strings were ~35 MiB
+                added.append(sys.intern(hid))  # one shared copy: the match records' own strings would be ~35 MiB
         self._routes[post_id] = (routed_at, helpers + tuple(added), asker)
 
     def end(self, post_id: str) -> Optional[Ended]:
