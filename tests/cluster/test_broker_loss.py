@@ -6,7 +6,6 @@ and the services recover without a restart."""
 import asyncio
 import os
 import signal
-import threading
 import time
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -16,9 +15,8 @@ from services.core.contracts import TOPICS
 from services.core.settings import env
 from services.ledger import admin
 from services.tools import stack
+from tests.cluster.load import PacedWriter
 from tests.integration.conftest import read_topic, wait_for
-
-POSTS_PER_BATCH = 50
 
 
 def describe() -> tuple[list[dict], dict[str, str]]:
@@ -47,26 +45,8 @@ def test_every_topic_has_three_replicas_and_min_insync_two():
 
 
 def test_a_broker_killed_under_load_loses_no_acknowledged_post(http, run_id):
-    acked: list[str] = []
-    statuses: list[int] = []
-    retry_after: list = []
-    stop = threading.Event()
+    writer = PacedWriter(http, f"{run_id}:broker", "How do I keep a sourdough starter alive")
 
-    def load() -> None:
-        n = 0
-        while not stop.is_set():
-            batch = [{"post_id": f"{run_id}:p{n + i}", "author_id": f"{run_id}:u{(n + i) % 50}",
-                      "text": f"How do I keep a sourdough starter alive, take {n + i}?"} for i in range(POSTS_PER_BATCH)]
-            status, headers, body = http.request("POST", "ingest", "/v1/posts/batch", batch)
-            statuses.append(status)
-            if status == 503:
-                retry_after.append(headers.get("Retry-After"))
-            if status == 202:
-                acked.extend(r["post_id"] for r in body["results"] if r["status"] in ("accepted", "duplicate"))
-                n += POSTS_PER_BATCH
-            time.sleep(0.05)
-
-    writer = threading.Thread(target=load)
     writer.start()
     try:
         time.sleep(5)
@@ -77,14 +57,11 @@ def test_a_broker_killed_under_load_loses_no_acknowledged_post(http, run_id):
         stack.start_kafka()  # the killed broker comes back and catches up
         time.sleep(5)
     finally:
-        stop.set()
-        writer.join()
-    assert acked, "nothing was acknowledged"
-    assert all(s in (202, 503) for s in statuses), f"answers other than 202 and 503: {set(statuses)}"
-    assert all(r is not None and int(r) >= 1 for r in retry_after), f"a 503 without Retry-After: {retry_after}"
-    wanted = set(acked)
+        writer.stop()
+    writer.check_answers()
+    wanted = set(writer.acked)
     wait_for(lambda: wanted <= {r["post_id"] for r in read_topic("posts.classified.v1",
-                                                                 lambda r: r["post_id"].startswith(run_id))},
+                                                                 lambda r: r["post_id"].startswith(writer.prefix))},
              timeout=180, interval=2, what="every acknowledged post classified")
     wait_for(lambda: all(stack._healthy(s) for s in stack.SERVICES), timeout=60, what="every service ready")
     entries = read_topic("ledger.entries.v1", lambda r: True)
