@@ -73,7 +73,8 @@ async def verify() -> int:
 
 
 async def rebuild() -> int:
-    """Every view written anew from the journal, through the live ledger's own writes."""
+    """Every view written anew from the journal, through the live ledger's own writes, into a
+    staging copy that then replaces the live views in one transaction."""
     views, entries = await _journal()
     per_user: dict[str, list[dict]] = {}
     for e in entries:
@@ -84,12 +85,13 @@ async def rebuild() -> int:
             recent.setdefault(user, []).extend(recent_member(e["created_at"], dumps(e)))
     redis = redis_client.connect(Settings("ledger"), max_connections=4)
     try:
-        out = RedisViews(redis)
-        await out.delete_all()
+        out = RedisViews(redis, staging=True)  # written aside, then swapped in at once
+        await out.delete_staged()
         for call in view_calls(views):
             await out.write(call)
         for call in recent_calls(recent):
             await out.write(call)
+        await out.publish_staged()
     finally:
         await redis.aclose()
     print(f"ledger rebuild: {len(views.balances)} balances and leaderboards from {len(entries)} entries")

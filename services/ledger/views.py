@@ -229,18 +229,58 @@ def _chunks(update: dict) -> list[dict]:
     return out
 
 
+STAGING = f"{TAG}:staging:"  # where a rebuild writes the views before they replace the live ones
+# Swaps a rebuild's views in, atomically. KEYS: the stale live keys, the staged keys, then their
+# live names; ARGV: how many stale, how many staged.
+PUBLISH_LUA = """
+local stale, n = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 1, stale do redis.call('DEL', KEYS[i]) end
+for i = 1, n do redis.call('RENAME', KEYS[stale + i], KEYS[stale + n + i]) end
+return n
+"""
+
+
+def _text(key: Any) -> str:
+    return key.decode() if isinstance(key, bytes) else key
+
+
+def staged(key: str) -> str:
+    return STAGING + key[len(TAG) + 1:]
+
+
+def unstaged(key: str) -> str:
+    return f"{TAG}:" + key[len(STAGING):]
+
+
 class RedisViews:
     """Writes the views to Redis (a redis.asyncio client): the live worker, its recovery and
-    `goalpost ledger rebuild` all write through here."""
+    `goalpost ledger rebuild` all write through here. With `staging`, the same writes go to
+    the staging copy of each key (`publish_staged` then swaps them in)."""
 
-    def __init__(self, redis: Any) -> None:
+    def __init__(self, redis: Any, staging: bool = False) -> None:
         self.redis = redis
+        self.staging = staging
         self._write = redis.register_script(WRITE_VIEWS_LUA)  # redis-py reloads it after a Redis restart
 
     async def write(self, update: dict) -> None:
         """Writes a view_update, in calls of about VIEW_CHUNK members."""
         for chunk in _chunks(update):
-            await self._write(keys=script_keys(chunk), args=[dumps(chunk), RECENT_ENTRIES])
+            keys = script_keys(chunk)  # the script writes its KEYS, whatever the JSON names
+            await self._write(keys=[staged(k) for k in keys] if self.staging else keys,
+                              args=[dumps(chunk), RECENT_ENTRIES])
+
+    async def publish_staged(self) -> int:
+        """Replaces every live view by its staged copy in one script call (all keys share TAG's
+        slot): readers see the old views, then the new, never a view half written. Returns the
+        keys published."""
+        staged_keys = [_text(k) async for k in self.redis.scan_iter(match=STAGING + "*", count=1000)]
+        targets = {unstaged(k) for k in staged_keys}
+        stale = [k for k in [_text(k) async for k in self.redis.scan_iter(match=view_key("*"), count=1000)]
+                 if not k.startswith(STAGING) and k not in targets]
+        if stale or staged_keys:
+            await self.redis.register_script(PUBLISH_LUA)(
+                keys=[*stale, *staged_keys, *[unstaged(k) for k in staged_keys]], args=[len(stale), len(staged_keys)])
+        return len(staged_keys)
 
     async def erase(self, users: list[str]) -> None:
         """Erased users leave every ledger view: balance, leaderboards (all windows), recent entries."""
@@ -254,8 +294,8 @@ class RedisViews:
             pipe.delete(*[view_key("entries", u) for u in users])
             await pipe.execute()
 
-    async def delete_all(self) -> None:
-        """Removes every ledger view (a rebuild writes them anew)."""
-        old = [k async for k in self.redis.scan_iter(match=view_key("*"), count=1000)]
-        if old:
-            await self.redis.delete(*old)
+    async def delete_staged(self) -> None:
+        """Removes what an unfinished rebuild left in the staging copy."""
+        old = [k async for k in self.redis.scan_iter(match=STAGING + "*", count=1000)]
+        for i in range(0, len(old), 1000):
+            await self.redis.delete(*old[i:i + 1000])

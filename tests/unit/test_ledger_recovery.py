@@ -32,10 +32,16 @@ class FakeRedis:
         self.calls: list[dict] = []  # the view updates the Lua script was called with
         self.commands: list[tuple] = []
         self.keys: set[str] = set()
+        self.written: list[str] = []  # the keys the script was given
 
     def register_script(self, lua):
         async def script(keys, args):
+            if "RENAME" in lua:  # the swap of a rebuild's staged views
+                self.commands.append(("publish", list(keys), list(args)))
+                return
             self.calls.append(json.loads(args[0]))
+            self.written.extend(keys)
+            self.keys.update(keys)
         return script
 
     async def scan_iter(self, match, count):
@@ -263,7 +269,12 @@ def test_a_rebuild_writes_the_views_and_members_the_live_worker_wrote(kafka, mon
     monkeypatch.setattr(admin, "read_until", read_all)
     monkeypatch.setattr(admin.redis_client, "connect", lambda settings, max_connections: redis)
     assert asyncio.run(admin.rebuild()) == 0
-    assert redis.commands[0] == ("delete", "{ledger}:balance", "{ledger}:entries:gone", "{ledger}:lb:all")
+    # written aside, then swapped in: the stale view deleted and every staged key renamed, in one transaction
+    assert redis.written and all(k.startswith("{ledger}:staging:") for k in redis.written)
+    (keys, (stale, n)), = [(c[1], c[2]) for c in redis.commands if c[0] == "publish"]
+    assert keys[:stale] == ["{ledger}:entries:gone"]  # a live view the journal no longer has
+    staged_keys, targets = keys[stale:stale + n], keys[stale + n:]
+    assert set(staged_keys) == set(redis.written) and targets == [k.replace("staging:", "", 1) for k in staged_keys]
     assert {u: p for call in redis.calls for u, p in call["balances"].items()} == live.views.balances == {"ann": 10}
     boards = {key: members for call in redis.calls for key, members in call["leaderboards"]}
     assert boards == {key: members for key, members in batch.views["leaderboards"]}
