@@ -14,16 +14,16 @@ import argparse
 import asyncio
 import json
 import sys
-from typing import Any, Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from services.classify.app import classified
-from services.classify.model import MODEL_VERSION, classify_batch
+from services.classify.app import classify_posts
+from services.classify.model import MODEL_VERSION
 from services.core import redis_client
-from services.core.contracts import ClassifiedPost, ContractError, Post, epoch_seconds
+from services.core.contracts import ContractError, Post, epoch_seconds
 from services.core.kafka_io import read_until, send_many, topic_partitions
-from services.core.privacy import KEYS_FOR_LUA, KeyRing, is_sealed, unseal
+from services.core.privacy import KEYS_FOR_LUA, KeyRing
 from services.core.settings import Settings
 
 SOURCE_TOPIC = "posts.v1"
@@ -59,22 +59,6 @@ def decode(values: Iterable[Optional[bytes]], include_replies: bool) -> tuple[li
     return posts, bad
 
 
-def reclassified(posts: list[Post], clear: list[str]) -> list[ClassifiedPost]:
-    """ClassifiedPosts of the current model for posts (texts as they came, sealed) and their clear texts."""
-    return [classified(p, r) for p, r in zip(posts, classify_batch(clear, [p.tags for p in posts]))]
-
-
-async def open_texts(keyring: Any, posts: list[Post]) -> tuple[list[Post], list[str]]:
-    keys = await keyring.keys_for([p.author_id for p in posts if is_sealed(p.text)])
-    kept, clear = [], []
-    for p in posts:
-        text = unseal(keys.get(p.author_id), p.text, p.author_id)
-        if text is not None:
-            kept.append(p)
-            clear.append(text)
-    return kept, clear
-
-
 async def reclassify(settings: Settings, since_iso: str, include_replies: bool = False, batch: int = 500,
                      log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> int:
     """Re-emits every post of posts.v1 from ``since_iso`` (RFC 3339) up to the end offsets at the
@@ -87,6 +71,7 @@ async def reclassify(settings: Settings, since_iso: str, include_replies: bool =
         return 0
     redis = redis_client.connect(settings, max_connections=4)
     keyring = KeyRing(redis, redis.register_script(KEYS_FOR_LUA))
+    classify = classify_posts(keyring.open_texts).handle
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True,
                                 max_batch_size=1 << 20, client_id="goalpost-reclassify")
     await producer.start()
@@ -95,8 +80,7 @@ async def reclassify(settings: Settings, since_iso: str, include_replies: bool =
         async for records in read_until(settings.kafka_bootstrap, [SOURCE_TOPIC], until=ends, start=start,
                                         batch=batch):
             posts, bad = decode((r.value for r in records), include_replies)
-            posts, clear = await open_texts(keyring, posts)
-            out = reclassified(posts, clear)
+            out = await classify(posts)  # the service's own handler: opened, classified, sent on sealed
             futures = await send_many(producer, [(rec.topic, rec.key(), rec.to_json()) for rec in out])
             await asyncio.gather(*futures)
             sent += len(out)

@@ -117,5 +117,17 @@ class KeyRing:
                     del self._cache[user]
         return out
 
+    async def open_texts(self, posts: list[Any]) -> list[Any]:
+        """Posts (with author_id and a sealed text) with their texts opened, in place; those whose
+        author was erased are left out."""
+        keys = await self.keys_for([p.author_id for p in posts if is_sealed(p.text)])
+        out = []
+        for post in posts:
+            text = unseal(keys.get(post.author_id), post.text, post.author_id)
+            if text is not None:
+                post.text = text
+                out.append(post)
+        return out
+
     def forget(self, user: str) -> None:
         self._cache.pop(user, None)

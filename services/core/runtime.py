@@ -24,7 +24,7 @@ from services.core.contracts import DeadLetter, Record
 from services.core.dedupe import RedisMarks
 from services.core.kafka_io import send_many
 from services.core.logs import event, json_log_handler, log
-from services.core.privacy import KEYS_FOR_LUA, KeyRing, is_sealed, unseal
+from services.core.privacy import KEYS_FOR_LUA, KeyRing
 from services.core.settings import STATE_NOT_RECOVERED, Settings, env
 from services.core.streams import In, RecordHandler, decode, run_batch
 from services.core.web import API_KEY, WebOnlyApp, add_common_routes, add_route, json_response, problem, refuse
@@ -189,14 +189,7 @@ class Runtime:
     async def open_texts(self, posts: list[Any]) -> list[Any]:
         """Posts (with author_id and a sealed text) with their texts opened, in place; those whose
         author was erased are left out."""
-        keys = await self.keyring.keys_for([p.author_id for p in posts if is_sealed(p.text)])
-        out = []
-        for post in posts:
-            text = unseal(keys.get(post.author_id), post.text, post.author_id)
-            if text is not None:
-                post.text = text
-                out.append(post)
-        return out
+        return await self.keyring.open_texts(posts)
 
     # ------------------------------------------------------------ streams
     def stream_batches(self, topic_name: str, handler: BatchHandler) -> None:

@@ -1,6 +1,7 @@
 """Unit tests of the intent classifier (services/classify: model.py, evaluate.py, reclassify.py, training/)."""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import math
@@ -341,7 +342,8 @@ def test_runtime_path_does_not_import_training_or_sklearn():
 # ---------------------------------------------------------------- reclassify
 
 def test_reclassify_keeps_ids_and_sealed_texts_and_sets_the_model_version():
-    from services.classify.reclassify import decode, reclassified
+    from services.classify.app import classify_posts
+    from services.classify.reclassify import decode
     raw = [json.dumps({"post_id": "p1", "author_id": "u1", "text": "gp1:sealed", "created_at": "2026-12-01T00:00:00Z",
                        "tags": ["Baking"]}).encode(),
            json.dumps({"post_id": "p2", "author_id": "u2", "text": "thanks!", "created_at": "2026-12-01T00:00:01Z",
@@ -350,7 +352,11 @@ def test_reclassify_keeps_ids_and_sealed_texts_and_sets_the_model_version():
     posts, bad = decode(raw, include_replies=False)
     assert [p.post_id for p in posts] == ["p1"] and bad == 2
     assert [p.post_id for p in decode(raw, include_replies=True)[0]] == ["p1", "p2"]
-    (rec,) = reclassified(posts, ["How do I get started with sourdough? Any tips?"])
+    async def opened(ps):  # a stand-in for the key ring: the clear text of the sealed one
+        for p in ps:
+            p.text = "How do I get started with sourdough? Any tips?"
+        return ps
+    (rec,) = asyncio.run(classify_posts(opened).handle(posts))
     assert rec.post_id == "p1" and rec.key() == b"u1" and rec.topic == "posts.classified.v1"
     assert rec.text == "gp1:sealed"  # sent on as it came
     assert rec.intent == "request" and rec.model_version == M.MODEL_VERSION
