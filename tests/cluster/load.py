@@ -1,10 +1,15 @@
-"""The load of the cluster tests: batches of posts through the ingest's batch route at a fixed
-rate, recording what was acknowledged and every answer."""
+"""The load of the cluster tests (batches of posts through the ingest's batch route at a fixed
+rate, recording what was acknowledged and every answer) and the checks after a loss."""
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Any
+
+from services.ledger import admin
+from services.tools import stack
+from tests.integration.conftest import read_topic, wait_for
 
 
 class PacedWriter(threading.Thread):
@@ -44,8 +49,24 @@ class PacedWriter(threading.Thread):
               f"({len(self.acked) / max(self.seconds, 1e-9):.0f}/s of {self.rate:.0f}/s offered), "
               f"{self.statuses.count(503)} answers of 503")
 
+    def all_classified(self) -> dict[str, dict]:
+        """Waits until every acknowledged post is on posts.classified.v1; its records by post id."""
+        wanted = set(self.acked)
+        return wait_for(lambda: (lambda got: got if wanted <= set(got) else None)(
+            {r["post_id"]: r for r in read_topic("posts.classified.v1", lambda r: r["post_id"].startswith(self.prefix))}),
+            timeout=180, interval=2, what="every acknowledged post classified")
+
     def check_answers(self) -> None:
         """Only 202 and 503, every 503 with a Retry-After; something acknowledged."""
         assert self.acked, "nothing was acknowledged"
         assert all(s in (202, 503) for s in self.statuses), f"answers other than 202 and 503: {set(self.statuses)}"
         assert all(r is not None and int(r) >= 1 for r in self.retry_after), f"a 503 without Retry-After: {self.retry_after}"
+
+
+def assert_recovered_without_restart() -> None:
+    """After a loss: every service ready again on its own, no ledger entry journalled twice,
+    and `ledger verify` agrees."""
+    wait_for(lambda: all(stack._healthy(s) for s in stack.SERVICES), timeout=60, what="every service ready")
+    entries = read_topic("ledger.entries.v1", lambda r: True)
+    assert len({e["entry_id"] for e in entries}) == len(entries), "an entry was journalled twice"
+    assert asyncio.run(admin.verify()) == 0

@@ -13,10 +13,9 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from services.core.contracts import TOPICS
 from services.core.settings import env
-from services.ledger import admin
 from services.tools import stack
-from tests.cluster.load import PacedWriter
-from tests.integration.conftest import read_topic, wait_for
+from tests.cluster.load import PacedWriter, assert_recovered_without_restart
+from tests.integration.conftest import wait_for
 
 
 def describe() -> tuple[list[dict], dict[str, str]]:
@@ -59,11 +58,5 @@ def test_a_broker_killed_under_load_loses_no_acknowledged_post(http, run_id):
     finally:
         writer.stop()
     writer.check_answers()
-    wanted = set(writer.acked)
-    wait_for(lambda: wanted <= {r["post_id"] for r in read_topic("posts.classified.v1",
-                                                                 lambda r: r["post_id"].startswith(writer.prefix))},
-             timeout=180, interval=2, what="every acknowledged post classified")
-    wait_for(lambda: all(stack._healthy(s) for s in stack.SERVICES), timeout=60, what="every service ready")
-    entries = read_topic("ledger.entries.v1", lambda r: True)
-    assert len({e["entry_id"] for e in entries}) == len(entries), "an entry was journalled twice"
-    assert asyncio.run(admin.verify()) == 0
+    writer.all_classified()
+    assert_recovered_without_restart()
