@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import orjson
 from aiokafka import TopicPartition
@@ -17,14 +17,30 @@ from services.ledger.events import InvalidEvent, UnknownPost
 from services.ledger.rule_table import RuleTable, load_rules
 from services.ledger.stages import ONE_STAGE, Stage
 from services.ledger.topics import BALANCES
-from services.ledger.views import Views, day_windows, recent_member, view_key
+from services.ledger.views import LiveViews, recent_member, view_key
 
 # The rules yield to the event loop every this many events, so that the previous batch's
 # transaction and Redis write make progress while this one is computed (a batch blocked the
 # loop for ~150 ms, and the worker stood idle a third of the time waiting for its commits).
 YIELD_EVERY = 50
-KEEP_WINDOWS = 3  # days and weeks kept in memory for the leaderboards: the current ones, and two for late entries
 TRIM_EVERY_S = 2.0  # recent-entry sets are trimmed to RECENT_ENTRIES this often, not on every write
+
+
+def entry_days(entries: list[Any]) -> tuple[list[str], dict[str, set[str]]]:
+    """Each entry's UTC day, and the users with entries on each day."""
+    days = [utc_day(e.created_at) for e in entries]
+    by_day: dict[str, set[str]] = {}
+    for e, day in zip(entries, days):
+        users = by_day.get(day)
+        if users is None:
+            users = by_day[day] = set()
+        users.add(e.user_id)
+    return days, by_day
+
+
+def erased_users(events: list[tuple[Any, dict[str, Any]]]) -> list[str]:
+    """The users a batch's erasure events (or a worker's erase credits) erase."""
+    return [ev["user_id"] for _, ev in events if ev.get("type") == "erasure" or ev.get("op") == "erase"]
 
 
 def to_event(topic: str, value: bytes, inputs: Mapping[str, str] = ONE_STAGE.inputs) -> dict[str, Any]:
@@ -96,14 +112,18 @@ class BatchStep:
         self.rules = rules if rules is not None else load_rules()
         self.stage = stage
         self.state: Any = stage.new_state(None)
-        self.views = Views(dedupe=False, keep_windows=KEEP_WINDOWS)
+        self.views = LiveViews()
         self.applied: dict[TopicPartition, int] = {}  # next input offset per partition, as in self.state
         self.untrimmed: set[str] = set()  # users whose recent-entry set may hold more than RECENT_ENTRIES
         self.last_trim = 0.0
 
-    def reset(self, state: Any) -> None:
-        """Starts again from `state` with empty views and no input applied."""
-        self.state, self.views, self.applied = state, Views(dedupe=False, keep_windows=KEEP_WINDOWS), {}
+    def reset(self, state: Any, views_part: Optional[bytes] = None) -> None:
+        """Starts again from `state` (empty, or restored from a checkpoint with `views_part`, its
+        views' small part) with no input applied. The views live in the state's store."""
+        self.views = LiveViews(state.store if self.stage.journal else None)
+        if views_part is not None:
+            self.views.restore(views_part)
+        self.state, self.applied = state, {}
 
     def reapply(self, msgs: list) -> None:
         """Applies inputs whose entries are in the journal already (recovery): only the state
@@ -111,11 +131,19 @@ class BatchStep:
         events, _ = decode_batch(msgs, self.stage)
         self.state.prefetch(ev for _, ev in events)
         apply = self.stage.apply
+        entries: list[Any] = []
         for _, ev in events:
             try:
-                apply(self.state, ev, self.rules)
+                entries.extend(apply(self.state, ev, self.rules))
             except Exception:
                 pass  # dead-lettered when it was first consumed
+        if self.stage.journal:  # the views are the state's too: they move with it
+            days, by_day = entry_days(entries)
+            self.views.prefetch(e.user_id for e in entries)
+            for e, day in zip(entries, days):
+                self.views.count(e.user_id, e.delta, day)
+            for user in erased_users(events):
+                self.views.forget(user)
         self.applied.update(next_offsets(msgs))
         self.state.evict()
 
@@ -163,20 +191,16 @@ class BatchStep:
         # and the metrics (separate passes, and the day computed twice, cost ~5% of the loop).
         views = self.views
         changed: dict[str, LedgerEntry] = {}
-        by_day: dict[str, set[str]] = {}  # (a batch's entries fall on a few days: their windows once each)
         recent: dict[str, list] = {}
         reasons: dict[str, int] = {}
         minted = burned = 0
         encoded = [(e, e.to_json()) for e in entries]  # once: for the journal and the recent-entry view
-        for e, payload in encoded:
+        days, by_day = entry_days(entries)  # (a batch's entries fall on a few days: their windows once each)
+        views.prefetch(e.user_id for e in entries)
+        for (e, payload), day in zip(encoded, days):
             user, delta, created = e.user_id, e.delta, e.created_at
-            day = utc_day(created)
             views.count(user, delta, day)
             changed[user] = e
-            users_of_day = by_day.get(day)
-            if users_of_day is None:
-                users_of_day = by_day[day] = set()
-            users_of_day.add(user)
             members = recent.get(user)
             if members is None:
                 members = recent[user] = []
@@ -186,14 +210,14 @@ class BatchStep:
                 minted += delta
             else:
                 burned -= delta
-        erased = [ev["user_id"] for _, ev in events if ev.get("type") == "erasure" or ev.get("op") == "erase"]
+        erased = erased_users(events)
         for user in erased:  # out of the views; a tombstone takes their balance off the compacted topic
             views.forget(user)
             changed.pop(user, None)
             recent.pop(user, None)
             for users_of_day in by_day.values():
                 users_of_day.discard(user)
-        balances = [Balance(user_id=u, balance=views.balances[u], updated_at=e.created_at,
+        balances = [Balance(user_id=u, balance=views.balance(u), updated_at=e.created_at,
                             last_entry_id=e.entry_id) for u, e in changed.items()]
         self.applied.update(offsets)
         state.evict()  # between events: no rule holds a value it is about to change
@@ -201,33 +225,17 @@ class BatchStep:
         out += [(rec.topic, rec.key(), rec.to_json()) for rec in (*balances, *dead)]
         out += [(BALANCES, user.encode(), None) for user in erased]
         return PreparedBatch(started, len(events) + len(rejected), encoded, dead, reasons, minted, burned, out,
-                             offsets, self.views_update(changed, by_day, recent), erased, flagged)
+                             offsets, self.views_update(by_day, recent), erased, flagged)
 
-    def views_update(self, users: Iterable[str], by_day: dict[str, set[str]], recent: dict[str, list]) -> dict:
-        """The Redis views' values after a batch for the `users` it changed, as they stand now
-        (exactly what its transaction commits, however late the write runs), as absolute values
-        and idempotent members: safe to write again after a crash. `by_day` names the users
-        with new entries per UTC day (their day and week windows are written) and `recent`
-        holds each user's new entries as (score, JSON) pairs. Recent-entry sets are trimmed to
-        RECENT_ENTRIES every TRIM_EVERY_S rather than on every write (readers take the newest
-        N anyway)."""
-        v = self.views
-        windows: dict[tuple[str, str], set[str]] = {}
-        for day, users_of_day in by_day.items():
-            for name, key in day_windows(day).items():
-                windows.setdefault((name, key), set()).update(users_of_day)
+    def views_update(self, by_day: dict[str, set[str]], recent: dict[str, list]) -> dict:
+        """The Redis views after a batch (LiveViews.update) for the users it changed, as they
+        stand now: exactly what its transaction commits, however late the write runs.
+        Recent-entry sets are trimmed to RECENT_ENTRIES every TRIM_EVERY_S rather than on every
+        write (readers take the newest N anyway)."""
         self.untrimmed.update(recent)
-        trim = time.monotonic() - self.last_trim > TRIM_EVERY_S
-        update = {
-            "balances": {u: v.balances[u] for u in users},
-            # not the windows closed and dropped (Views.keep_windows): they stay as written
-            "leaderboards": [[view_key("lb", name, key), {u: bucket[u] for u in members}]
-                             for (name, key), members in windows.items()
-                             if (bucket := v.windows[name].get(key)) is not None],
-            "recent": [[view_key("entries", user), members] for user, members in recent.items()],
-            "trim": [view_key("entries", user) for user in self.untrimmed] if trim else [],
-        }
-        if trim:
+        trim: list[str] = []
+        if time.monotonic() - self.last_trim > TRIM_EVERY_S:
+            trim = [view_key("entries", user) for user in self.untrimmed]
             self.last_trim = time.monotonic()
             self.untrimmed.clear()
-        return update
+        return self.views.update(by_day, recent, trim)

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping, Protocol, Union
 
 from services.core.contracts import Credit, LedgerEntry
 from services.ledger.rule_table import RuleTable
-from services.ledger.state import LedgerState
+from services.ledger.state import LedgerState, day_key, drop_below
 
 # An entry is the contract's LedgerEntry record itself (one definition of the wire format).
 Entry = LedgerEntry
@@ -24,7 +24,7 @@ Entry = LedgerEntry
 class CapState(Protocol):
     """What the daily cap keeps: the rules' whole state (LedgerState) or a worker's per-user
     state (settle.UserState)."""
-    cap_used: dict[str, dict[str, int]]
+    cap_used: dict[str, int]  # day_key(day, user) -> points the cap let through that day
     cap_max_day: str
 
 
@@ -182,23 +182,22 @@ def cap_take(st: CapState, rules: RuleTable, user: str, day: str, amount: int) -
     if day > st.cap_max_day:
         st.cap_max_day = day
         horizon = (date.fromisoformat(day) - timedelta(days=rules.cap_days_kept)).isoformat()
-        for old in [d for d in st.cap_used if d < horizon]:
-            del st.cap_used[old]
-    used_by_day = st.cap_used.setdefault(day, {})
-    used = used_by_day.get(user, 0)
+        drop_below(st.cap_used, horizon)
+    key = day_key(day, user)
+    used = st.cap_used.get(key, 0)
     allowed = max(0, min(amount, rules.daily_vote_cap - used))
     if allowed:
-        used_by_day[user] = used + allowed
+        st.cap_used[key] = used + allowed
     return allowed
 
 
 def cap_give_back(st: CapState, user: str, day: str, amount: int) -> None:
     """A compensation gives the headroom back to the day of the original grant."""
-    by_day = st.cap_used.get(day)
-    if not amount or by_day is None or user not in by_day:
+    key = day_key(day, user)
+    used = st.cap_used.get(key)
+    if not amount or used is None:
         return  # the day was pruned: nothing to give back
-    left = by_day[user] - amount
-    if left > 0:
-        by_day[user] = left
+    if used > amount:
+        st.cap_used[key] = used - amount
     else:
-        del by_day[user]
+        del st.cap_used[key]

@@ -17,21 +17,22 @@ from services.ledger.state import checkpoint_parts
 if TYPE_CHECKING:
     from services.ledger.store import StateStore
 
-USER_STATE_SCHEMA = 1
+USER_STATE_SCHEMA = 2  # 2: cap use keyed by day_key, in the store
 CREDIT_OPS = frozenset({"grant", "reverse", "erase"})
 # Fields of a grant record in UserState.grants
 GRANT_DELTA, GRANT_BASE, GRANT_REASON, GRANT_CAP_DAY = range(4)
 
 
 class UserState:
-    """A worker's state for the users it owns. With a store, the grants are a map on disk with
-    a bounded cache; the cap use (three days of it) and the erased users stay in memory."""
+    """A worker's state for the users it owns. With a store, the grants and the cap use are
+    maps on disk with a bounded cache; the erased users stay in memory."""
 
     def __init__(self, store: StateStore | None = None) -> None:
         self.store = store
         # credit_id of a grant -> [delta paid, base, reason, cap day or None] (paid grants only)
         self.grants: dict[str, list[Any]] = store.map("grants", mutable=False) if store else {}  # type: ignore[assignment]
-        self.cap_used: dict[str, dict[str, int]] = {}  # UTC day -> user -> vote-earned points granted that day
+        # day_key(UTC day, user) -> vote-earned points granted that day
+        self.cap_used: dict[str, int] = store.map("cap_used", mutable=False) if store else {}  # type: ignore[assignment]
         self.cap_max_day = ""
         self.erased: set[str] = set()
         self.counters: dict[str, int] = {}
@@ -41,13 +42,13 @@ class UserState:
     pending_count = 0  # (parking is the resolver's)
 
     def small_parts(self) -> bytes:
-        return marshal.dumps((USER_STATE_SCHEMA, self.cap_used, self.cap_max_day, self.erased, self.counters))
+        return marshal.dumps((USER_STATE_SCHEMA, self.cap_max_day, self.erased, self.counters))
 
     @classmethod
     def restore(cls, store: StateStore, small: bytes) -> "UserState":
         parts = checkpoint_parts(small, USER_STATE_SCHEMA, "ledger user state")
         s = cls(store)
-        _, s.cap_used, s.cap_max_day, s.erased, s.counters = parts
+        _, s.cap_max_day, s.erased, s.counters = parts
         return s
 
     def prefetch(self, events: Iterable[Mapping[str, Any]]) -> None:

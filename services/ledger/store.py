@@ -22,7 +22,7 @@ import orjson
 _MISSING = object()
 PREFETCH_CHUNK = 500  # keys per query (SQLite allows 32766 parameters)
 # values in JSON; the checkpoint's small parts and offsets in marshal (see LedgerState.small_parts)
-FORMAT = f"ledger-store-4 json python-{sys.version_info[0]}.{sys.version_info[1]} marshal-{marshal.version}"
+FORMAT = f"ledger-store-5 json python-{sys.version_info[0]}.{sys.version_info[1]} marshal-{marshal.version}"
 _decode = orjson.loads
 
 
@@ -50,6 +50,7 @@ class SpillMap:
         self._clean: dict[Any, None] = {}
         self._absent: set[Any] = set()  # keys a prefetch found on neither side (until the next checkpoint)
         self._flushing: set[Any] = set()  # the dirty keys of the checkpoint being written
+        self._below: Any = None  # drop_below's bound: every checkpoint deletes the rows under it
         db.execute(f'CREATE TABLE IF NOT EXISTS "{table}" (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID')
         self._select = f'SELECT v FROM "{table}" WHERE k = ?'
         # A checkpoint writes a map with two statements whose one argument is a JSON document,
@@ -61,6 +62,7 @@ class SpillMap:
                         f'WHEN \'false\' THEN \'false\' ELSE json_quote(value) END FROM json_each(?)')
         self._delete = f'DELETE FROM "{table}" WHERE k IN (SELECT value FROM json_each(?))'
         self._scan = f'SELECT k, v FROM "{table}"'
+        self._delete_below = f'DELETE FROM "{table}" WHERE k < ?'
 
     # -- reading ---------------------------------------------------------------------------
     def _load(self, key: Any) -> Any:
@@ -150,6 +152,18 @@ class SpillMap:
             self[key] = value = default
         return value
 
+    def drop_below(self, bound: str) -> None:
+        """Forgets every key that sorts before `bound` (maps keyed by day first: the days left
+        behind), in memory now and on disk at each checkpoint from the next one on."""
+        for keys in (self._mem, self._dirty, self._clean, self._absent):
+            for key in [k for k in keys if k < bound]:
+                if isinstance(keys, set):
+                    keys.discard(key)
+                else:
+                    del keys[key]
+        if self._below is None or bound > self._below:
+            self._below = bound
+
     # -- memory and checkpoints ------------------------------------------------------------
     @property
     def cached(self) -> int:
@@ -182,6 +196,13 @@ class SpillMap:
         deletes = orjson.dumps([k for k in self._dirty if k not in mem])
         self._flushing, self._dirty = self._dirty, set()
         return upserts, deletes
+
+    def statements(self) -> list[tuple[str, Any]]:
+        """This map's part of a checkpoint (see snapshot): the rows under drop_below's bound go
+        first, so a key written again after its day was dropped is kept until the next one."""
+        upserts, deletes = self.snapshot()
+        below = [(self._delete_below, self._below)] if self._below is not None else []
+        return [*below, (self._upsert, upserts), (self._delete, deletes)]
 
     def written(self) -> None:
         """After the checkpoint committed: its keys are clean, and the most recently touched,
@@ -224,7 +245,7 @@ def _connect(path: Path, threads: bool = False) -> sqlite3.Connection:
 
 
 class TakenCheckpoint(NamedTuple):
-    statements: list[tuple[str, bytes]]
+    statements: list[tuple[str, Any]]
     meta: dict[str, bytes]
 
 
@@ -277,8 +298,7 @@ class StateStore:
         assert self._writing is None, "one checkpoint at a time"
         statements = []  # (statement, JSON argument) pairs: the thread touches no map
         for m in self.maps.values():
-            upserts, deletes = m.snapshot()
-            statements += [(m._upsert, upserts), (m._delete, deletes)]
+            statements += m.statements()
         return TakenCheckpoint(statements, meta)
 
     def write_checkpoint(self, taken: "TakenCheckpoint") -> Future:
@@ -286,7 +306,7 @@ class StateStore:
         self._writing = self._thread.submit(self._write, taken.statements, taken.meta)
         return self._writing
 
-    def _write(self, statements: list[tuple[str, bytes]], meta: dict[str, bytes]) -> None:
+    def _write(self, statements: list[tuple[str, Any]], meta: dict[str, bytes]) -> None:
         db = self._writer
         db.execute("BEGIN")
         try:

@@ -43,20 +43,17 @@ def view_key(name: str, *parts: str) -> str:
     return ":".join((TAG, name) + parts)
 
 
+KEEP_WINDOWS = 3  # days and weeks the live ledger keeps totals of: the current ones, and two for late entries
+
+
 @dataclass
 class Views:
+    """Balances and leaderboard windows of a whole journal, in memory: `ledger verify` and
+    `rebuild`. Entries are counted once by entry_id (a journal may hold repeats)."""
     balances: dict[str, int] = field(default_factory=dict)
     # window name ("day"/"week") -> window key -> user -> points
     windows: dict[str, dict[str, dict[str, int]]] = field(default_factory=lambda: {"day": {}, "week": {}})
     seen: set[str] = field(default_factory=set)
-    # Reading a journal, entries are counted once by entry_id. The live ledger turns this off:
-    # its entries are unique by construction (and read_committed hides aborted transactions),
-    # and remembering every id ever written cost ~120 bytes per entry of resident memory.
-    dedupe: bool = True
-    # The live ledger keeps only the newest `keep_windows` days and weeks (None: all), so its
-    # memory does not grow with the calendar. An entry for a window older than all of them (a
-    # reaction created weeks ago) leaves that closed leaderboard as it was written.
-    keep_windows: int | None = None
 
     def add(self, entry: Any) -> bool:
         """Counts one journal entry (a dict or a LedgerEntry) once, by entry_id; True if new."""
@@ -65,44 +62,105 @@ class Views:
                                               entry["created_at"])
         else:
             entry_id, user, delta, created = entry.entry_id, entry.user_id, entry.delta, entry.created_at
-        if self.dedupe:
-            if entry_id in self.seen:
-                return False
-            self.seen.add(entry_id)
-        self.count(user, delta, utc_day(created))
+        if entry_id in self.seen:
+            return False
+        self.seen.add(entry_id)
+        self.balances[user] = self.balances.get(user, 0) + delta
+        for name, key in window_keys(created).items():
+            bucket = self.windows[name].setdefault(key, {})
+            bucket[user] = bucket.get(user, 0) + delta
         return True
+
+
+class LiveViews:
+    """The live ledger's views: each user's balance and totals in the newest KEEP_WINDOWS days
+    and weeks, one value per user. Given the stage's store they are a map in it, checkpointed
+    with the rules' memory at the same input offsets, so a worker's memory does not grow with
+    its users; without one (offline, tests), a plain dict. An entry for a window older than all
+    those kept (a reaction created weeks ago) leaves that closed leaderboard as it was written."""
+
+    def __init__(self, store: Any = None, keep_windows: int = KEEP_WINDOWS) -> None:
+        # user -> [balance, {day: points}, {ISO week: points}] (the windows kept, or older ones
+        # not yet pruned: a value sheds them when it is next counted)
+        self.users: dict[str, list[Any]] = store.map("views") if store else {}
+        self.keep_windows = keep_windows
+        self.kept: dict[str, list[str]] = {"day": [], "week": []}  # window keys kept, oldest first
+
+    def small_parts(self) -> bytes:
+        """What a checkpoint holds besides the map: the windows kept."""
+        return marshal.dumps(self.kept)
+
+    def restore(self, raw: bytes) -> "LiveViews":
+        self.kept = marshal.loads(raw)
+        return self
+
+    def _open(self, name: str, key: str) -> bool:
+        """Whether `key` is a window kept, opening it (and dropping the oldest) if it is new."""
+        kept = self.kept[name]
+        if key in kept:
+            return True
+        if len(kept) >= self.keep_windows and key < kept[0]:
+            return False
+        kept.append(key)
+        kept.sort()  # keys sort by time: 2026-11-26, 2026-W48
+        if len(kept) > self.keep_windows:
+            del kept[0]
+        return True
+
+    def count(self, user: str, delta: int, day: str) -> None:
+        """Counts `delta` points for `user` on a UTC day (the live ledger's entries are unique by
+        construction: no entry id check)."""
+        value = self.users.get(user)
+        if value is None:
+            value = self.users[user] = [0, {}, {}]
+        value[0] += delta
+        for slot, (name, key) in enumerate(day_windows(day).items(), start=1):
+            if self._open(name, key):
+                totals = value[slot]
+                totals[key] = totals.get(key, 0) + delta
+                if len(totals) > self.keep_windows:
+                    kept = self.kept[name]
+                    value[slot] = {k: v for k, v in totals.items() if k in kept}
+
+    def balance(self, user: str) -> int:
+        value = self.users.get(user)
+        return 0 if value is None else value[0]
+
+    def balances(self) -> dict[str, int]:
+        """Every balance (a full scan of the store: tests and tools, not the hot path)."""
+        return {user: value[0] for user, value in self.users.items()}
 
     def forget(self, user: str) -> None:
         """An erased user leaves the balances and every leaderboard window."""
-        self.balances.pop(user, None)
-        for buckets in self.windows.values():
-            for totals in buckets.values():
-                totals.pop(user, None)
+        self.users.pop(user, None)
 
-    def count(self, user: str, delta: int, day: str) -> None:
-        """Counts `delta` points for `user` on a UTC day, without the entry id check: the live
-        ledger's path (its entries are unique by construction), which also has the day already."""
-        self.balances[user] = self.balances.get(user, 0) + delta
-        for name, key in day_windows(day).items():
-            buckets = self.windows[name]
-            bucket = buckets.get(key)
-            if bucket is None:
-                if self.keep_windows is not None and len(buckets) >= self.keep_windows:
-                    oldest = min(buckets)  # keys sort by time: 2026-11-26, 2026-W48
-                    if key < oldest:
-                        continue
-                    del buckets[oldest]
-                bucket = buckets[key] = {}
-            bucket[user] = bucket.get(user, 0) + delta
+    def prefetch(self, users: Iterable[str]) -> None:
+        """Loads the values of a batch's users with a few queries (a store's map only)."""
+        if hasattr(self.users, "prefetch"):
+            self.users.prefetch(users)
 
-    def to_bytes(self) -> bytes:
-        """The live views for a checkpoint of the ledger (services/ledger/store.py)."""
-        return marshal.dumps((self.balances, self.windows, self.keep_windows))
-
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> "Views":
-        balances, windows, keep = marshal.loads(raw)
-        return cls(balances=balances, windows=windows, dedupe=False, keep_windows=keep)
+    def update(self, by_day: Mapping[str, set[str]], recent: Mapping[str, list], trim: Iterable[str]) -> dict:
+        """The Redis views' values for the users of `by_day` (UTC day -> users with entries that
+        day) as they stand now, as one view_update: absolute values and idempotent members, safe
+        to write again after a crash. `recent`: each user's new entries as (score, JSON) pairs;
+        `trim`: recent-entry keys to cut to RECENT_ENTRIES."""
+        windows: dict[tuple[str, str], set[str]] = {}
+        for day, users_of_day in by_day.items():
+            for name, key in day_windows(day).items():
+                if key in self.kept[name]:  # not the windows closed and dropped: they stay as written
+                    windows.setdefault((name, key), set()).update(users_of_day)
+        values: dict[str, list[Any]] = {}
+        for users_of_day in by_day.values():
+            for u in users_of_day:
+                if (value := self.users.get(u)) is not None:
+                    values[u] = value
+        slot = {"day": 1, "week": 2}
+        return view_update(
+            balances={u: v[0] for u, v in values.items()},
+            leaderboards=[[view_key("lb", name, key), {u: values[u][slot[name]].get(key, 0) for u in members if u in values}]
+                          for (name, key), members in windows.items()],
+            recent=[[view_key("entries", user), members] for user, members in recent.items()],
+            trim=list(trim))
 
 
 def views_from_entries(entries: Iterable[Mapping[str, Any]]) -> Views:

@@ -6,7 +6,8 @@ transaction of a producer with a fixed transactional id per stage and worker, so
 (or zombie) worker is fenced and a crash either commits the whole batch or none of it. A
 worker owns a fixed share of the credit partitions (p % N == its number). Redis views are
 written after each commit with absolute values and idempotent members; recovery
-(recovery.py) repairs a crash between the two.
+(recovery.py) repairs a crash between the two. Balances and window totals live in the stage's
+store with the rules' memory, so a worker's memory does not grow with its users.
 """
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ class LedgerWorker:
         # the old connection, and recovery re-applies them from Kafka.
         store = StateStore(store_path(s.ledger_store, stage), s.ledger_cache_items)
         watermarks = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, enable_auto_commit=False)
-        checkpoints = self.checkpoints = Checkpoints(store, self.step, watermarks)
+        checkpoints = self.checkpoints = Checkpoints(store, self.step, watermarks, self.views_written)
         await consumer.start()
         # The producer starts (InitProducerId) before the committed offsets are read: the broker
         # completes a predecessor's transaction first, so its offsets are not read stale.
@@ -190,7 +191,8 @@ class LedgerWorker:
 
     async def views_written(self) -> None:
         """Waits for the Redis write in flight; raises if it failed (the caller recovers, and
-        recovery writes every view again)."""
+        recovery writes again the views of every entry since the last checkpoint that saw
+        Redis hold them all)."""
         task, self.views_in_flight = self.views_in_flight, None
         if task is not None:
             await task

@@ -1,5 +1,6 @@
 """The ledger's read views as pure functions of the journal."""
-from services.ledger.views import Views, compare_balances, views_from_entries, window_keys
+from services.ledger.store import StateStore
+from services.ledger.views import LiveViews, compare_balances, views_from_entries, window_keys
 
 
 def entry(eid, user, delta, created="2026-11-26T10:00:00.000Z"):
@@ -19,32 +20,47 @@ def test_windows_follow_the_utc_day_and_iso_week():
     assert window_keys("2026-01-01T00:00:00+00:00") == {"day": "2026-01-01", "week": "2026-W01"}
 
 
-def test_live_views_without_dedupe_remember_no_ids():
-    views = Views(dedupe=False)
-    for i in range(3):
-        views.add(entry(f"e{i}", "bob", 5))
-    assert views.balances == {"bob": 15} and views.seen == set()
-
-
 def test_compare_balances_names_each_difference():
     assert compare_balances({"a": 1, "b": 2}, {"a": 1, "b": 3, "c": 1}) == ["b: journal 2 != view 3",
                                                                            "c: journal 0 != view 1"]
 
 
 def test_live_views_keep_the_newest_windows_and_leave_closed_ones_alone():
-    views = Views(dedupe=False, keep_windows=2)
-    for i, day in enumerate(["2026-11-24", "2026-11-25", "2026-11-26"]):
-        views.add(entry(f"e{i}", "ann", 1, f"{day}T10:00:00.000Z"))
-    assert sorted(views.windows["day"]) == ["2026-11-25", "2026-11-26"]
-    views.add(entry("late", "ann", 7, "2026-11-20T10:00:00.000Z"))  # a window closed long ago
-    assert sorted(views.windows["day"]) == ["2026-11-25", "2026-11-26"] and views.balances["ann"] == 10
-    views.add(entry("e9", "ann", 2, "2026-11-25T11:00:00.000Z"))  # a kept window still counts
-    assert views.windows["day"]["2026-11-25"] == {"ann": 3}
+    views = LiveViews(keep_windows=2)
+    for day in ["2026-11-24", "2026-11-25", "2026-11-26"]:
+        views.count("ann", 1, day)
+    assert views.kept["day"] == ["2026-11-25", "2026-11-26"]
+    assert views.users["ann"][1] == {"2026-11-25": 1, "2026-11-26": 1}  # the 24th's total is shed
+    views.count("ann", 7, "2026-11-20")  # a window closed long ago
+    assert views.kept["day"] == ["2026-11-25", "2026-11-26"] and views.balance("ann") == 10
+    views.count("ann", 2, "2026-11-25")  # a kept window still counts
+    assert views.users["ann"][1]["2026-11-25"] == 3
+    update = views.update({"2026-11-20": {"ann"}}, {}, [])
+    assert update["balances"] == {"ann": 12}
+    # the closed day's board is left alone; its week (W47, with room for two weeks) is kept
+    assert update["leaderboards"] == [["{ledger}:lb:week:2026-W47", {"ann": 7}]]
 
 
-def test_live_views_survive_a_checkpoint():
-    views = Views(dedupe=False, keep_windows=8)
-    views.add(entry("e1", "ann", 4))
-    again = Views.from_bytes(views.to_bytes())
-    assert (again.balances, again.windows, again.keep_windows, again.dedupe) == \
-        (views.balances, views.windows, 8, False)
+def test_live_views_in_a_store_survive_a_checkpoint(tmp_path):
+    store = StateStore(tmp_path / "views.sqlite", capacity=10)
+    views = LiveViews(store, keep_windows=2)
+    for i in range(50):  # more users than the cache holds
+        views.count(f"u{i}", i, "2026-11-24")
+    store.checkpoint({"views": views.small_parts()})
+    store.evict()
+    views.count("u1", 5, "2026-11-25")
+    views.count("u1", 5, "2026-11-26")  # the 24th closes
+    store.checkpoint({"views": views.small_parts()})
+    store.close()
+    store = StateStore(tmp_path / "views.sqlite", capacity=10)
+    again = LiveViews(store, keep_windows=2).restore(store.meta()["views"])
+    assert again.kept["day"] == ["2026-11-25", "2026-11-26"]
+    assert again.balance("u49") == 49 and again.balance("u1") == 11 and len(again.balances()) == 50
+    assert again.users["u1"] == [11, {"2026-11-25": 5, "2026-11-26": 5}, {"2026-W48": 11}]
+    update = again.update({"2026-11-26": {"u1", "u7"}}, {}, [])
+    assert update["balances"] == {"u1": 11, "u7": 7}
+    assert dict(update["leaderboards"]) == {"{ledger}:lb:day:2026-11-26": {"u1": 5, "u7": 0},
+                                            "{ledger}:lb:week:2026-W48": {"u1": 11, "u7": 7}}
+    again.forget("u1")
+    assert again.balance("u1") == 0 and "u1" not in again.balances()
+    store.close()
