@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from services.ledger.state import day_key
-
 from services.ledger.rules import (
     RULES_PATH,
     Entry,
@@ -26,6 +24,7 @@ from services.ledger.rules import (
     load_rules,
     replay,
 )
+from services.ledger.state import day_key
 
 RULES = load_rules()
 T0 = "2026-11-02T10:00:00Z"
