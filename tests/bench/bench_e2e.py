@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import time
 import uuid
@@ -28,7 +29,7 @@ from services.core.contracts import epoch_seconds
 from services.core.kafka_io import send_many, topic_partitions
 from services.core.settings import env, port_of
 from services.tools.stack import first_api_key
-from tests.bench.common import percentile, stack_memory
+from tests.bench.common import cpu_seconds, percentile, stack_cpu, stack_memory
 
 SE = Path(__file__).resolve().parents[3] / "shared" / "data" / "se"
 STAGES = {"posts.classified.v1": "classified", "matches.v1": "matched", "ledger.entries.v1": "ledger"}
@@ -225,9 +226,17 @@ async def main() -> None:
     topics = list(STAGES)
     since = await end_offsets(topics)
     mem_before = stack_memory()
+    cpu_before, own_before, wall_before = stack_cpu(), cpu_seconds(os.getpid()), time.perf_counter()
     sent = await drive(args.rate, args.seconds, args.batch, run)
     mem_after_load = stack_memory()
     records = await read_stage(topics, since, run, sent["posts"], args.drain_timeout)
+    # CPU of each process while the posts were offered and drained: where the two cores went
+    # (the load generator's includes reading the outputs back)
+    wall = time.perf_counter() - wall_before
+    cpu = {name: seconds - cpu_before.get(name, 0.0) for name, seconds in stack_cpu().items()}
+    cpu["load generator"] = cpu_seconds(os.getpid()) - own_before
+    cpu_share = {name: {"cores": round(seconds / wall, 2), "us_per_post": round(seconds / max(sent["posts"], 1) * 1e6)}
+                 for name, seconds in cpu.items()}
     stages = summarise(records)
     payloads = [orjson.dumps(r) for _, r in records["posts.classified.v1"]][: max(1, sent["posts"])]
     ceil = await ceiling(payloads) if payloads else {}
@@ -235,6 +244,7 @@ async def main() -> None:
     print(json.dumps({"target_rate": args.rate, "seconds": args.seconds, "sent": sent, "stages": stages,
                       "ceiling_plain_aiokafka": ceil,
                       "ratio_classified_to_ceiling": round(best / ceil["per_s"], 3) if ceil.get("per_s") else None,
+                      "cpu_while_offered_and_drained": {"seconds": round(wall, 1), **cpu_share},
                       "memory_mib": {"before": mem_before, "after_load": mem_after_load, "end": stack_memory()}},
                      indent=2))
 
