@@ -225,10 +225,6 @@ class LedgerState:
         self.votes.prefetch(votes)  # type: ignore[attr-defined]
         self.thanked.prefetch(thanks)  # type: ignore[attr-defined]
         self.pair_counts.prefetch(actors)  # type: ignore[attr-defined]
-        # serial-vote keys name the post's author: known now for the posts seen before this batch
-        # (a query per upvote otherwise, a tenth of the ledger's time)
-        authors = {post_id: rec[0] for post_id in {p for _, p in upvotes} if (rec := self.posts.get(post_id)) is not None}
-        self.serial.prefetch(serial_key(actor, authors[p]) for actor, p in upvotes if p in authors)  # type: ignore[attr-defined]
 
     def evict(self) -> None:
         """Lets the store drop cached values beyond its capacity (between events only)."""
