@@ -14,7 +14,7 @@ from services.ledger.events import InvalidEvent, LedgerError, UnknownPost, event
 from services.ledger.grants import CreditsOut, Entry, EventEntries, Payments, balances_from_entries, entry_id_for
 from services.ledger.rings import is_damped, pair_add
 from services.ledger.rule_table import RULES_PATH, RuleTable, load_rules
-from services.ledger.state import VOTE_CAP_COUNTED, VOTE_DAY, VOTE_GRANTS, VOTE_KIND, LedgerState, count_in, serial_key, vote_key
+from services.ledger.state import VOTE_CAP_COUNTED, VOTE_DAY, VOTE_GRANTS, VOTE_KIND, LedgerState, count_in, vote_key
 
 SERIAL_REVERSAL = "serial_vote_reversal"  # reason of the entries that reverse serial votes
 ROUTED_UPVOTE = "upvote:routed_bonus"  # base reason of the routed bonus an upvote pays
@@ -234,7 +234,7 @@ def _apply_reaction(st: LedgerState, ev: Mapping[str, Any], rules: RuleTable, ou
 def _serial_vote(st: LedgerState, rules: RuleTable, actor: str, recipient: str, created: str) -> bool:
     """Counts this upvote by actor on recipient's posts; True when it is past rules.serial_votes
     within the window (by the votes' created_at, so a replay decides the same)."""
-    key = serial_key(actor, recipient)
+    key = f"{actor}\x1f{recipient}"
     t = parse_time(created, "created_at").timestamp()
     times = [x for x in st.serial.get(key, ()) if x > t - rules.serial_window_s]
     bisect.insort(times, t)

@@ -38,11 +38,6 @@ def drop_below(mapping: Any, bound: str) -> None:
             del mapping[key]
 
 
-def serial_key(actor: str, recipient: str) -> str:
-    """The key of an actor's recent upvotes on a recipient's posts (LedgerState.serial)."""
-    return actor + "\x1f" + recipient
-
-
 def vote_key(post_id: str, actor_id: str) -> str:
     """One key per (post, actor): a vote or a thanks. The unit separator cannot occur in ids
     that ingest accepted (control characters are stripped)."""
@@ -195,7 +190,6 @@ class LedgerState:
         if self.store is None:
             return
         posts, roots, reactions, votes, thanks, actors = set(), set(), set(), set(), set(), set()
-        upvotes: list[tuple[str, str]] = []  # (actor, post_id): their serial-vote keys, once the posts are in
         for ev in events:
             post_id, etype = ev.get("post_id"), ev.get("type")
             if not isinstance(post_id, str):
@@ -210,8 +204,6 @@ class LedgerState:
                         thanks.add(vote_key(post_id, actor))
                     elif kind in ("upvote", "downvote", "unvote"):
                         votes.add(vote_key(post_id, actor))
-                        if kind == "upvote":
-                            upvotes.append((actor, post_id))
             elif etype == "match":
                 roots.add(post_id)
             elif isinstance(ev.get("reply_to"), str):
