@@ -44,6 +44,7 @@ def view_key(name: str, *parts: str) -> str:
 
 
 KEEP_WINDOWS = 3  # days and weeks the live ledger keeps totals of: the current ones, and two for late entries
+WINDOW_SLOT = {"day": 1, "week": 2}  # where a LiveViews value holds each window's totals
 
 
 @dataclass
@@ -114,8 +115,9 @@ class LiveViews:
         if value is None:
             value = self.users[user] = [0, {}, {}]
         value[0] += delta
-        for slot, (name, key) in enumerate(day_windows(day).items(), start=1):
+        for name, key in day_windows(day).items():
             if self._open(name, key):
+                slot = WINDOW_SLOT[name]
                 totals = value[slot]
                 totals[key] = totals.get(key, 0) + delta
                 if len(totals) > self.keep_windows:
@@ -154,10 +156,9 @@ class LiveViews:
             for u in users_of_day:
                 if (value := self.users.get(u)) is not None:
                     values[u] = value
-        slot = {"day": 1, "week": 2}
         return view_update(
             balances={u: v[0] for u, v in values.items()},
-            leaderboards=[[view_key("lb", name, key), {u: values[u][slot[name]].get(key, 0) for u in members if u in values}]
+            leaderboards=[[view_key("lb", name, key), {u: values[u][WINDOW_SLOT[name]].get(key, 0) for u in members if u in values}]
                           for (name, key), members in windows.items()],
             recent=[[view_key("entries", user), members] for user, members in recent.items()],
             trim=list(trim))
