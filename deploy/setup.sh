@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything Goalpost needs on a fresh machine, idempotently:
-# the Python environment (.venv, from the lock file, and the match service's compiled index,
-# built from services/match/native with cargo and maturin), Redis (Debian's redis-server) and the
+# the Python environment (.venv, from the lock file, and the two compiled cores, the match
+# service's index and the classify service's post reader, built from services/match/native and
+# services/classify/native with cargo and maturin), Redis (Debian's redis-server) and the
 # Apache Kafka jars (Maven Central, cached in ~/.cache/goalpost).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,9 +16,9 @@ if [ ! -x .venv/bin/uv ]; then
 fi
 .venv/bin/uv pip install --python .venv/bin/python -q -r requirements.lock
 .venv/bin/uv pip install --python .venv/bin/python -q --no-deps -e .
-command -v cargo >/dev/null || { echo "Rust (cargo 1.74+) is needed to build the match index (services/match/native)" >&2; exit 1; }
-# uv rebuilds it only when its sources change (cache-keys in its pyproject.toml)
-.venv/bin/uv pip install --python .venv/bin/python -q services/match/native
+command -v cargo >/dev/null || { echo "Rust (cargo 1.82+) is needed to build services/match/native and services/classify/native" >&2; exit 1; }
+# uv rebuilds each only when its sources change (cache-keys in its pyproject.toml)
+.venv/bin/uv pip install --python .venv/bin/python -q services/match/native services/classify/native
 
 if ! command -v redis-server >/dev/null; then
   echo "installing redis-server (Debian package) ..."

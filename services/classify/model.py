@@ -1,9 +1,11 @@
-"""Intent classifier for Goalpost posts: a linear model over sparse features, scored with numpy.
+"""Intent classifier for Goalpost posts: a linear model over sparse features.
 
 The features are ``features.py``'s (words, bigrams, hashtags, first words, linguistic cues); the
 weights are ``artefact/intent_model.json`` (plain JSON: feature names, a coefficient row per
 feature, the intercepts), written by ``python -m services.classify.training.train`` from the
-project's own data. Inference needs numpy and scipy only, never the training code.
+project's own data. A batch is read and scored by the native core (``services/classify/native``:
+features, topics and the softmax per post, in Rust); ``predict_proba`` is the same scoring with
+scipy, for training and tests. Inference never imports the training code.
 
 Public interface (used by the classify service and ``goalpost eval classify``)::
 
@@ -20,10 +22,10 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
+from goalpost_classify_native import MAX_TOPICS, IntentScorer, normalise_tag, topics  # noqa: F401 (API)
 from scipy.sparse import csr_matrix
 
-from services.classify.features import encode, extract, feature_key, features  # noqa: F401 (API)
-from services.classify.topics import MAX_TOPICS, normalise_tag, topics  # noqa: F401 (API)
+from services.classify.features import encode, extract, features  # noqa: F401 (API)
 
 MODEL_VERSION = "intent-sk-2026.12.1"
 INTENTS: tuple[str, ...] = ("goal", "request", "offer", "status")
@@ -41,12 +43,13 @@ class Classification:
 
 @dataclass(frozen=True)
 class LinearModel:
-    vocab: dict            # runtime feature key (see features.feature_key) -> row of coef
+    vocab: dict            # feature name -> row of coef
     coef: np.ndarray       # (n_features, n_labels), float64
     intercept: np.ndarray  # (n_labels,)
     labels: tuple[str, ...]
     cue_value: float
     model_version: str
+    scorer: IntentScorer   # the same weights, in the native core
 
 
 def load_artefact(path: str = ARTEFACT_PATH) -> LinearModel:
@@ -59,9 +62,11 @@ def load_artefact(path: str = ARTEFACT_PATH) -> LinearModel:
         raise ValueError(f"{path}: labels must be the four intents")
     names = data["features"]
     coef = np.asarray(data["coef"], dtype=np.float64).reshape(len(names), len(labels))
-    return LinearModel(vocab={feature_key(n): i for i, n in enumerate(names)}, coef=coef,
-                       intercept=np.asarray(data["intercept"], dtype=np.float64), labels=labels,
-                       cue_value=float(data["cue_value"]), model_version=str(data["model_version"]))
+    intercept = np.asarray(data["intercept"], dtype=np.float64)
+    cue_value = float(data["cue_value"])
+    return LinearModel(vocab={n: i for i, n in enumerate(names)}, coef=coef, intercept=intercept, labels=labels,
+                       cue_value=cue_value, model_version=str(data["model_version"]),
+                       scorer=IntentScorer(names, coef.ravel().tolist(), intercept.tolist(), cue_value))
 
 
 _lock = threading.Lock()
@@ -106,30 +111,14 @@ def classify_batch(texts: list[str], tags: list[list[str]] | None = None) -> lis
         return []
     m = _get_model()
     labels = m.labels
-    rows: list[tuple[list[int], list[float]] | None] = []
-    tops: list[list[str]] = []
-    for k, text in enumerate(texts):
-        if not isinstance(text, str):
-            text = "" if text is None else str(text)
-        tg = tags[k] if tags is not None else None
-        if not text.strip():
-            rows.append(None)
-            tops.append(topics("", tg))
-            continue
-        t, toks, lex, cue = extract(text)
-        rows.append(encode(lex, cue, m.vocab, m.cue_value))
-        tops.append(topics(text, tg, normalised=t, toks=toks))
-    scored = [r for r in rows if r is not None]
-    probs = predict_proba(scored, m).tolist() if scored else []
+    clean = [t if isinstance(t, str) else ("" if t is None else str(t)) for t in texts]
+    tag_lists = [[g for g in (tg or ()) if isinstance(g, str)] for tg in tags] if tags is not None else [[] for _ in texts]
     out: list[Classification] = []
-    it = iter(probs)
-    for r, tp in zip(rows, tops):
-        if r is None:  # nothing to read: "status" is the catch-all intent
+    for best, p, tp in m.scorer.classify(clean, tag_lists):
+        if best is None:  # nothing to read: "status" is the catch-all intent
             out.append(Classification("status", 1.0, {lab: float(lab == "status") for lab in labels}, tp))
-            continue
-        p = next(it)
-        best = max(range(len(labels)), key=p.__getitem__)
-        out.append(Classification(labels[best], p[best], dict(zip(labels, p)), tp))
+        else:
+            out.append(Classification(labels[best], p[best], dict(zip(labels, p)), tp))
     return out
 
 

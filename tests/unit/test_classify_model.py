@@ -243,7 +243,7 @@ def test_scores_come_from_the_artefact(tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps(art))
     m = M.load_artefact(str(path))
-    encoded = [M.encode(*M.extract(t)[2:], m.vocab, m.cue_value) for t in ("zebra", "horse")]
+    encoded = [M.encode(*M.extract(t), m.vocab, m.cue_value) for t in ("zebra", "horse")]
     p = M.predict_proba(encoded, m)
     assert p[0].argmax() == M.INTENTS.index("offer") and p[1].argmax() == M.INTENTS.index("status")
     assert np.allclose(p.sum(axis=1), 1.0)
@@ -308,7 +308,7 @@ def test_tiny_training_run_learns_and_is_deterministic(tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps(art))
     m = M.load_artefact(str(path))
-    encoded = [M.encode(*M.extract(t)[2:], m.vocab, m.cue_value) for t in ("How do I tune a guitar?", "lol hi")]
+    encoded = [M.encode(*M.extract(t), m.vocab, m.cue_value) for t in ("How do I tune a guitar?", "lol hi")]
     best = M.predict_proba(encoded, m).argmax(axis=1)
     assert [M.INTENTS[i] for i in best] == ["request", "status"]
 
@@ -361,3 +361,12 @@ def test_reclassify_keeps_ids_and_sealed_texts_and_sets_the_model_version():
     assert rec.text == "gp1:sealed"  # sent on as it came
     assert rec.intent == "request" and rec.model_version == M.MODEL_VERSION
     assert rec.topics[0] == "baking"
+
+
+def test_tokens_dots_apostrophes_numbers_and_hashtags():
+    lex, cue = M.extract("Don\u2019t wait.. go... #2015 #Run4fun rock'n'roll 42")
+    assert [f[2:] for f in lex if f.startswith("w:")] == [
+        "don't", "wait", ".", ".", "go", "...", "_year_", "_alnum_", "rock'n'roll", "_num_"]
+    assert {"h:2015", "h:run4fun", "f:don't", "f2:don't wait", "b:<s> don't", "b:_num_ </s>"} <= set(lex)
+    assert "b:wait go" in lex  # bigrams skip the soft punctuation
+    assert "r:hash1" in cue and cue[-1] == "r:bias"

@@ -9,7 +9,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from sklearn.linear_model import LogisticRegression
 
-from services.classify.features import encode, extract, feature_name
+from services.classify.features import encode, extract
 from services.classify.model import ARTEFACT_FORMAT, INTENTS, MODEL_VERSION
 
 # Expected share of each intent in a feed (chit-chat is the most common); the training corpus is
@@ -25,21 +25,21 @@ class Config:
     hand_weight: float = 3.0  # sample weight of the hand-written posts
 
 
-def featurise(texts: list[str]) -> list[tuple[list, list[str]]]:
-    return [extract(t)[2:] for t in texts]
+def featurise(texts: list[str]) -> list[tuple[list[str], list[str]]]:
+    return [extract(t) for t in texts]
 
 
-def vocabulary(feats: list[tuple[list, list[str]]], cfg: Config) -> dict:
+def vocabulary(feats: list[tuple[list[str], list[str]]], cfg: Config) -> dict:
     df: Counter = Counter()
     for lex, cue in feats:
         df.update(set(lex))
         if cfg.cue_value:
             df.update(set(cue))
-    keep = sorted((k for k, c in df.items() if c >= cfg.min_df), key=feature_name)
+    keep = sorted(k for k, c in df.items() if c >= cfg.min_df)
     return {k: i for i, k in enumerate(keep)}
 
 
-def matrix(feats: list[tuple[list, list[str]]], vocab: dict, cue_value: float) -> csr_matrix:
+def matrix(feats: list[tuple[list[str], list[str]]], vocab: dict, cue_value: float) -> csr_matrix:
     rows = [encode(lex, cue, vocab, cue_value) for lex, cue in feats]
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
     np.cumsum([len(i) for i, _ in rows], out=indptr[1:])
@@ -57,13 +57,13 @@ class Fitted:
     intercept: np.ndarray  # (4,)
     cfg: Config
 
-    def proba(self, feats: list[tuple[list, list[str]]]) -> np.ndarray:
+    def proba(self, feats: list[tuple[list[str], list[str]]]) -> np.ndarray:
         z = matrix(feats, self.vocab, self.cfg.cue_value) @ self.coef + self.intercept
         z = np.exp(z - z.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
 
 
-def fit(feats: list[tuple[list, list[str]]], labels: list[str], weights: list[float], cfg: Config,
+def fit(feats: list[tuple[list[str], list[str]]], labels: list[str], weights: list[float], cfg: Config,
         priors: dict[str, float] | None = DEPLOYMENT_PRIORS) -> Fitted:
     vocab = vocabulary(feats, cfg)
     x = matrix(feats, vocab, cfg.cue_value)
@@ -81,13 +81,13 @@ def fit(feats: list[tuple[list, list[str]]], labels: list[str], weights: list[fl
 
 
 def export(m: Fitted, training: dict) -> dict:
-    """The artefact: features (names as features.feature_name), one rounded row of coefficients
+    """The artefact: feature names (as features.extract gives them), one rounded row of coefficients
     each; rows that round to zero are left out (they change no score)."""
     names, rows = [], []
-    for key, i in sorted(m.vocab.items(), key=lambda kv: feature_name(kv[0])):
+    for name, i in sorted(m.vocab.items()):
         row = [round(float(v), 4) for v in m.coef[i]]
         if any(row):
-            names.append(feature_name(key))
+            names.append(name)
             rows.append(row)
     return {"format": ARTEFACT_FORMAT, "model_version": MODEL_VERSION, "labels": list(INTENTS),
             "cue_value": m.cfg.cue_value, "intercept": [round(float(v), 6) for v in m.intercept],
