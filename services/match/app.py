@@ -17,9 +17,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
+import orjson
 from aiokafka import TopicPartition
 
-from services.core.contracts import Candidate, ClassifiedPost, Match, Notification, dumps, epoch_seconds, utc_now
+from services.core.contracts import INTENTS, Candidate, ClassifiedPost, Match, Notification, dumps, epoch_seconds, utc_now
 from services.core.openapi import match_document
 from services.core.runtime import Runtime, retry_forever
 from services.core.settings import Settings
@@ -31,6 +32,24 @@ from services.match.views import MatchViews
 from services.match.waves import Step, WavePolicy, choose, due_step, next_wave_at, notifications, wave_match
 
 ROUTED_INTENTS = ("goal", "request")
+UNROUTED_INTENTS = tuple(i for i in INTENTS if i not in ROUTED_INTENTS)
+
+
+def maybe_routed(records: list) -> list:
+    """The records that may be a root goal or request, from a glance at their JSON: replies,
+    offers and statuses are the follower's only (it reads every post, and logs one that does not
+    fit its contract), so ranking does not decode them. A record that is not a post object at
+    all, or names no known intent, stays: decoding dead-letters it."""
+    out = []
+    for record in records:
+        try:
+            data = orjson.loads(record.value)
+        except (orjson.JSONDecodeError, TypeError):
+            out.append(record)
+            continue
+        if not isinstance(data, dict) or (data.get("reply_to") is None and data.get("intent") not in UNROUTED_INTENTS):
+            out.append(record)
+    return out
 RANKER_VERSION = "expertise-bm25-2026.12.1"  # recorded in every Match; bump when ranking changes
 CLAIM_LEASE_S = 30.0   # a claimed wave a worker did not store by then is claimed again
 CLAIM_BATCH = 200      # due posts claimed at once
@@ -132,7 +151,7 @@ class Matcher:
     async def rank_posts(self, records: list) -> None:
         """The first wave of every new root goal or request."""
         await self.rt.state_recovered.wait()
-        decoded = await self.rt.decode_or_dead_letter(records, ClassifiedPost)
+        decoded = await self.rt.decode_or_dead_letter(maybe_routed(records), ClassifiedPost)
         routed = {post.post_id: post for _, post in decoded if post.reply_to is None and post.intent in ROUTED_INTENTS}
         todo = await self.rt.not_done(list(routed), asks.match_key)  # a stored match marks its post as done
         todo &= await self.rt.not_done(list(todo), asks.withdrawn_key)  # flagged before it was asked

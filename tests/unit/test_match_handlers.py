@@ -76,3 +76,28 @@ def test_a_later_wave_leaves_out_those_asked_already():
     (wave,) = matcher.plan_waves([(post, Step(2, 3, new_wave=True), {"hopper"}, None)], first=False, now=1.8e9)
     assert "hopper" not in (wave.match.asked or [])
     assert wave.match.wave == 2
+
+
+def test_ranking_decodes_only_what_may_be_a_root_goal_or_request():
+    import types
+
+    import orjson
+
+    from services.match.app import maybe_routed
+
+    def rec(value):
+        return types.SimpleNamespace(value=value)
+
+    posts = {
+        "request": classified("q1", "u1", "which hops?", "2026-12-01T10:00:00.000Z"),
+        "goal": classified("g1", "u1", "run a 10k", "2026-12-01T10:00:00.000Z", intent="goal"),
+        "reply": classified("a1", "u2", "citra", "2026-12-01T11:00:00.000Z", reply_to="q1"),
+        "status": classified("s1", "u3", "lovely day", "2026-12-01T10:00:00.000Z", intent="status"),
+        "offer": classified("o1", "u3", "I can help with hops", "2026-12-01T10:00:00.000Z", intent="offer"),
+        "no intent": {"post_id": "x1", "author_id": "u4"},
+    }
+    records = {name: rec(orjson.dumps(p)) for name, p in posts.items()}
+    records.update({"not json": rec(b"{oops"), "not an object": rec(b"[1, 2]"), "tombstone": rec(None)})
+    kept = maybe_routed(list(records.values()))
+    assert [name for name, r in records.items() if r in kept] == [
+        "request", "goal", "no intent", "not json", "not an object", "tombstone"]  # the bad ones, to dead-letter
