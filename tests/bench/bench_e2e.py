@@ -63,7 +63,7 @@ async def drive(rate: float, seconds: float, batch: int, run: str, users: str | 
     rng = random.Random(1)
     headers = {"Authorization": f"Bearer {first_api_key()}", "Content-Type": "application/json"}
     base = f"http://127.0.0.1:{port_of('ingest')}"
-    sent = {"posts": 0, "reactions": 0, "errors": 0}
+    sent: dict = {"posts": 0, "reactions": 0, "errors": 0, "error_statuses": {}}  # posts and reactions refused, by HTTP status
     roots: list[tuple[str, str]] = []
     replies: list[tuple[str, str]] = []  # (reply_id, root author)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
@@ -74,11 +74,14 @@ async def drive(rate: float, seconds: float, batch: int, run: str, users: str | 
                     sent["posts"] += body["accepted"]
                 else:
                     sent["errors"] += len(items)
+                    sent["error_statuses"][str(r.status)] = sent["error_statuses"].get(str(r.status), 0) + len(items)
 
         async def react(reaction: dict) -> None:
             async with session.post(base + "/v1/reactions", data=orjson.dumps(reaction), headers=headers) as r:
                 await r.read()
                 sent["reactions" if r.status == 202 else "errors"] += 1
+                if r.status != 202:
+                    sent["error_statuses"][str(r.status)] = sent["error_statuses"].get(str(r.status), 0) + 1
 
         tasks = []
         start = time.perf_counter()
