@@ -4,8 +4,7 @@ The features are ``features.py``'s (words, bigrams, hashtags, first words, lingu
 weights are ``artefact/intent_model.json`` (plain JSON: feature names, a coefficient row per
 feature, the intercepts), written by ``python -m services.classify.training.train`` from the
 project's own data. A batch is read and scored by the native core (``services/classify/native``:
-features, topics and the softmax per post, in Rust); ``predict_proba`` is the same scoring with
-scipy, for training and tests. Inference never imports the training code.
+features, topics and the softmax per post, in Rust). Inference never imports the training code.
 
 Public interface (used by the classify service and ``goalpost eval classify``)::
 
@@ -23,7 +22,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from goalpost_classify_native import MAX_TOPICS, IntentScorer, normalise_tag, topics  # noqa: F401 (API)
-from scipy.sparse import csr_matrix
 
 from services.classify.features import encode, extract, features  # noqa: F401 (API)
 
@@ -88,20 +86,6 @@ def reset_model_cache() -> None:
     global _model
     with _lock:
         _model = None
-
-
-def predict_proba(rows: list[tuple[list[int], list[float]]], m: LinearModel) -> np.ndarray:
-    """Softmax probabilities of encoded rows (see features.encode): one row per post."""
-    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum([len(i) for i, _ in rows], out=indptr[1:])
-    indices = np.fromiter((j for i, _ in rows for j in i), dtype=np.int64, count=int(indptr[-1]))
-    data = np.fromiter((v for _, vs in rows for v in vs), dtype=np.float64, count=int(indptr[-1]))
-    x = csr_matrix((data, indices, indptr), shape=(len(rows), m.coef.shape[0]))
-    z = np.asarray(x @ m.coef) + m.intercept
-    z -= z.max(axis=1, keepdims=True)
-    np.exp(z, out=z)
-    z /= z.sum(axis=1, keepdims=True)
-    return z
 
 
 def classify_batch(texts: list[str], tags: list[list[str]] | None = None) -> list[Classification]:

@@ -33,6 +33,9 @@ from services.match.waves import Step, WavePolicy, choose, due_step, next_wave_a
 
 ROUTED_INTENTS = ("goal", "request")
 UNROUTED_INTENTS = tuple(i for i in INTENTS if i not in ROUTED_INTENTS)
+RANKER_VERSION = "expertise-bm25-2026.12.1"  # recorded in every Match; bump when ranking changes
+CLAIM_LEASE_S = 30.0   # a claimed wave a worker did not store by then is claimed again
+CLAIM_BATCH = 200      # due posts claimed at once
 
 
 def maybe_routed(records: list) -> list:
@@ -50,9 +53,6 @@ def maybe_routed(records: list) -> list:
         if not isinstance(data, dict) or (data.get("reply_to") is None and data.get("intent") not in UNROUTED_INTENTS):
             out.append(record)
     return out
-RANKER_VERSION = "expertise-bm25-2026.12.1"  # recorded in every Match; bump when ranking changes
-CLAIM_LEASE_S = 30.0   # a claimed wave a worker did not store by then is claimed again
-CLAIM_BATCH = 200      # due posts claimed at once
 
 
 @dataclass

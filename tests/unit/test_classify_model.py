@@ -243,12 +243,11 @@ def test_scores_come_from_the_artefact(tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps(art))
     m = M.load_artefact(str(path))
-    encoded = [M.encode(*M.extract(t), m.vocab, m.cue_value) for t in ("zebra", "horse")]
-    p = M.predict_proba(encoded, m)
-    assert p[0].argmax() == M.INTENTS.index("offer") and p[1].argmax() == M.INTENTS.index("status")
-    assert np.allclose(p.sum(axis=1), 1.0)
+    (best0, p0, _), (best1, p1, _) = m.scorer.classify(["zebra", "horse"], [[], []])
+    assert best0 == M.INTENTS.index("offer") and best1 == M.INTENTS.index("status")
+    assert np.allclose([sum(p0), sum(p1)], 1.0)
     # no known feature: the intercepts alone
-    assert math.isclose(p[1][3], math.exp(1) / (3 + math.exp(1)), rel_tol=1e-9)
+    assert math.isclose(p1[3], math.exp(1) / (3 + math.exp(1)), rel_tol=1e-9)
 
 
 # ---------------------------------------------------------------- evaluation CI
@@ -308,9 +307,8 @@ def test_tiny_training_run_learns_and_is_deterministic(tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps(art))
     m = M.load_artefact(str(path))
-    encoded = [M.encode(*M.extract(t), m.vocab, m.cue_value) for t in ("How do I tune a guitar?", "lol hi")]
-    best = M.predict_proba(encoded, m).argmax(axis=1)
-    assert [M.INTENTS[i] for i in best] == ["request", "status"]
+    scored = m.scorer.classify(["How do I tune a guitar?", "lol hi"], [[], []])
+    assert [M.INTENTS[best] for best, _, _ in scored] == ["request", "status"]
 
 
 def test_leave_one_family_out_never_trains_on_the_family_it_scores(monkeypatch):

@@ -675,8 +675,8 @@ impl IntentScorer {
 
 impl IntentScorer {
     /// Lexical features share an L2-style norm over the ones the model knows (long posts get no
-    /// extreme scores); cues carry `cue_value` whatever the length. Sums run in the order
-    /// `features.encode` and `model.predict_proba` use, so both give the same floats.
+    /// extreme scores); cues carry `cue_value` whatever the length, as `features.encode` gives
+    /// the rows training fits on.
     fn one(&self, text: &str, tags: &[String]) -> (Option<usize>, Vec<f64>, Vec<String>) {
         let lex = lexicon();
         if text.chars().all(py_space) {
