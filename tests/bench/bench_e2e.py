@@ -63,9 +63,14 @@ async def drive(rate: float, seconds: float, batch: int, run: str, users: str | 
     rng = random.Random(1)
     headers = {"Authorization": f"Bearer {first_api_key()}", "Content-Type": "application/json"}
     base = f"http://127.0.0.1:{port_of('ingest')}"
-    sent: dict = {"posts": 0, "reactions": 0, "errors": 0, "error_statuses": {}}  # posts and reactions refused, by HTTP status
+    sent: dict = {"posts": 0, "reactions": 0, "errors": 0, "error_statuses": {}}
     roots: list[tuple[str, str]] = []
     replies: list[tuple[str, str]] = []  # (reply_id, root author)
+
+    def refused(status: int, n: int) -> None:  # posts and reactions refused, by HTTP status
+        sent["errors"] += n
+        sent["error_statuses"][str(status)] = sent["error_statuses"].get(str(status), 0) + n
+
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
         async def post_batch(items: list[dict]) -> None:
             async with session.post(base + "/v1/posts/batch", data=orjson.dumps(items), headers=headers) as r:
@@ -73,15 +78,15 @@ async def drive(rate: float, seconds: float, batch: int, run: str, users: str | 
                 if r.status == 202:
                     sent["posts"] += body["accepted"]
                 else:
-                    sent["errors"] += len(items)
-                    sent["error_statuses"][str(r.status)] = sent["error_statuses"].get(str(r.status), 0) + len(items)
+                    refused(r.status, len(items))
 
         async def react(reaction: dict) -> None:
             async with session.post(base + "/v1/reactions", data=orjson.dumps(reaction), headers=headers) as r:
                 await r.read()
-                sent["reactions" if r.status == 202 else "errors"] += 1
-                if r.status != 202:
-                    sent["error_statuses"][str(r.status)] = sent["error_statuses"].get(str(r.status), 0) + 1
+                if r.status == 202:
+                    sent["reactions"] += 1
+                else:
+                    refused(r.status, 1)
 
         tasks = []
         start = time.perf_counter()
