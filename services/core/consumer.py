@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import Awaitable, Callable, Iterable, Optional
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -14,8 +15,12 @@ from services.core.kafka_io import GroupLag
 from services.core.logs import event, log
 from services.core.settings import Settings
 
-BatchHandler = Callable[[list[ConsumerRecord]], Awaitable[None]]
+# A handler may return the rest of its batch's work (sending, storing) as an awaitable: the
+# consumer then hands it the next batch meanwhile, and commits the offsets once that rest is done.
+Finish = Optional[Awaitable[None]]
+BatchHandler = Callable[[list[ConsumerRecord]], Awaitable[Finish]]
 UNASSIGNED_LIMIT_S = 60.0  # how long a consumer may hold no partition while its group's lag stands
+FINISHING_LIMIT = 1  # batches whose rest may still be running while the next one is handled
 
 
 def stuck_unassigned(empty_for_s: float, lag_then: int, lag_now: int, limit_s: float = UNASSIGNED_LIMIT_S) -> bool:
@@ -25,10 +30,41 @@ def stuck_unassigned(empty_for_s: float, lag_then: int, lag_now: int, limit_s: f
     return empty_for_s >= limit_s and lag_now > 0 and lag_now >= lag_then
 
 
+class Unacknowledged:
+    """The batches handed over and not yet committed, oldest first, each with its finish.
+    Offsets come out in the order their batches came, once each finished: a later batch that
+    finished first waits for the earlier ones."""
+
+    def __init__(self, limit: int = FINISHING_LIMIT):
+        self.limit = limit
+        self.batches: deque[tuple[dict[TopicPartition, int], asyncio.Future]] = deque()
+
+    def add(self, offsets: dict[TopicPartition, int], finishes: list[Awaitable[None]]) -> None:
+        self.batches.append((offsets, asyncio.ensure_future(asyncio.gather(*finishes))))
+
+    async def to_commit(self) -> list[dict[TopicPartition, int]]:
+        """The offsets of the oldest batches that finished, waiting for the oldest while more
+        than `limit` are running. Raises what a finish raised (that batch is not committed)."""
+        out = []
+        while self.batches and (self.batches[0][1].done() or len(self.batches) > self.limit):
+            offsets, finished = self.batches[0]
+            await finished
+            self.batches.popleft()
+            out.append(offsets)
+        return out
+
+    async def settle(self) -> None:
+        """Lets the running finishes end, their errors dropped: none of them is committed, so
+        their batches come again."""
+        await asyncio.gather(*(f for _, f in self.batches), return_exceptions=True)
+        self.batches.clear()
+
+
 class GroupConsumer:
     """The topics of a service share one consumer in its group; offsets are committed only
-    after every handler of a batch returned (at least once). A handler that raises is not
-    acknowledged: the consumer restarts from the committed offsets and the batch comes again."""
+    after every handler of a batch returned and finished (at least once), in the order the
+    batches came. A handler that raises, or whose finish raises, is not acknowledged: the
+    consumer restarts from the committed offsets and the batch comes again."""
 
     def __init__(self, service: str, group_id: str, settings: Settings, group_lag: dict[str, int]):
         self.service, self.group_id, self.settings = service, group_id, settings
@@ -52,9 +88,12 @@ class GroupConsumer:
                 session_timeout_ms=10_000, heartbeat_interval_ms=2_000)
             empty_since: Optional[float] = None
             lag_then = 0
+            unacknowledged = Unacknowledged()
             try:
                 await consumer.start()
                 while True:
+                    for offsets in await unacknowledged.to_commit():  # a finish that raised: start again
+                        await self.commit(consumer, offsets)
                     got = await consumer.getmany(timeout_ms=int(s.stream_batch_within_s * 1000),
                                                  max_records=s.stream_batch)
                     assigned = len(consumer.assignment())
@@ -71,29 +110,39 @@ class GroupConsumer:
                         break
                     if not got:
                         continue
-                    await self.dispatch(got)
-                    try:
-                        await consumer.commit({tp: records[-1].offset + 1 for tp, records in got.items()})
-                    except CommitFailedError as exc:  # the group rebalanced meanwhile
-                        event("offsets not committed after a rebalance; the partitions' new owner reads "
-                              "the batch again (output marks drop the repeats)", error=str(exc)[:300])
+                    finishes = await self.dispatch(got)
+                    unacknowledged.add({tp: records[-1].offset + 1 for tp, records in got.items()}, finishes)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker away too long, a handler failed: start again from the commits
                 event("consumer failed; restarting from the committed offsets", error=repr(exc)[:300])
                 await asyncio.sleep(1)
             finally:
+                await unacknowledged.settle()
                 await consumer.stop()
 
-    async def dispatch(self, got: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+    @staticmethod
+    async def commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            await consumer.commit(offsets)
+        except CommitFailedError as exc:  # the group rebalanced meanwhile
+            event("offsets not committed after a rebalance; the partitions' new owner reads "
+                  "the batch again (output marks drop the repeats)", error=str(exc)[:300])
+
+    async def dispatch(self, got: dict[TopicPartition, list[ConsumerRecord]]) -> list[Awaitable[None]]:
+        """Hands each topic's records to its handler; returns the finishes they left running."""
         by_topic: dict[str, list[ConsumerRecord]] = {}
         for tp, records in got.items():
             by_topic.setdefault(tp.topic, []).extend(records)
+        finishes = []
         for topic, records in by_topic.items():
             started = time.perf_counter()
             metrics.MESSAGES_IN.labels(self.service, topic).inc(len(records))
-            await self.handlers[topic](records)
+            finish = await self.handlers[topic](records)
+            if finish is not None:
+                finishes.append(finish)
             metrics.BATCH_SECONDS.labels(self.service, topic).observe(time.perf_counter() - started)
+        return finishes
 
 
 async def poll_lag(service: str, bootstrap: str, group_id: str, topics: Iterable[str], every_s: float,

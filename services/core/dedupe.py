@@ -26,12 +26,13 @@ class RedisMarks:
     def __init__(self, script: Callable[[str, str], Any], ttl_s: int = DONE_TTL_S):
         self.script, self.ttl_s = script, ttl_s
 
-    async def not_done(self, ids: list[str], key: Callable[[str], str]) -> set[str]:
-        """The ids whose output was not written yet (one script call for the whole batch)."""
+    async def not_done(self, ids: list[str], *keys: Callable[[str], str]) -> set[str]:
+        """The ids that have none of the marks `keys` name (one script call for the whole batch)."""
         if not ids:
             return set()
-        present = await self.script("exists", EXISTS_LUA)(keys=[key(i) for i in ids])
-        return {i for i, p in zip(ids, present) if not p}
+        present = await self.script("exists", EXISTS_LUA)(keys=[key(i) for i in ids for key in keys])
+        n = len(keys)
+        return {i for j, i in enumerate(ids) if not any(present[j * n:(j + 1) * n])}
 
     async def mark_done(self, ids: list[str], key: Callable[[str], str]) -> None:
         if ids:

@@ -173,8 +173,8 @@ class Runtime:
             script = self._scripts[name] = self.redis.register_script(lua)
         return script
 
-    async def not_done(self, ids: list[str], key: Callable[[str], str]) -> set[str]:
-        return await self.marks.not_done(ids, key)
+    async def not_done(self, ids: list[str], *keys: Callable[[str], str]) -> set[str]:
+        return await self.marks.not_done(ids, *keys)
 
     async def mark_done(self, ids: list[str], key: Callable[[str], str]) -> None:
         await self.marks.mark_done(ids, key)

@@ -26,8 +26,8 @@ class MemoryMarks:
     def __init__(self) -> None:
         self.marked: set[str] = set()
 
-    async def not_done(self, ids: list[str], key: Callable[[str], str]) -> set[str]:
-        return {i for i in ids if key(i) not in self.marked}
+    async def not_done(self, ids: list[str], *keys: Callable[[str], str]) -> set[str]:
+        return {i for i in ids if not any(key(i) in self.marked for key in keys)}
 
     async def mark_done(self, ids: list[str], key: Callable[[str], str]) -> None:
         self.marked.update(key(i) for i in ids)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Awaitable, Iterable, Optional
 
 import orjson
 from aiokafka import TopicPartition
@@ -104,6 +104,7 @@ class Matcher:
         self.rt, self.settings, self.index, self.policy = rt, rt.settings, index, policy
         # A wave's state lives while more waves may come, and one wait longer for a late decline.
         self.wave_state_ttl_s = int(policy.after_s * (policy.max_waves + 1)) + 60
+        self.sending: set[str] = set()  # posts whose first wave is ranked and not yet stored
 
     def plan_waves(self, todo: list[tuple[ClassifiedPost, Step, set[str], Optional[float]]], first: bool,
                    now: Optional[float] = None) -> list[Wave]:
@@ -148,20 +149,32 @@ class Matcher:
                 keys=keys, args=[time.time(), asks.VIEW_TTL_S, int(self.settings.match_ask_ttl_s), self.wave_state_ttl_s,
                                  asks.INBOX_LIMIT, *tail])
 
-    async def rank_posts(self, records: list) -> None:
-        """The first wave of every new root goal or request."""
+    async def rank_posts(self, records: list) -> Optional[Awaitable[None]]:
+        """Ranks the first wave of every new root goal or request, and returns the sending and
+        storing of those waves, which the consumer runs while it hands over the next batch."""
         await self.rt.state_recovered.wait()
         decoded = await self.rt.decode_or_dead_letter(maybe_routed(records), ClassifiedPost)
-        routed = {post.post_id: post for _, post in decoded if post.reply_to is None and post.intent in ROUTED_INTENTS}
-        todo = await self.rt.not_done(list(routed), asks.match_key)  # a stored match marks its post as done
-        todo &= await self.rt.not_done(list(todo), asks.withdrawn_key)  # flagged before it was asked
+        routed = {post.post_id: post for _, post in decoded
+                  if post.reply_to is None and post.intent in ROUTED_INTENTS and post.post_id not in self.sending}
+        # a stored match marks its post as done; a withdrawal, one flagged before it was asked
+        todo = await self.rt.not_done(list(routed), asks.match_key, asks.withdrawn_key)
         first = Step(1, self.policy.size, new_wave=True)
         posts = [post for post_id, post in routed.items() if post_id in todo]
         sealed = {post.post_id: post.text for post in posts}
         waves = self.plan_waves([(post, first, set(), None) for post in await self.rt.open_texts(posts)], first=True)
         for w in waves:  # ranked on the clear text; stored as it came, sealed
             w.post.text = sealed[w.post.post_id]
-        await self.send_and_store(waves)
+        if not waves:
+            return None
+        ids = [w.post.post_id for w in waves]
+        self.sending.update(ids)  # a repeat of one in the next batch is not ranked again meanwhile
+        return self.finish_first_waves(waves, ids)
+
+    async def finish_first_waves(self, waves: list[Wave], ids: list[str]) -> None:
+        try:
+            await self.send_and_store(waves)
+        finally:
+            self.sending.difference_update(ids)
         now = time.time()
         for w in waves:
             age = now - epoch_seconds(w.post.created_at)
