@@ -81,8 +81,8 @@ class ExpertiseIndex:
         self.core = ExpertiseCore(asdict(self.config))
         self.helpers: Mapping[str, HelperState] = _Helpers(self.core)
         self._askers: OrderedDict[str, None] = OrderedDict()  # "@asker" terms, LRU order
-        # root post -> (author, interned terms, the cached copy of the id)
-        self._roots: OrderedDict[str, tuple[str, tuple[str, ...], str]] = OrderedDict()
+        # root post -> (author, its terms packed by the core, the cached copy of the id)
+        self._roots: OrderedDict[str, tuple[str, bytes, str]] = OrderedDict()
         self._replies: OrderedDict[str, tuple[str, Optional[str]]] = OrderedDict()  # reply -> (author, root)
         # (actor, post[, kind]) -> vote / accept / thanks; oldest forgotten past max_reactions
         self._reactions: OrderedDict[tuple, str] = OrderedDict()
@@ -140,14 +140,13 @@ class ExpertiseIndex:
             if topics is None:
                 topics = post.get("topics")
             terms = core.root_terms(post.get("text") or "", _strs(post.get("tags")), _strs(topics))
-            if post_id:   # kept compactly: interned term strings (weights follow from '#')
+            if post_id:   # kept compactly: one bytes object of terms (weights follow from '#')
                 self._cache(self._roots, post_id, (author, terms, post_id), c.max_cached_roots)
                 if c.learn_rate > 0:  # its candidates as ranking sees them now, for the answers to come
                     core.snapshot(post_id, author, post.get("text") or "", _strs(post.get("tags")), _strs(topics), t,
                                   self._excluded(author), self._near(author))
             if c.ask_weight > 0 and terms:
-                core.add_terms(author, [(term, c.ask_weight * (c.tag_weight if term[0] == "#" else 1.0))
-                                        for term in terms], t)
+                core.add_root_terms(author, terms, c.ask_weight, t)
             return None
         if post_id and post_id in self._replies:
             return None  # seen already (classify's at-least-once output, a reclassify): one answer, learnt once
@@ -215,8 +214,7 @@ class ExpertiseIndex:
             root = self._roots.get(self._routed_answers.pop(post_id))
             w = self.config.routed_help_weight
             if root is not None and w > 0:
-                self.core.add_terms(target, [(term, w * (self.config.tag_weight if term[0] == "#" else 1.0))
-                                             for term in root[1]], to_epoch(reaction.get("created_at")))
+                self.core.add_root_terms(target, root[1], w, to_epoch(reaction.get("created_at")))
         return (self.end(reply[1]) or (reply[1], ())) if kind == "accept" and reply[1] else None
 
     def observe_relation(self, relation: dict) -> None:

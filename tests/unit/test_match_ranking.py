@@ -43,6 +43,21 @@ def test_tokenize_drops_stopwords_and_plurals():
     assert tokenize("How do I get the Starters going?") == ["starter", "going"]
 
 
+def test_a_root_posts_packed_terms_are_its_distinct_words_then_tags_and_topics():
+    core = ExpertiseIndex().core
+    packed = core.root_terms("Hops, hops and more HOPS for stouts", ["Beer ", "stout"], ["beer"])
+    assert isinstance(packed, bytes)
+    assert core.unpacked_terms(packed) == ["hops", "stout", "#beer", "#stout"]
+    assert core.unpacked_terms(core.root_terms("")) == []
+
+
+def test_the_routed_helpers_thanks_teaches_them_the_roots_packed_terms():
+    idx = ExpertiseIndex()
+    idx.core.add_root_terms("helper", idx.core.root_terms("pale ale", ["beer"]), 1.0, 1.7e9)
+    assert dict(idx.core.postings_of("ale"))["helper"] > 0
+    assert dict(idx.core.postings_of("#beer"))["helper"] > dict(idx.core.postings_of("ale"))["helper"]  # tags weigh more
+
+
 def test_expertise_routes_by_topic():
     idx = ExpertiseIndex()
     seed(idx)

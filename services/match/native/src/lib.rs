@@ -9,7 +9,7 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::collections::VecDeque;
 
@@ -179,7 +179,17 @@ struct Postings {
 
 impl Postings {
     fn find(&self, h: u32) -> Option<usize> {
-        self.helper.iter().position(|&x| x == h)
+        // Most lookups miss (a helper's first use of a term): compare 16 ids at a time, which
+        // the compiler vectorises, and look inside a chunk only when it holds the id.
+        let mut chunks = self.helper.chunks_exact(16);
+        let mut base = 0;
+        for chunk in &mut chunks {
+            if chunk.iter().fold(false, |hit, &x| hit | (x == h)) {
+                return chunk.iter().position(|&x| x == h).map(|i| base + i);
+            }
+            base += 16;
+        }
+        chunks.remainder().iter().position(|&x| x == h).map(|i| base + i)
     }
 }
 
@@ -414,10 +424,11 @@ pub struct ExpertiseCore {
 impl ExpertiseCore {
     /// Lower-case runs of letters and digits; no stop words or 1-letter tokens; light plural
     /// stemming (a trailing s of words over 4 letters, not ss). Lazy, over a lower-cased text.
-    fn token_iter<'t>(&'t self, lower: &'t str) -> impl Iterator<Item = &'t str> + 't {
+    fn token_iter<'s, 't>(&'s self, lower: &'t str) -> impl Iterator<Item = &'t str> + use<'s, 't> {
+        let stop = &self.stop;
         lower.split(|c: char| !c.is_alphanumeric()).filter_map(move |tok| {
             let n = tok.chars().count();
-            if n < 2 || self.stop.contains(tok) {
+            if n < 2 || stop.contains(tok) {
                 None
             } else if n > 4 && tok.ends_with('s') && !tok.ends_with("ss") {
                 Some(&tok[..tok.len() - 1])
@@ -432,17 +443,17 @@ impl ExpertiseCore {
         self.token_iter(&lower).map(str::to_owned).collect()
     }
 
-    /// The first `cap` distinct tokens of a text, in order (a long post stops being read there).
-    fn distinct_tokens(&self, text: &str, cap: usize) -> Vec<String> {
-        let lower = text.to_lowercase();
+    /// The first `cap` distinct tokens of a lower-cased text, in order (a long post stops being
+    /// read there), borrowed from it.
+    fn distinct_tokens<'t>(&self, lower: &'t str, cap: usize) -> Vec<&'t str> {
         let mut seen: HashSet<&str> = HashSet::default();
         let mut out = Vec::new();
         if cap == 0 {
             return out;
         }
-        for tok in self.token_iter(&lower) {
+        for tok in self.token_iter(lower) {
             if seen.insert(tok) {
-                out.push(tok.to_owned());
+                out.push(tok);
                 if out.len() >= cap {
                     break;
                 }
@@ -454,11 +465,12 @@ impl ExpertiseCore {
     /// The distinct words of a post (weight 1, at most text_term_cap) then its tags and topics
     /// as "#tag" (tag_weight), in first-seen order.
     fn post_terms_of(&self, text: &str, tags: &[String], topics: &[String]) -> Vec<(String, f64)> {
+        let lower = text.to_lowercase();
         let mut terms: Vec<(String, f64)> = Vec::new();
         let mut at: HashMap<String, usize> = HashMap::default();
-        for tok in self.distinct_tokens(text, self.c.text_term_cap) {
-            at.insert(tok.clone(), terms.len());
-            terms.push((tok, 1.0));
+        for tok in self.distinct_tokens(&lower, self.c.text_term_cap) {
+            at.insert(tok.to_owned(), terms.len());
+            terms.push((tok.to_owned(), 1.0));
         }
         for tag in tags.iter().chain(topics.iter()) {
             let t = format!("#{}", tag.trim().to_lowercase());
@@ -473,6 +485,28 @@ impl ExpertiseCore {
             }
         }
         terms
+    }
+
+    /// A root post's terms packed as one string, each ended by a NUL (no term holds one: words
+    /// are letters and digits, tags are trimmed): a compact copy to keep per cached root.
+    fn packed_terms(&self, text: &str, tags: &[String], topics: &[String]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (term, _) in self.post_terms_of(text, tags, topics) {
+            if !term.contains('\0') {
+                out.extend_from_slice(term.as_bytes());
+                out.push(0);
+            }
+        }
+        out
+    }
+
+    /// The terms of `packed_terms`, each with its weight (tag_weight for "#" terms, else 1).
+    fn unpack_terms<'p>(&self, packed: &'p [u8]) -> PyResult<Vec<(&'p str, f64)>> {
+        let text = std::str::from_utf8(packed).map_err(|e| PyValueError::new_err(format!("packed terms: {e}")))?;
+        Ok(text
+            .split_terminator('\0')
+            .map(|term| (term, if term.starts_with('#') { self.c.tag_weight } else { 1.0 }))
+            .collect())
     }
 
     fn clock(&mut self, t: f64) -> f64 {
@@ -1044,13 +1078,26 @@ impl ExpertiseCore {
         self.post_terms_of(text, &tags.unwrap_or_default(), &topics.unwrap_or_default())
     }
 
-    /// The terms of a root post as a tuple of interned strings (the root cache keeps one
-    /// shared copy of each term; weights follow from the "#" prefix).
+    /// The terms of a root post, packed into one bytes object for the root cache (weights
+    /// follow from the "#" prefix); `answer` and `add_root_terms` read it.
     #[pyo3(signature = (text, tags=None, topics=None))]
     fn root_terms<'py>(&self, py: Python<'py>, text: &str, tags: Option<Vec<String>>, topics: Option<Vec<String>>)
-        -> PyResult<Bound<'py, PyTuple>> {
-        let terms = self.post_terms_of(text, &tags.unwrap_or_default(), &topics.unwrap_or_default());
-        PyTuple::new(py, terms.iter().map(|(t, _)| PyString::intern(py, t)))
+        -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.packed_terms(text, &tags.unwrap_or_default(), &topics.unwrap_or_default()))
+    }
+
+    /// The terms of `root_terms` packed, without their NULs (what a caller may show or test).
+    fn unpacked_terms(&self, packed: &[u8]) -> PyResult<Vec<String>> {
+        Ok(self.unpack_terms(packed)?.into_iter().map(|(t, _)| t.to_owned()).collect())
+    }
+
+    /// Adds a root post's packed terms to the user's profile at time t, each weighted `weight`
+    /// times its own (tag_weight for "#" terms).
+    fn add_root_terms(&mut self, user: &str, packed: &[u8], weight: f64, t: f64) -> PyResult<()> {
+        let terms: Vec<(&str, f64)> = self.unpack_terms(packed)?.into_iter().map(|(term, w)| (term, w * weight)).collect();
+        let u = self.users.get_or_create(user);
+        self.add_terms_to(u, &terms, t);
+        Ok(())
     }
 
     /// The user was active at t (seconds since the epoch).
@@ -1067,22 +1114,20 @@ impl ExpertiseCore {
     /// The user answered someone else's post at t: the root post's terms (weights from the
     /// "#" prefix), the asker's pseudo-term and the answer's own words join their profile.
     #[pyo3(signature = (user, root_terms, asker_term, own_text, t))]
-    fn answer(&mut self, user: &str, root_terms: Option<Bound<'_, PyTuple>>, asker_term: Option<String>, own_text: &str,
+    fn answer(&mut self, user: &str, root_terms: Option<&[u8]>, asker_term: Option<String>, own_text: &str,
               t: f64) -> PyResult<()> {
         let u = self.users.get_or_create(user);
-        let c = &self.c;
-        // the root cache's tuple of interned strings, read in place (no copy of each term)
-        let root_items: Vec<Bound<'_, PyString>> = match &root_terms {
-            Some(tuple) => tuple.iter().map(|x| x.cast_into::<PyString>().map_err(PyErr::from)).collect::<PyResult<_>>()?,
+        let root_terms = match root_terms {
+            Some(packed) => self.unpack_terms(packed)?,
             None => Vec::new(),
         };
-        let root_terms: Vec<&str> = root_items.iter().map(|x| x.to_str()).collect::<PyResult<_>>()?;
-        let own_tokens = if c.own_text_weight > 0.0 { self.distinct_tokens(own_text, c.text_term_cap) } else { Vec::new() };
+        let c = &self.c;
+        let lower = if c.own_text_weight > 0.0 { own_text.to_lowercase() } else { String::new() };
+        let own_tokens = self.distinct_tokens(&lower, c.text_term_cap);
         // (term, weight) in first-seen order, the strings borrowed from the two lists above
         let mut terms: Vec<(&str, f64)> = Vec::with_capacity(root_terms.len() + own_tokens.len() + 1);
         let mut at: HashMap<&str, usize> = HashMap::default();
-        for &term in &root_terms {
-            let w = if term.starts_with('#') { c.tag_weight } else { 1.0 };
+        for &(term, w) in &root_terms {
             match at.get(term) {
                 Some(&i) => terms[i].1 = w,
                 None => {
@@ -1100,8 +1145,8 @@ impl ExpertiseCore {
                 }
             }
         }
-        for tok in &own_tokens {
-            match at.get(tok.as_str()) {
+        for &tok in &own_tokens {
+            match at.get(tok) {
                 Some(&i) => terms[i].1 += c.own_text_weight,
                 None => {
                     at.insert(tok, terms.len());
