@@ -10,7 +10,7 @@ byte-identical, for consumers to dedupe by notification_id.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import orjson
 
@@ -223,6 +223,40 @@ def end_call(posts: list[tuple[str, str, bool, list[str]]]) -> Call:
         keys.extend(inbox_key(h) for h in helpers)
         args.extend((post_id, replier, 1 if drop else 0, len(helpers), *helpers))
     return keys, args
+
+
+# The followed events' removals in one call: a pipeline of one command per ask costs match more
+# to pack and parse than Redis takes to run them. KEYS[1]: the due set; then the inbox of each
+# closed ask, then the state of each post with no further wave. ARGV[1]: how many asks close;
+# then, by the same index as KEYS, the closed asks' post ids and the finished post ids.
+CLOSE_ASKS_LUA = """
+local closing = tonumber(ARGV[1])
+for i = 2, closing + 1 do redis.call('ZREM', KEYS[i], ARGV[i]) end
+for i = closing + 2, #ARGV do
+  redis.call('ZREM', KEYS[1], ARGV[i])
+  redis.call('DEL', KEYS[i])
+end
+return #ARGV - 1
+"""
+
+
+def close_call(closed: list[tuple[str, str]], done: Sequence[str]) -> Call:
+    """KEYS and ARGV of CLOSE_ASKS_LUA: the asks `closed`, each (helper, post), and the posts
+    `done` (no further wave)."""
+    keys = [DUE_KEY, *(inbox_key(h) for h, _ in closed), *(wave_key(p) for p in done)]
+    return keys, [len(closed), *(p for _, p in closed), *done]
+
+
+# The helpers asked for each post, in one call. KEYS: each post's asks.
+ASKED_LUA = """
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HKEYS', key) end
+return out
+"""
+
+
+def asked_call(post_ids: list[str]) -> Call:
+    return [asks_key(p) for p in post_ids], []
 
 
 # Declines: the ask leaves the helper's inbox and, the first time that helper declines that

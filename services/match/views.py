@@ -3,7 +3,7 @@ read routes over them (key layout: services/match/asks.py, docs/redis.md)."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Sequence
 
 import orjson
 
@@ -44,33 +44,28 @@ class MatchViews:
         if effects.declined:
             keys, args = asks.decline_call(effects.declined, time.time())
             DECLINES.inc(await self.rt.script("decline", asks.DECLINE_LUA)(keys=keys, args=args))
-        async with self.rt.redis.pipeline(transaction=False) as pipe:
-            for helper_id, post_id in effects.closed:
-                pipe.zrem(asks.inbox_key(helper_id), post_id)
-            for post_id in effects.done:
-                pipe.zrem(asks.DUE_KEY, post_id)
-                pipe.delete(asks.wave_key(post_id))
-            await pipe.execute()
+        await self.close(effects.closed, effects.done)
+
+    async def close(self, closed: list[tuple[str, str]], done: Sequence[str] = ()) -> None:
+        """Takes the asks `closed`, each (helper, post), out of their inboxes, and ends the
+        waves of the posts `done`."""
+        if closed or done:
+            keys, args = asks.close_call(closed, done)
+            await self.rt.script("close_asks", asks.CLOSE_ASKS_LUA)(keys=keys, args=args)
 
     async def end_posts(self, posts: list[tuple[str, str]], drop: bool) -> list[str]:
         """Ends `posts`, each (post id, replier or ''), for every helper asked (END_POSTS_LUA, which
         returns each post's result); `drop` also deletes their match views."""
         assert self.rt.redis is not None
         # The inboxes to clean are named by the asks' fields, which only Redis has: read them
-        # first (one pipeline), then end the posts over those keys.
-        async with self.rt.redis.pipeline(transaction=False) as pipe:
-            for post_id, _ in posts:
-                pipe.hkeys(asks.asks_key(post_id))
-            asked = await pipe.execute()
+        # first (one call), then end the posts over those keys.
+        keys, args = asks.asked_call([post_id for post_id, _ in posts])
+        asked = await self.rt.script("asked", asks.ASKED_LUA)(keys=keys, args=args)
         keys, args = asks.end_call([(post_id, replier, drop, [h.decode() for h in helpers])
                                     for (post_id, replier), helpers in zip(posts, asked)])
         rows = await self.rt.script("end_posts", asks.END_POSTS_LUA)(keys=keys, args=args)
         since = [(helper.decode(), post_id) for (post_id, _), (_, added) in zip(posts, rows) for helper in added]
-        if since:  # asked by a wave stored between the read and the script
-            async with self.rt.redis.pipeline(transaction=False) as pipe:
-                for helper, post_id in since:
-                    pipe.zrem(asks.inbox_key(helper), post_id)
-                await pipe.execute()
+        await self.close(since)  # asked by a wave stored between the read and the script
         return [result.decode() if isinstance(result, bytes) else result for result, _ in rows]
 
     async def drop_posts(self, post_ids: list[str]) -> None:
