@@ -39,7 +39,7 @@ class Unacknowledged:
         self.limit = limit
         self.batches: deque[tuple[dict[TopicPartition, int], asyncio.Future]] = deque()
 
-    def add(self, offsets: dict[TopicPartition, int], finishes: list[Awaitable[None]]) -> None:
+    def add(self, offsets: dict[TopicPartition, int], finishes: list[asyncio.Future]) -> None:
         self.batches.append((offsets, asyncio.ensure_future(asyncio.gather(*finishes))))
 
     async def to_commit(self) -> list[dict[TopicPartition, int]]:
@@ -129,18 +129,18 @@ class GroupConsumer:
             event("offsets not committed after a rebalance; the partitions' new owner reads "
                   "the batch again (output marks drop the repeats)", error=str(exc)[:300])
 
-    async def dispatch(self, got: dict[TopicPartition, list[ConsumerRecord]]) -> list[Awaitable[None]]:
+    async def dispatch(self, got: dict[TopicPartition, list[ConsumerRecord]]) -> list[asyncio.Future]:
         """Hands each topic's records to its handler; returns the finishes they left running."""
         by_topic: dict[str, list[ConsumerRecord]] = {}
         for tp, records in got.items():
             by_topic.setdefault(tp.topic, []).extend(records)
-        finishes = []
+        finishes: list[asyncio.Future] = []
         for topic, records in by_topic.items():
             started = time.perf_counter()
             metrics.MESSAGES_IN.labels(self.service, topic).inc(len(records))
             finish = await self.handlers[topic](records)
-            if finish is not None:
-                finishes.append(finish)
+            if finish is not None:  # running from now on, even if a later topic's handler raises
+                finishes.append(asyncio.ensure_future(finish))
             metrics.BATCH_SECONDS.labels(self.service, topic).observe(time.perf_counter() - started)
         return finishes
 

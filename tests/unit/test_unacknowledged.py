@@ -14,8 +14,8 @@ def test_a_batch_that_finished_first_waits_for_the_one_before_it():
     async def run():
         first, second = asyncio.Event(), asyncio.Event()
         pending = Unacknowledged(limit=2)
-        pending.add({TP: 10}, [first.wait()])
-        pending.add({TP: 20}, [second.wait()])
+        pending.add({TP: 10}, [asyncio.ensure_future(first.wait())])
+        pending.add({TP: 20}, [asyncio.ensure_future(second.wait())])
         second.set()
         await asyncio.sleep(0.01)
         assert await pending.to_commit() == []  # 20 is done, 10 is not: nothing yet
@@ -31,7 +31,7 @@ def test_past_the_limit_the_oldest_is_waited_for():
         async def slow():
             await asyncio.sleep(0.05)
         pending = Unacknowledged(limit=1)
-        pending.add({TP: 10}, [slow()])
+        pending.add({TP: 10}, [asyncio.ensure_future(slow())])
         assert await pending.to_commit() == []  # one running is allowed
         pending.add({TP: 20}, [])  # a batch whose handler left nothing running
         assert await pending.to_commit() == [{TP: 10}, {TP: 20}]
@@ -43,7 +43,7 @@ def test_a_finish_that_raises_is_not_committed_nor_what_came_after_it():
         async def fails():
             raise RuntimeError("redis away")
         pending = Unacknowledged(limit=1)
-        pending.add({TP: 10}, [fails()])
+        pending.add({TP: 10}, [asyncio.ensure_future(fails())])
         pending.add({TP: 20}, [])
         with pytest.raises(RuntimeError):
             await pending.to_commit()
