@@ -44,11 +44,17 @@ class Unacknowledged:
 
     async def to_commit(self) -> list[dict[TopicPartition, int]]:
         """The offsets of the oldest batches that finished, waiting for the oldest while more
-        than `limit` are running. Raises what a finish raised (that batch is not committed)."""
-        out = []
+        than `limit` are running. Raises what a finish raised (that batch is not committed);
+        the batches that finished before it come out first, and the next call raises."""
+        out: list[dict[TopicPartition, int]] = []
         while self.batches and (self.batches[0][1].done() or len(self.batches) > self.limit):
             offsets, finished = self.batches[0]
-            await finished
+            try:
+                await finished
+            except Exception:
+                if out:
+                    return out
+                raise
             self.batches.popleft()
             out.append(offsets)
         return out

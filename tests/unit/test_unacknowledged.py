@@ -50,3 +50,17 @@ def test_a_finish_that_raises_is_not_committed_nor_what_came_after_it():
         await pending.settle()
         assert await pending.to_commit() == []
     asyncio.run(run())
+
+
+def test_the_batches_finished_before_a_failed_one_are_still_committed():
+    async def run():
+        async def fails():
+            raise RuntimeError("redis away")
+        pending = Unacknowledged(limit=1)
+        pending.add({TP: 10}, [])
+        pending.add({TP: 20}, [asyncio.ensure_future(fails())])
+        pending.add({TP: 30}, [])
+        assert await pending.to_commit() == [{TP: 10}]
+        with pytest.raises(RuntimeError):
+            await pending.to_commit()
+    asyncio.run(run())
